@@ -1,0 +1,269 @@
+//! The timeline: every cue of a session with its exact start and length.
+//!
+//! A [`Timeline`] is what the planner ([`crate::plan`]) makes of a routine and
+//! a voice, and what everything downstream consumes: the renderer turns it
+//! into samples, the captions and WAV markers are read off it, the player
+//! seeks in it. It is plain data: no engine, no device, no clock.
+//!
+//! All positions are sample indices at [`Timeline::rate`] (mono frames), so
+//! a timeline is exact to the sample. Cues live on two lanes:
+//!
+//! * the **voice** lane ([`Lane::Voice`]): speech and planned silence. Voice
+//!   cues never overlap one another.
+//! * the **sound** lane ([`Lane::Sound`]): bells, breath tones and ticks.
+//!   Sound cues never overlap one another, but may sound under speech (a
+//!   breath tone swells under "on each inhale…" phrases).
+
+use serde::Serialize;
+
+/// One planned session.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timeline {
+    /// The routine's title.
+    pub title: String,
+    /// Output sample rate; every position below counts samples at this rate.
+    pub rate: u32,
+    /// Length of the whole session in samples.
+    pub total: u64,
+    /// The level ranges were resolved at.
+    pub level: crate::routine::Level,
+    /// Identity of the voice whose speech lengths were used.
+    pub voice: String,
+    /// Steps in order, each with the sample range it covers.
+    pub steps: Vec<StepSpan>,
+    /// Cues sorted by start, voice lane before sound lane at equal starts.
+    pub cues: Vec<Cue>,
+    /// Things the planner had to bend, each with the place and the numbers.
+    pub warnings: Vec<Warning>,
+}
+
+/// The sample range of one step of the routine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepSpan {
+    /// Position in the routine, from 0.
+    pub index: usize,
+    /// The step's name as shown and spoken.
+    pub name: String,
+    /// First sample of the step.
+    pub start: u64,
+    /// One past the last sample of the step.
+    pub end: u64,
+    /// Line of the step's `[[step]]` header in the routine file.
+    pub line: usize,
+}
+
+/// One thing that happens on the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cue {
+    /// First sample.
+    pub start: u64,
+    /// Length in samples (never zero).
+    pub len: u64,
+    /// Index into [`Timeline::steps`].
+    pub step: usize,
+    /// What sounds.
+    pub kind: CueKind,
+    /// Why it is there.
+    pub role: Role,
+    /// The words spoken (speech), or a short description (other kinds).
+    pub text: String,
+}
+
+impl Cue {
+    /// One past the last sample.
+    pub fn end(&self) -> u64 {
+        self.start + self.len
+    }
+
+    /// The lane this cue sits on.
+    pub fn lane(&self) -> Lane {
+        self.kind.lane()
+    }
+}
+
+/// What a cue sounds like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum CueKind {
+    /// Words spoken by the voice; the text is in [`Cue::text`].
+    Speech,
+    /// Planned silence: a hold, a rest, an inline `[2s]` pause. Renders as
+    /// digital zero unless a sound-lane cue plays over it.
+    Silence,
+    /// A struck bell or singing bowl.
+    Bell {
+        /// Which bell.
+        bell: Bell,
+    },
+    /// A soft tone that rises over an inhale or falls over an exhale and
+    /// fills the cue's length.
+    Breath {
+        /// Inhale or exhale.
+        phase: Phase,
+    },
+    /// A short gentle tick (used for 3-2-1 when the routine asks for ticks).
+    Tick,
+}
+
+impl CueKind {
+    /// The lane this kind of cue sits on.
+    pub fn lane(self) -> Lane {
+        match self {
+            CueKind::Speech | CueKind::Silence => Lane::Voice,
+            CueKind::Bell { .. } | CueKind::Breath { .. } | CueKind::Tick => Lane::Sound,
+        }
+    }
+}
+
+/// The two lanes of a timeline; cues on one lane never overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// Speech and planned silence.
+    Voice,
+    /// Bells, breath tones and ticks.
+    Sound,
+}
+
+/// Which bell sounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bell {
+    /// The full singing bowl that opens and closes the session.
+    Session,
+    /// A lighter strike that marks the start of a step.
+    Step,
+}
+
+/// A breath phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Breathing in.
+    Inhale,
+    /// Breathing out.
+    Exhale,
+}
+
+/// Why a cue is on the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The session's opening or closing bell.
+    SessionBell,
+    /// The bell at the start of a step.
+    StepBell,
+    /// The step's name, spoken as it starts.
+    Name,
+    /// "Next: …", spoken at the end of the step before.
+    Next,
+    /// The step's instructions, spoken before its clock starts.
+    Instruction,
+    /// A spoken-only step (welcome, safety note, closing).
+    Say,
+    /// The words that start a side ("Right arm first.") or switch to the next.
+    Side,
+    /// The words that start another round of a repeated step.
+    Round,
+    /// The words and silence of a rest between rounds.
+    Rest,
+    /// A hold, counted in time or in breaths.
+    Hold,
+    /// A phrase spoken on an inhale or exhale during a hold.
+    Phrase,
+    /// One move of a breath-led flow or a counted rep.
+    Move,
+    /// A prompt spread over a long rest.
+    Prompt,
+    /// "Halfway."
+    Halfway,
+    /// "Ten seconds left."
+    Remaining,
+    /// The final 3-2-1.
+    Countdown,
+    /// "Release." at the end of a hold.
+    Release,
+    /// A breath cue: the word inhale/exhale, or a breath tone.
+    Breath,
+    /// A pause written inline in spoken text as `[2s]`, or after a spoken step.
+    Pause,
+    /// Time to move into the next step.
+    Transition,
+}
+
+/// Something the planner had to bend to keep cues from overlapping.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Warning {
+    /// Line of the routine file the warning is about.
+    pub line: usize,
+    /// Column of the routine file the warning is about.
+    pub column: usize,
+    /// What happened, with the numbers.
+    pub message: String,
+}
+
+impl Timeline {
+    /// Seconds from samples at this timeline's rate.
+    pub fn seconds(&self, samples: u64) -> f64 {
+        samples as f64 / f64::from(self.rate)
+    }
+
+    /// The cues of one step.
+    pub fn cues_of(&self, step: usize) -> impl Iterator<Item = &Cue> {
+        self.cues.iter().filter(move |c| c.step == step)
+    }
+
+    /// The first step whose name matches `name` (case-insensitive).
+    pub fn step_named(&self, name: &str) -> Option<&StepSpan> {
+        self.steps.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The spoken cues, in order.
+    pub fn speech(&self) -> impl Iterator<Item = &Cue> {
+        self.cues.iter().filter(|c| c.kind == CueKind::Speech)
+    }
+}
+
+/// Formats a sample position as `m:ss.cc` (or `h:mm:ss.cc` from one hour).
+pub fn clock(samples: u64, rate: u32) -> String {
+    let centis = (u128::from(samples) * 100 / u128::from(rate)) as u64;
+    let (h, m, s, c) = (
+        centis / 360_000,
+        centis / 6000 % 60,
+        centis / 100 % 60,
+        centis % 100,
+    );
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}.{c:02}")
+    } else {
+        format!("{m}:{s:02}.{c:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_formats_minutes_and_hours() {
+        assert_eq!(clock(0, 44_100), "0:00.00");
+        assert_eq!(clock(44_100 * 75 + 22_050, 44_100), "1:15.50");
+        assert_eq!(clock(44_100 * 3_723, 44_100), "1:02:03.00");
+        // Truncates rather than rounds: a cue at 0.999 s is still in second 0.
+        assert_eq!(clock(44_099, 44_100), "0:00.99");
+    }
+
+    #[test]
+    fn lanes() {
+        assert_eq!(CueKind::Speech.lane(), Lane::Voice);
+        assert_eq!(CueKind::Silence.lane(), Lane::Voice);
+        assert_eq!(CueKind::Tick.lane(), Lane::Sound);
+        assert_eq!(
+            CueKind::Breath {
+                phase: Phase::Inhale
+            }
+            .lane(),
+            Lane::Sound
+        );
+    }
+}
