@@ -16,6 +16,7 @@
 //! * [`voice`] holds the speech engines behind one trait.
 
 pub mod plan;
+pub mod render;
 pub mod routine;
 pub mod timeline;
 pub mod voice;

@@ -137,3 +137,54 @@ mod tests {
         assert_eq!(a.len_at(44_100), 20_375);
     }
 }
+
+/// Which engine speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// The built-in flite voice: pure Rust, no downloads.
+    #[default]
+    Flite,
+    /// The `espeak-ng` program, run as a separate process when installed.
+    EspeakNg,
+}
+
+/// Voice settings, from the routine's `[voice]` table and the command line.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VoiceSettings {
+    /// The engine.
+    pub engine: Engine,
+    /// The engine's voice name (`kal16` for flite, e.g. `en-us` for espeak-ng);
+    /// `None` for the engine's default.
+    pub name: Option<String>,
+    /// Speaking rate relative to the engine's clear default (1.0).
+    pub speed: f32,
+    /// Pitch relative to the voice's own (1.0).
+    pub pitch: f32,
+    /// Gain relative to the renderer's speech level (1.0).
+    pub volume: f32,
+}
+
+impl Default for VoiceSettings {
+    fn default() -> Self {
+        VoiceSettings {
+            engine: Engine::Flite,
+            name: None,
+            speed: 1.0,
+            pitch: 1.0,
+            volume: 1.0,
+        }
+    }
+}
+
+/// How to say one word, from the routine's `[pronounce]` table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Pronunciation {
+    /// The word as written in the routine's text (matched case-insensitively).
+    pub word: String,
+    /// A respelling in plain letters that any engine reads right
+    /// (`"oo-JYE-ee"`), if given.
+    pub respell: Option<String>,
+    /// CMU/ARPAbet phones for flite's lexicon (`"uw1 jh ay1 iy0"`), if given.
+    pub phones: Option<String>,
+}
