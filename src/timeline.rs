@@ -215,7 +215,9 @@ impl Timeline {
 
     /// The first step whose name matches `name` (case-insensitive).
     pub fn step_named(&self, name: &str) -> Option<&StepSpan> {
-        self.steps.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+        self.steps
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// The spoken cues, in order.
@@ -237,6 +239,188 @@ pub fn clock(samples: u64, rate: u32) -> String {
         format!("{h}:{m:02}:{s:02}.{c:02}")
     } else {
         format!("{m}:{s:02}.{c:02}")
+    }
+}
+
+/// The plan as JSON: the [`Timeline`] with a schema tag and seconds beside
+/// samples. The schema is documented in the README and pinned by a test.
+#[derive(Debug, Serialize)]
+pub struct Json<'a> {
+    /// Always `"vinyasa.plan/1"` for this layout.
+    pub schema: &'static str,
+    /// Title of the routine.
+    pub title: &'a str,
+    /// Samples per second.
+    pub rate: u32,
+    /// Length in samples.
+    pub total: u64,
+    /// Length in seconds.
+    pub total_seconds: f64,
+    /// Level ranges were resolved at.
+    pub level: crate::routine::Level,
+    /// Voice identity.
+    pub voice: &'a str,
+    /// Steps.
+    pub steps: Vec<JsonStep<'a>>,
+    /// Cues.
+    pub cues: Vec<JsonCue<'a>>,
+    /// Warnings.
+    pub warnings: &'a [Warning],
+}
+
+/// A step in [`Json`].
+#[derive(Debug, Serialize)]
+pub struct JsonStep<'a> {
+    /// Position from 0.
+    pub index: usize,
+    /// Name.
+    pub name: &'a str,
+    /// First sample.
+    pub start: u64,
+    /// One past the last sample.
+    pub end: u64,
+    /// Start in seconds.
+    pub start_seconds: f64,
+    /// End in seconds.
+    pub end_seconds: f64,
+    /// Line of its `[[step]]` header.
+    pub line: usize,
+}
+
+/// A cue in [`Json`].
+#[derive(Debug, Serialize)]
+pub struct JsonCue<'a> {
+    /// First sample.
+    pub start: u64,
+    /// Length in samples.
+    pub len: u64,
+    /// Start in seconds.
+    pub start_seconds: f64,
+    /// Length in seconds.
+    pub seconds: f64,
+    /// Index of its step.
+    pub step: usize,
+    /// `voice` or `sound`.
+    pub lane: Lane,
+    /// What sounds: `{"type": "speech"}`, `{"type": "bell", "bell": "session"}`…
+    pub kind: CueKind,
+    /// Why it is there.
+    pub role: Role,
+    /// Words spoken, or a description.
+    pub text: &'a str,
+}
+
+/// The JSON schema tag.
+pub const JSON_SCHEMA: &str = "vinyasa.plan/1";
+
+impl<'a> Json<'a> {
+    /// The JSON view of `t`.
+    pub fn new(t: &'a Timeline) -> Self {
+        let secs = |n: u64| (n as f64 / f64::from(t.rate) * 1e6).round() / 1e6;
+        Json {
+            schema: JSON_SCHEMA,
+            title: &t.title,
+            rate: t.rate,
+            total: t.total,
+            total_seconds: secs(t.total),
+            level: t.level,
+            voice: &t.voice,
+            steps: t
+                .steps
+                .iter()
+                .map(|s| JsonStep {
+                    index: s.index,
+                    name: &s.name,
+                    start: s.start,
+                    end: s.end,
+                    start_seconds: secs(s.start),
+                    end_seconds: secs(s.end),
+                    line: s.line,
+                })
+                .collect(),
+            cues: t
+                .cues
+                .iter()
+                .map(|c| JsonCue {
+                    start: c.start,
+                    len: c.len,
+                    start_seconds: secs(c.start),
+                    seconds: secs(c.len),
+                    step: c.step,
+                    lane: c.lane(),
+                    kind: c.kind,
+                    role: c.role,
+                    text: &c.text,
+                })
+                .collect(),
+            warnings: &t.warnings,
+        }
+    }
+}
+
+/// The plan as a table for people: time, length, step, cue.
+pub struct Table<'a>(pub &'a Timeline);
+
+impl std::fmt::Display for Table<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        let level = match t.level {
+            crate::routine::Level::Gentle => "gentle",
+            crate::routine::Level::Standard => "standard",
+            crate::routine::Level::Deep => "deep",
+        };
+        writeln!(f, "{}", t.title)?;
+        writeln!(
+            f,
+            "{} · {} steps · level {level} · voice {} · {} Hz",
+            clock(t.total, t.rate),
+            t.steps.len(),
+            t.voice,
+            t.rate
+        )?;
+        let name_width = t
+            .steps
+            .iter()
+            .map(|s| s.name.chars().count() + 3)
+            .max()
+            .unwrap_or(4)
+            .min(28);
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:>10}  {:>7}  {:<name_width$}  {:<11} cue",
+            "time", "length", "step", "what"
+        )?;
+        for c in &t.cues {
+            let step = t
+                .steps
+                .get(c.step)
+                .map(|s| format!("{} {}", s.index + 1, s.name))
+                .unwrap_or_default();
+            let step: String = step.chars().take(name_width).collect();
+            let what = match c.kind {
+                CueKind::Speech => "speech",
+                CueKind::Silence => "silence",
+                CueKind::Bell { .. } => "bell",
+                CueKind::Breath { .. } => "breath tone",
+                CueKind::Tick => "tick",
+            };
+            let text = if c.kind == CueKind::Speech {
+                format!("\u{201c}{}\u{201d}", c.text)
+            } else {
+                c.text.clone()
+            };
+            writeln!(
+                f,
+                "{:>10}  {:>6.2}s  {:<name_width$}  {:<11} {}",
+                clock(c.start, t.rate),
+                t.seconds(c.len),
+                step,
+                what,
+                text
+            )?;
+        }
+        Ok(())
     }
 }
 

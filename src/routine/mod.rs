@@ -1,6 +1,31 @@
-//! Routines: the TOML format, its model and its checking.
+//! Routines: the TOML format, its checked model, and the checking.
+//!
+//! [`load`] reads a file and [`parse`] reads text; both return a [`Routine`]
+//! or a [`Report`] naming every problem at once with `file:line:col`, the
+//! value and the fix. The format is documented in the README; the keys are
+//! listed in [`parse`]'s module.
+//!
+//! Ranges (`15-30s`, `8-12`) are kept as [`Span`]s in the model and resolved
+//! by the [`Level`] when the routine is planned.
+
+mod diagnostic;
+mod parse;
+mod quantity;
+
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+pub use diagnostic::{Diagnostic, Report, Severity, line_col};
+pub use parse::CUE_KEYS;
+pub use quantity::{
+    Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
+};
+
+use crate::voice::{Pronunciation, VoiceSettings};
+
+/// The longest session vinyasa will plan: 4 hours.
+pub const MAX_SESSION: Millis = 4 * 3_600_000;
 
 /// How far ranges such as `15-30s` are taken when a routine is planned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -15,6 +40,372 @@ pub enum Level {
     Deep,
 }
 
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gentle" => Ok(Level::Gentle),
+            "standard" => Ok(Level::Standard),
+            "deep" => Ok(Level::Deep),
+            _ => Err(format!("unknown level {s:?}: use gentle, standard or deep")),
+        }
+    }
+}
+
+/// A place in the routine file, 1-based.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pos {
+    /// Line.
+    pub line: usize,
+    /// Column, in characters.
+    pub column: usize,
+}
+
 /// A checked routine.
 #[derive(Clone, Debug)]
-pub struct Routine {}
+pub struct Routine {
+    /// The file it came from, as named by the user.
+    pub file: String,
+    /// The directory relative paths in the routine are taken from.
+    pub dir: PathBuf,
+    /// `title`.
+    pub title: String,
+    /// `description`, if any.
+    pub description: Option<String>,
+    /// `credit`: where the sequence comes from.
+    pub credit: Option<String>,
+    /// `language`, a BCP 47 tag such as `en` (default `en`).
+    pub language: String,
+    /// `[voice]`.
+    pub voice: VoiceSettings,
+    /// `[pronounce]`.
+    pub pronounce: Vec<Pronunciation>,
+    /// `[breath]`: the pace of one breath.
+    pub breath: Breath,
+    /// `[cues]`: the automatic cues for every step.
+    pub cues: Cues,
+    /// `transition`: silence after "Next: …" to move into the next step.
+    pub transition: Millis,
+    /// `[sounds]`: WAV files replacing built-in sounds, by sound name.
+    pub sounds: Vec<(String, PathBuf)>,
+    /// `[[step]]`s in order.
+    pub steps: Vec<Step>,
+}
+
+/// The breath pace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Breath {
+    /// Length of an inhale.
+    pub inhale: Millis,
+    /// Length of an exhale.
+    pub exhale: Millis,
+}
+
+impl Default for Breath {
+    fn default() -> Self {
+        Breath {
+            inhale: 4_000,
+            exhale: 6_000,
+        }
+    }
+}
+
+/// How breath cues sound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreathCue {
+    /// The words "inhale" and "exhale".
+    Voice,
+    /// A soft tone that rises on the inhale and falls on the exhale.
+    #[default]
+    Tone,
+    /// Both.
+    Both,
+    /// No breath cues.
+    None,
+}
+
+impl BreathCue {
+    /// Whether the words are spoken.
+    pub fn spoken(self) -> bool {
+        matches!(self, BreathCue::Voice | BreathCue::Both)
+    }
+    /// Whether the tone sounds.
+    pub fn tone(self) -> bool {
+        matches!(self, BreathCue::Tone | BreathCue::Both)
+    }
+}
+
+/// How the final 3-2-1 of a hold sounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Countdown {
+    /// Spoken "three, two, one".
+    #[default]
+    Voice,
+    /// Three soft ticks.
+    Tick,
+    /// None.
+    Off,
+}
+
+/// Which bells ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bells {
+    /// A singing bowl at the start and end of the session.
+    #[default]
+    Session,
+    /// The session bells and a lighter bell at the start of every step.
+    Steps,
+    /// No bells.
+    Off,
+}
+
+/// The automatic cues; each is switchable in `[cues]`, per step, and from
+/// the command line (`--cue KEY=VALUE`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cues {
+    /// `name`: speak the step's name as it starts.
+    pub name: bool,
+    /// `next`: say what comes next at the end of a step.
+    pub next: bool,
+    /// `halfway`: "Halfway." in holds of 20 s or more.
+    pub halfway: bool,
+    /// `remaining`: "N seconds left." this long before the end of a hold (empty: off).
+    pub remaining: Vec<Millis>,
+    /// `countdown`: the final 3-2-1 of a timed hold.
+    pub countdown: Countdown,
+    /// `release`: "Release." when a hold ends.
+    pub release: bool,
+    /// `switch`: speak the side at the start of each side.
+    pub switch: bool,
+    /// `bells`: which bells ring.
+    pub bells: Bells,
+    /// `breath`: how breath cues sound.
+    pub breath: BreathCue,
+}
+
+impl Default for Cues {
+    fn default() -> Self {
+        Cues {
+            name: true,
+            next: true,
+            halfway: true,
+            remaining: vec![10_000],
+            countdown: Countdown::Voice,
+            release: true,
+            switch: true,
+            bells: Bells::Session,
+            breath: BreathCue::Tone,
+        }
+    }
+}
+
+/// Spoken text, with inline pauses (`Close your eyes. [2s] Breathe in.`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Text {
+    /// The text as written.
+    pub raw: String,
+    /// Where it is written.
+    pub at: Pos,
+    /// The phrases and pauses, in order; never empty, no empty phrase.
+    pub segments: Vec<Segment>,
+}
+
+/// A part of spoken text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// Words to speak.
+    Speak(String),
+    /// Silence of this length.
+    Pause(Millis),
+}
+
+/// One `[[step]]`.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// `name`.
+    pub name: String,
+    /// Where its `[[step]]` header is.
+    pub at: Pos,
+    /// `say`: instructions spoken before the clock starts.
+    pub say: Option<Text>,
+    /// `sides`: each side in order, e.g. `["right arm", "left arm"]` (empty: one side).
+    pub sides: Vec<String>,
+    /// The routine's `[cues]` with the step's `cues = { … }` applied.
+    pub cues: Cues,
+    /// `release`: words spoken when the hold or flow ends, instead of "Release.".
+    pub release: Option<Text>,
+    /// `pause`: silence after the step.
+    pub pause: Millis,
+    /// What happens after the instructions.
+    pub body: Body,
+}
+
+/// What a step does after its instructions.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// Nothing: a spoken-only step (welcome, safety note, closing).
+    Say,
+    /// A hold, in time or breaths, maybe per side and repeated.
+    Hold(Hold),
+    /// A breath-led flow or counted reps.
+    Flow(Flow),
+}
+
+/// A hold.
+#[derive(Clone, Debug)]
+pub struct Hold {
+    /// `hold` (time) or `breaths` (counted at the routine's pace).
+    pub length: HoldLength,
+    /// `repeat`: rounds of the hold (per side).
+    pub repeat: Span<u32>,
+    /// `rest`: rest between rounds.
+    pub rest: Span<Millis>,
+    /// `rest_say`: spoken as a rest begins, instead of "Rest.".
+    pub rest_say: Option<Text>,
+    /// `again`: spoken as another round begins.
+    pub again: Option<Text>,
+    /// `on_inhale`: phrases spoken on successive inhales, once each.
+    pub on_inhale: Vec<Text>,
+    /// `on_exhale`: phrases spoken on successive exhales, once each.
+    pub on_exhale: Vec<Text>,
+    /// `prompts`: phrases spread evenly over the hold (for long rests).
+    pub prompts: Vec<Text>,
+}
+
+/// How long a hold lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldLength {
+    /// A time.
+    Time(Span<Millis>),
+    /// A number of breaths at the routine's pace.
+    Breaths(Span<u32>),
+}
+
+/// A sequence of moves repeated for a count or a time.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// `flow`: the moves of one round.
+    pub moves: Vec<Move>,
+    /// `rounds` or `for`.
+    pub amount: FlowAmount,
+    /// `count`: speak the round number at the start of each round.
+    pub count: bool,
+}
+
+/// How many rounds a flow has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowAmount {
+    /// A count of rounds.
+    Rounds(Span<u32>),
+    /// As many whole rounds as fit this time (nearest).
+    For(Span<Millis>),
+}
+
+/// One move of a flow.
+#[derive(Clone, Debug)]
+pub struct Move {
+    /// When it happens.
+    pub on: MoveOn,
+    /// Words for the first round.
+    pub text: Text,
+    /// `then`: shorter words for later rounds.
+    pub then: Option<Text>,
+}
+
+/// The timing of a move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveOn {
+    /// `{ inhale = "…" }`: lasts one inhale.
+    Inhale,
+    /// `{ exhale = "…" }`: lasts one exhale.
+    Exhale,
+    /// `{ say = "…", time = "5s" }`: the words, then this long.
+    Time(Span<Millis>),
+}
+
+/// Reads and checks a routine file. Warnings come back with the routine.
+pub fn load(path: &Path) -> Result<(Routine, Report), Box<Report>> {
+    let file = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            let mut r = Report::new(&file, "");
+            let help = match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "check the path; routines usually live in routines/"
+                }
+                std::io::ErrorKind::PermissionDenied => "make the file readable",
+                _ => "check that the path names a readable file",
+            };
+            r.diagnostics
+                .push(Diagnostic::error(0..0, format!("cannot read the file: {e}")).help(help));
+            return Err(Box::new(r));
+        }
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse_bytes(&file, &dir, &bytes)
+}
+
+/// Checks routine text given as bytes (which may not be UTF-8).
+pub fn parse_bytes(file: &str, dir: &Path, bytes: &[u8]) -> Result<(Routine, Report), Box<Report>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(file, dir, text),
+        Err(e) => {
+            let source = String::from_utf8_lossy(bytes).into_owned();
+            let at = e.valid_up_to();
+            // The lossy text has the same bytes up to the bad one.
+            let mut r = Report::new(file, source);
+            let bad: Vec<String> = bytes[at..]
+                .iter()
+                .take(e.error_len().unwrap_or(1))
+                .map(|b| format!("0x{b:02X}"))
+                .collect();
+            r.diagnostics.push(
+                Diagnostic::error(
+                    at..at + 1,
+                    format!(
+                        "the file is not UTF-8 text (byte {} at offset {at})",
+                        bad.join(" ")
+                    ),
+                )
+                .help("save the file as UTF-8 (most editors offer this in \"Save As\")"),
+            );
+            Err(Box::new(r))
+        }
+    }
+}
+
+/// Checks routine text. `dir` is where relative paths (sounds) are found.
+pub fn parse(file: &str, dir: &Path, text: &str) -> Result<(Routine, Report), Box<Report>> {
+    parse::routine(file, dir, text)
+}
+
+impl Routine {
+    /// Applies a cue setting given as `KEY=VALUE` (as on the command line) to
+    /// the routine and every step, overriding what the file says.
+    pub fn set_cue(&mut self, setting: &str) -> Result<(), String> {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("--cue {setting:?}: write KEY=VALUE, e.g. --cue halfway=off"))?;
+        parse::apply_cue_setting(&mut self.cues, key.trim(), value.trim())?;
+        for step in &mut self.steps {
+            parse::apply_cue_setting(&mut step.cues, key.trim(), value.trim())?;
+        }
+        Ok(())
+    }
+
+    /// The step whose name matches (case-insensitive) or whose 1-based number
+    /// is `which`.
+    pub fn find_step(&self, which: &str) -> Option<usize> {
+        if let Ok(n) = which.parse::<usize>() {
+            return (1..=self.steps.len()).contains(&n).then(|| n - 1);
+        }
+        self.steps
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(which.trim()))
+    }
+}

@@ -1,0 +1,1488 @@
+//! From TOML text to a checked [`Routine`], collecting every problem.
+//!
+//! The TOML is parsed with spans (`toml::de::DeTable`), then walked by hand so
+//! that each problem points at its value and checking goes on after the
+//! first one. Keys by table:
+//!
+//! * top level: `title`, `description`, `credit`, `language`, `transition`,
+//!   `[voice]`, `[breath]`, `[cues]`, `[pronounce]`, `[sounds]`, `[[step]]`
+//! * `[voice]`: `engine`, `name`, `speed`, `pitch`, `volume`
+//! * `[breath]`: `inhale`, `exhale`
+//! * `[cues]` (and a step's `cues = { … }`): see [`CUE_KEYS`]
+//! * `[[step]]`: `name`, `say`, `hold` | `breaths` (a hold) or `flow` (a
+//!   flow), `sides`, `repeat`, `rest`, `rest_say`, `again`, `on_inhale`,
+//!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `release`, `pause`,
+//!   `cues`
+//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time`, and `then`
+
+use std::ops::Range;
+use std::path::Path;
+
+use serde_spanned::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::quantity::{Millis, QuantityError, Span, format_millis};
+use super::{
+    Bells, Body, Breath, BreathCue, Countdown, Cues, Diagnostic, Flow, FlowAmount, Hold,
+    HoldLength, MAX_SESSION, Move, MoveOn, Pos, Report, Routine, Segment, Step, Text, line_col,
+};
+use crate::voice::{Engine, Pronunciation, VoiceSettings};
+
+const TOP_KEYS: &[&str] = &[
+    "title",
+    "description",
+    "credit",
+    "language",
+    "transition",
+    "voice",
+    "breath",
+    "cues",
+    "pronounce",
+    "sounds",
+    "step",
+];
+const VOICE_KEYS: &[&str] = &["engine", "name", "speed", "pitch", "volume"];
+const BREATH_KEYS: &[&str] = &["inhale", "exhale"];
+/// The keys of `[cues]`, of a step's `cues = { … }` and of `--cue KEY=VALUE`.
+pub const CUE_KEYS: &[&str] = &[
+    "name",
+    "next",
+    "halfway",
+    "remaining",
+    "countdown",
+    "release",
+    "switch",
+    "bells",
+    "breath",
+];
+const STEP_KEYS: &[&str] = &[
+    "name",
+    "say",
+    "hold",
+    "breaths",
+    "sides",
+    "repeat",
+    "rest",
+    "rest_say",
+    "again",
+    "on_inhale",
+    "on_exhale",
+    "prompts",
+    "flow",
+    "rounds",
+    "for",
+    "count",
+    "release",
+    "pause",
+    "cues",
+];
+const HOLD_ONLY: &[&str] = &[
+    "repeat",
+    "rest",
+    "rest_say",
+    "again",
+    "on_inhale",
+    "on_exhale",
+    "prompts",
+];
+const FLOW_ONLY: &[&str] = &["rounds", "for", "count"];
+const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then"];
+const SOUND_NAMES: &[&str] = &["bell", "step-bell", "inhale", "exhale", "tick"];
+const ARPABET: &[&str] = &[
+    "aa", "ae", "ah", "ao", "aw", "ax", "ay", "b", "ch", "d", "dh", "eh", "er", "ey", "f", "g",
+    "hh", "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r", "s", "sh", "t", "th",
+    "uh", "uw", "v", "w", "y", "z", "zh", "pau",
+];
+
+/// Breath phases outside this range are not a human breath.
+const BREATH_PHASE: Range<Millis> = 1_000..20_001;
+/// Most rounds a flow or repeats a hold may have.
+const MAX_COUNT: u32 = 1_000;
+
+type Table<'a> = DeTable<'a>;
+type Value<'a> = Spanned<DeValue<'a>>;
+
+struct Cx<'s> {
+    src: &'s str,
+    report: Report,
+}
+
+pub(super) fn routine(
+    file: &str,
+    dir: &Path,
+    text: &str,
+) -> Result<(Routine, Report), Box<Report>> {
+    let mut cx = Cx {
+        src: text,
+        report: Report::new(file, text),
+    };
+    if text.trim().is_empty() {
+        cx.report
+            .diagnostics
+            .push(Diagnostic::error(0..0, "the file is empty").help(
+                "a routine needs a `title` and at least one [[step]]; see routines/ for examples",
+            ));
+        return Err(Box::new(cx.report));
+    }
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().trim_end_matches('.').to_string();
+            cx.report.diagnostics.push(
+                Diagnostic::error(span, format!("this is not valid TOML: {message}"))
+                    .help("fix the TOML syntax first (quotes, brackets, `key = value`); other checks run after it parses"),
+            );
+        }
+        cx.report.sort();
+        return Err(Box::new(cx.report));
+    }
+    let root_span = root.span();
+    let root = root.get_ref();
+    let routine = cx.routine(root, root_span, file, dir);
+    cx.report.sort();
+    if cx.report.has_errors() {
+        Err(Box::new(cx.report))
+    } else {
+        Ok((routine, cx.report))
+    }
+}
+
+impl Cx<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
+        let help = help.into();
+        let mut d = Diagnostic::error(span, message);
+        if !help.is_empty() {
+            d = d.help(help);
+        }
+        self.report.diagnostics.push(d);
+    }
+
+    fn warn(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
+        self.report
+            .diagnostics
+            .push(Diagnostic::warning(span, message).help(help));
+    }
+
+    fn pos(&self, offset: usize) -> Pos {
+        let (line, column) = line_col(self.src, offset);
+        Pos { line, column }
+    }
+
+    /// The value as written in the file, shortened for messages.
+    fn shown(&self, span: &Range<usize>) -> String {
+        let s = self.src.get(span.clone()).unwrap_or("").trim();
+        let s = s.lines().next().unwrap_or("");
+        if s.chars().count() > 40 {
+            format!("{}…", s.chars().take(39).collect::<String>())
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// Reports every key of `table` not in `allowed`, suggesting the nearest.
+    fn keys(&mut self, table: &Table<'_>, allowed: &[&str], place: &str) {
+        for (key, _) in table.iter() {
+            let k: &str = key.get_ref();
+            if allowed.contains(&k) {
+                continue;
+            }
+            let help = match suggest(k, allowed) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the keys here are: {}", allowed.join(", ")),
+            };
+            self.error(key.span(), format!("unknown key `{k}` {place}"), help);
+        }
+    }
+
+    fn wrong_type(&mut self, key: &str, v: &Value<'_>, wanted: &str, example: &str) {
+        let shown = self.shown(&v.span());
+        self.error(
+            v.span(),
+            format!(
+                "`{key}` must be {wanted}, not {} `{shown}`",
+                article(v.get_ref().type_str())
+            ),
+            format!("write it like `{key} = {example}`"),
+        );
+    }
+
+    fn string(&mut self, t: &Table<'_>, key: &str) -> Option<(String, Range<usize>)> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some((s.to_string(), v.span())),
+            _ => {
+                self.wrong_type(key, v, "text in quotes", "\"…\"");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, t: &Table<'_>, key: &str) -> Option<bool> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(key, v, "true or false", "true");
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, t: &Table<'_>, key: &str, range: (f64, f64)) -> Option<f64> {
+        let v = t.get(key)?;
+        let n = match v.get_ref() {
+            DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => {
+                self.wrong_type(key, v, "a number", "1.0");
+                return None;
+            }
+        };
+        match n {
+            Some(n) if n >= range.0 && n <= range.1 => Some(n),
+            _ => {
+                let shown = self.shown(&v.span());
+                self.error(
+                    v.span(),
+                    format!("`{key} = {shown}` is out of range"),
+                    format!(
+                        "use a value from {} to {} (1.0 is normal)",
+                        range.0, range.1
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn text(&mut self, t: &Table<'_>, key: &str) -> Option<Text> {
+        let v = t.get(key)?;
+        self.text_value(key, v)
+    }
+
+    fn text_value(&mut self, key: &str, v: &Value<'_>) -> Option<Text> {
+        let DeValue::String(s) = v.get_ref() else {
+            self.wrong_type(key, v, "text in quotes", "\"…\"");
+            return None;
+        };
+        let span = v.span();
+        if s.trim().is_empty() {
+            self.error(
+                span,
+                format!("`{key}` is empty"),
+                "write the words to speak, or remove the key",
+            );
+            return None;
+        }
+        let segments = self.segments(s, &span)?;
+        Some(Text {
+            raw: s.to_string(),
+            at: self.pos(span.start),
+            segments,
+        })
+    }
+
+    /// Splits `Close your eyes. [2s] Breathe in.` into phrases and pauses.
+    fn segments(&mut self, s: &str, span: &Range<usize>) -> Option<Vec<Segment>> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        let mut ok = true;
+        while let Some(open) = rest.find('[') {
+            let before = rest[..open].trim();
+            if !before.is_empty() {
+                out.push(Segment::Speak(before.to_string()));
+            }
+            let after = &rest[open + 1..];
+            let Some(close) = after.find(']') else {
+                let at = self.locate(span, &rest[open..]);
+                self.error(
+                    at,
+                    "a `[` in spoken text opens a pause but is never closed",
+                    "write a pause as `[2s]`; brackets are not spoken",
+                );
+                return None;
+            };
+            let inner = &after[..close];
+            match super::quantity::parse_duration_span(inner) {
+                Ok(d) if d.lo == d.hi && d.lo > 0 && d.lo <= 600_000 => {
+                    out.push(Segment::Pause(d.lo));
+                }
+                Ok(_) => {
+                    let at = self.locate(span, &rest[open..open + close + 2]);
+                    self.error(
+                        at,
+                        format!("the pause `[{inner}]` must be one length from 1 ms to 10 min"),
+                        "write a pause as `[2s]` or `[500ms]`",
+                    );
+                    ok = false;
+                }
+                Err(e) => {
+                    let at = self.locate(span, &rest[open..open + close + 2]);
+                    self.error(
+                        at,
+                        format!("`[{inner}]` in spoken text is not a pause: {}", e.message),
+                        "write a pause as `[2s]` or `[500ms]`; brackets are not spoken",
+                    );
+                    ok = false;
+                }
+            }
+            rest = &after[close + 1..];
+        }
+        let tail = rest.trim();
+        if !tail.is_empty() {
+            out.push(Segment::Speak(tail.to_string()));
+        }
+        if out.iter().all(|s| matches!(s, Segment::Pause(_))) && ok {
+            self.error(
+                span.clone(),
+                "spoken text holds only pauses",
+                "add words to speak, or use `pause` for silence",
+            );
+            return None;
+        }
+        ok.then_some(out)
+    }
+
+    /// The span of `needle` inside the string at `span`, or `span` itself.
+    fn locate(&self, span: &Range<usize>, needle: &str) -> Range<usize> {
+        self.src
+            .get(span.clone())
+            .and_then(|s| s.find(needle))
+            .map_or(span.clone(), |i| {
+                span.start + i..span.start + i + needle.len()
+            })
+    }
+
+    fn texts(&mut self, t: &Table<'_>, key: &str) -> Vec<Text> {
+        let Some(v) = t.get(key) else {
+            return Vec::new();
+        };
+        match v.get_ref() {
+            DeValue::String(_) => self.text_value(key, v).into_iter().collect(),
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(self.text_value(key, item));
+                }
+                if items.is_empty() {
+                    self.warn(
+                        v.span(),
+                        format!("`{key}` is an empty list"),
+                        "add phrases or remove the key",
+                    );
+                }
+                out
+            }
+            _ => {
+                self.wrong_type(key, v, "text or a list of texts", "[\"…\", \"…\"]");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A duration or range; `positive` rejects zero.
+    fn duration(&mut self, t: &Table<'_>, key: &str, positive: bool) -> Option<Span<Millis>> {
+        let v = t.get(key)?;
+        self.duration_value(key, v, positive)
+    }
+
+    fn duration_value(&mut self, key: &str, v: &Value<'_>, positive: bool) -> Option<Span<Millis>> {
+        let span = v.span();
+        let text = match v.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(_) | DeValue::Float(_) => {
+                let n = self.shown(&span);
+                self.error(
+                    span,
+                    format!("`{key} = {n}` has no unit"),
+                    format!(
+                        "write `{key} = \"{n}s\"` for seconds or `{key} = \"{n} min\"` for minutes"
+                    ),
+                );
+                return None;
+            }
+            _ => {
+                self.wrong_type(key, v, "a duration in quotes", "\"30s\"");
+                return None;
+            }
+        };
+        match super::quantity::parse_duration_span(&text) {
+            Err(QuantityError { message, help }) => {
+                self.error(span, format!("`{key}`: {message}"), help);
+                None
+            }
+            Ok(d) if positive && d.lo == 0 => {
+                self.error(
+                    span,
+                    format!("`{key} = \"{text}\"` is zero"),
+                    "a length must be more than zero; remove the key to leave it out",
+                );
+                None
+            }
+            Ok(d) if d.hi > MAX_SESSION => {
+                self.error(
+                    span,
+                    format!(
+                        "`{key} = \"{text}\"` is longer than a whole session may be ({})",
+                        format_millis(MAX_SESSION)
+                    ),
+                    "check the unit: \"30s\" is seconds, \"30 min\" minutes, \"3h\" hours",
+                );
+                None
+            }
+            Ok(d) => Some(d),
+        }
+    }
+
+    /// A count or range, from 1 to [`MAX_COUNT`].
+    fn count(&mut self, t: &Table<'_>, key: &str) -> Option<Span<u32>> {
+        let v = t.get(key)?;
+        let span = v.span();
+        let parsed = match v.get_ref() {
+            DeValue::Integer(i) => match i.as_str().replace('_', "").parse::<i64>() {
+                Ok(n) if n < 0 => Err(QuantityError {
+                    message: format!("{n} is negative"),
+                    help: "write a count of 1 or more".into(),
+                }),
+                Ok(n) => Ok(Span::one(u32::try_from(n).unwrap_or(u32::MAX))),
+                Err(_) => Err(QuantityError {
+                    message: "not a count".into(),
+                    help: "write a whole number".into(),
+                }),
+            },
+            DeValue::String(s) => super::quantity::parse_count_span(s),
+            _ => {
+                self.wrong_type(key, v, "a whole number or a range in quotes", "\"8-12\"");
+                return None;
+            }
+        };
+        match parsed {
+            Err(QuantityError { message, help }) => {
+                self.error(span, format!("`{key}`: {message}"), help);
+                None
+            }
+            Ok(c) if c.lo == 0 => {
+                let shown = self.shown(&span);
+                self.error(
+                    span,
+                    format!("`{key} = {shown}` is zero"),
+                    format!("a count starts at 1; remove `{key}` to leave it out"),
+                );
+                None
+            }
+            Ok(c) if c.hi > MAX_COUNT => {
+                let shown = self.shown(&span);
+                self.error(
+                    span,
+                    format!("`{key} = {shown}` is more than {MAX_COUNT}"),
+                    "check the number: counts are rounds or breaths, not seconds",
+                );
+                None
+            }
+            Ok(c) => Some(c),
+        }
+    }
+
+    fn table<'t, 'i>(&mut self, t: &'t Table<'i>, key: &str) -> Option<&'t Table<'i>> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(inner) => Some(inner),
+            _ => {
+                let shown = self.shown(&v.span());
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{key}` must be a table, not {} `{shown}`",
+                        article(v.get_ref().type_str())
+                    ),
+                    format!("write it as a section: `[{key}]` on its own line, then its keys"),
+                );
+                None
+            }
+        }
+    }
+
+    fn routine(
+        &mut self,
+        root: &Table<'_>,
+        root_span: Range<usize>,
+        file: &str,
+        dir: &Path,
+    ) -> Routine {
+        self.keys(root, TOP_KEYS, "at the top of the routine");
+        let title = match self.string(root, "title") {
+            Some((t, _)) if !t.trim().is_empty() => t.trim().to_string(),
+            Some((_, span)) => {
+                self.error(span, "`title` is empty", "give the routine a title");
+                String::new()
+            }
+            None if root.contains_key("title") => String::new(),
+            None => {
+                self.error(
+                    0..0,
+                    "the routine has no `title`",
+                    "add a line like `title = \"Mid-back release\"` at the top",
+                );
+                String::new()
+            }
+        };
+        let description = self.string(root, "description").map(|s| s.0);
+        let credit = self.string(root, "credit").map(|s| s.0);
+        let language = self.language(root);
+        let voice = self.voice(root, &language);
+        let pronounce = self.pronounce(root);
+        let breath = self.breath(root);
+        let mut cues = Cues::default();
+        if let Some(t) = self.table(root, "cues") {
+            self.keys(t, CUE_KEYS, "in [cues]");
+            self.cue_table(t, &mut cues);
+        }
+        let transition = self.duration(root, "transition", false).map_or(2_000, |d| {
+            if d.lo != d.hi {
+                let v = root.get("transition").map(|v| v.span()).unwrap_or(0..0);
+                self.error(
+                    v,
+                    "`transition` must be one length, not a range",
+                    "write e.g. `transition = \"3s\"`",
+                );
+            }
+            d.lo
+        });
+        let sounds = self.sounds(root, dir);
+        let steps = self.steps(root, root_span, &cues);
+        let routine = Routine {
+            file: file.to_string(),
+            dir: dir.to_path_buf(),
+            title,
+            description,
+            credit,
+            language,
+            voice,
+            pronounce,
+            breath,
+            cues,
+            transition,
+            sounds,
+            steps,
+        };
+        if !self.report.has_errors() {
+            self.check_length(root, &routine);
+        }
+        routine
+    }
+
+    fn language(&mut self, root: &Table<'_>) -> String {
+        match self.string(root, "language") {
+            Some((lang, span)) => {
+                let ok = {
+                    let mut parts = lang.split(['-', '_']);
+                    let first = parts.next().unwrap_or("");
+                    (2..=3).contains(&first.len())
+                        && first.chars().all(|c| c.is_ascii_alphabetic())
+                        && parts.all(|p| {
+                            (2..=8).contains(&p.len())
+                                && p.chars().all(|c| c.is_ascii_alphanumeric())
+                        })
+                };
+                if !ok {
+                    self.error(
+                        span,
+                        format!("`language = \"{lang}\"` is not a language tag"),
+                        "write a BCP 47 tag such as \"en\", \"en-GB\", \"de\" or \"fr\"",
+                    );
+                }
+                lang
+            }
+            None => "en".to_string(),
+        }
+    }
+
+    fn voice(&mut self, root: &Table<'_>, language: &str) -> VoiceSettings {
+        let mut v = VoiceSettings::default();
+        let Some(t) = self.table(root, "voice") else {
+            return v;
+        };
+        self.keys(t, VOICE_KEYS, "in [voice]");
+        if let Some((engine, span)) = self.string(t, "engine") {
+            match engine.as_str() {
+                "flite" => v.engine = Engine::Flite,
+                "espeak-ng" | "espeak" => v.engine = Engine::EspeakNg,
+                _ => {
+                    let help = match suggest(&engine, &["flite", "espeak-ng"]) {
+                        Some(s) => format!(
+                            "did you mean \"{s}\"? The engines are \"flite\" (built in) and \"espeak-ng\""
+                        ),
+                        None => {
+                            "the engines are \"flite\" (built in) and \"espeak-ng\" (if installed)"
+                                .into()
+                        }
+                    };
+                    self.error(span, format!("unknown voice engine \"{engine}\""), help);
+                }
+            }
+        }
+        v.name = self.string(t, "name").map(|s| s.0);
+        if let Some(s) = self.number(t, "speed", (0.5, 2.0)) {
+            v.speed = s as f32;
+        }
+        if let Some(p) = self.number(t, "pitch", (0.5, 2.0)) {
+            v.pitch = p as f32;
+        }
+        if let Some(vol) = self.number(t, "volume", (0.1, 2.0)) {
+            v.volume = vol as f32;
+        }
+        if v.engine == Engine::Flite && !language.to_ascii_lowercase().starts_with("en") {
+            let span = root.get("language").map(|v| v.span()).unwrap_or(0..0);
+            self.warn(
+                span,
+                format!(
+                    "the built-in flite voice speaks English only, but `language = \"{language}\"`"
+                ),
+                "set `engine = \"espeak-ng\"` in [voice] (needs the espeak-ng program)",
+            );
+        }
+        v
+    }
+
+    fn pronounce(&mut self, root: &Table<'_>) -> Vec<Pronunciation> {
+        let Some(t) = self.table(root, "pronounce") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (word, v) in t.iter() {
+            let w: &str = word.get_ref();
+            if w.is_empty() || w.chars().any(char::is_whitespace) {
+                self.error(
+                    word.span(),
+                    format!("`{w}` is not one word"),
+                    "list single words under [pronounce]",
+                );
+                continue;
+            }
+            let (respell, phones) = match v.get_ref() {
+                DeValue::String(s) => (Some(s.to_string()), None),
+                DeValue::Table(inner) => {
+                    self.keys(
+                        inner,
+                        &["say", "phones"],
+                        &format!("in the pronunciation of `{w}`"),
+                    );
+                    (
+                        self.string(inner, "say").map(|s| s.0),
+                        self.string(inner, "phones").map(|(p, span)| {
+                            self.check_phones(&p, span);
+                            p
+                        }),
+                    )
+                }
+                _ => {
+                    self.wrong_type(w, v, "a respelling or { say, phones }", "\"oo-JYE-ee\"");
+                    continue;
+                }
+            };
+            if respell.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                self.error(
+                    v.span(),
+                    format!("the pronunciation of `{w}` is empty"),
+                    "write how to say it, e.g. \"oo-JYE-ee\"",
+                );
+                continue;
+            }
+            if respell.is_none() && phones.is_none() {
+                self.error(
+                    v.span(),
+                    format!("the pronunciation of `{w}` gives neither `say` nor `phones`"),
+                    "write e.g. `{ say = \"oo-JYE-ee\" }`",
+                );
+                continue;
+            }
+            out.push(Pronunciation {
+                word: w.to_string(),
+                respell,
+                phones,
+            });
+        }
+        out
+    }
+
+    fn check_phones(&mut self, phones: &str, span: Range<usize>) {
+        for p in phones.split_whitespace() {
+            let base = p.trim_end_matches(['0', '1', '2']).to_ascii_lowercase();
+            if !ARPABET.contains(&base.as_str()) {
+                self.error(
+                    span.clone(),
+                    format!("`{p}` is not an ARPAbet phone"),
+                    "phones are CMU ARPAbet with stress digits, e.g. \"uw1 jh ay1 iy0\"; or use `say` with a respelling",
+                );
+                return;
+            }
+        }
+    }
+
+    fn breath(&mut self, root: &Table<'_>) -> Breath {
+        let mut b = Breath::default();
+        let Some(t) = self.table(root, "breath") else {
+            return b;
+        };
+        self.keys(t, BREATH_KEYS, "in [breath]");
+        for key in ["inhale", "exhale"] {
+            let Some(d) = self.duration(t, key, true) else {
+                continue;
+            };
+            let span = t.get(key).map(|v| v.span()).unwrap_or(0..0);
+            if d.lo != d.hi {
+                self.error(
+                    span,
+                    format!("`{key}` must be one length, not a range"),
+                    format!("write e.g. `{key} = \"4s\"`"),
+                );
+                continue;
+            }
+            if !BREATH_PHASE.contains(&d.lo) {
+                self.error(
+                    span,
+                    format!(
+                        "`{key} = \"{}\"` is not a human breath",
+                        format_millis(d.lo)
+                    ),
+                    "an inhale or exhale lasts from 1s to 20s; 4s in and 6s out is calm",
+                );
+                continue;
+            }
+            if key == "inhale" {
+                b.inhale = d.lo;
+            } else {
+                b.exhale = d.lo;
+            }
+        }
+        b
+    }
+
+    fn cue_table(&mut self, t: &Table<'_>, cues: &mut Cues) {
+        for (key, v) in t.iter() {
+            let k: &str = key.get_ref();
+            if !CUE_KEYS.contains(&k) {
+                continue; // reported by `keys`
+            }
+            let value = match v.get_ref() {
+                DeValue::Boolean(b) => CueValue::Bool(*b),
+                DeValue::String(s) => CueValue::Str(s.to_string()),
+                DeValue::Array(items) if k == "remaining" => {
+                    let mut list = Vec::new();
+                    for item in items {
+                        match item.get_ref() {
+                            DeValue::String(s) => list.push(s.to_string()),
+                            _ => {
+                                self.wrong_type(
+                                    k,
+                                    item,
+                                    "a duration in quotes",
+                                    "[\"30s\", \"10s\"]",
+                                );
+                            }
+                        }
+                    }
+                    CueValue::List(list)
+                }
+                _ => {
+                    self.wrong_type(k, v, "true, false or a word in quotes", "false");
+                    continue;
+                }
+            };
+            if let Err(message) = set_cue(cues, k, value) {
+                let (m, h) = message.split_once("; ").unwrap_or((&message, ""));
+                self.error(v.span(), m.to_string(), h.to_string());
+            }
+        }
+    }
+
+    fn sounds(&mut self, root: &Table<'_>, dir: &Path) -> Vec<(String, std::path::PathBuf)> {
+        let Some(t) = self.table(root, "sounds") else {
+            return Vec::new();
+        };
+        self.keys(t, SOUND_NAMES, "in [sounds]");
+        let mut out = Vec::new();
+        for name in SOUND_NAMES {
+            let Some((file, span)) = self.string(t, name) else {
+                continue;
+            };
+            let path = dir.join(&file);
+            if !path.is_file() {
+                self.error(
+                    span,
+                    format!("sound file \"{file}\" not found (looked for {})", path.display()),
+                    "give a WAV path relative to the routine file, or remove the line to use the built-in sound",
+                );
+                continue;
+            }
+            out.push((name.to_string(), path));
+        }
+        out
+    }
+
+    fn steps(&mut self, root: &Table<'_>, root_span: Range<usize>, cues: &Cues) -> Vec<Step> {
+        let Some(v) = root.get("step") else {
+            let at = root_span.end.min(self.src.len());
+            self.error(
+                at..at,
+                "the routine has no steps",
+                "add steps, each starting with a `[[step]]` line",
+            );
+            return Vec::new();
+        };
+        let items: Vec<&Value<'_>> = match v.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            DeValue::Table(_) => {
+                self.error(
+                    v.span(),
+                    "`[step]` is a single table, but steps are a list",
+                    "write each step header with double brackets: `[[step]]`",
+                );
+                return Vec::new();
+            }
+            _ => {
+                self.wrong_type("step", v, "a list of [[step]] tables", "[[step]]");
+                return Vec::new();
+            }
+        };
+        let mut steps = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let DeValue::Table(t) = item.get_ref() else {
+                self.wrong_type("step", item, "a [[step]] table", "[[step]]");
+                continue;
+            };
+            if let Some(step) = self.step(i + 1, t, item.span(), cues) {
+                steps.push(step);
+            }
+        }
+        steps
+    }
+
+    fn step(
+        &mut self,
+        n: usize,
+        t: &Table<'_>,
+        span: Range<usize>,
+        routine_cues: &Cues,
+    ) -> Option<Step> {
+        let name = match self.string(t, "name") {
+            Some((s, _)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some((_, span)) => {
+                self.error(
+                    span,
+                    format!("step {n} has an empty `name`"),
+                    "name the step, e.g. `name = \"Cat-cow\"`",
+                );
+                format!("step {n}")
+            }
+            None => {
+                if !t.contains_key("name") {
+                    self.error(
+                        span.start..span.start,
+                        format!("step {n} has no `name`"),
+                        "add `name = \"…\"`: it is spoken, shown while playing and marks the step in the file",
+                    );
+                }
+                format!("step {n}")
+            }
+        };
+        let place = format!("in step {n} \"{name}\"");
+        self.keys(t, STEP_KEYS, &place);
+        let say = self.text(t, "say");
+        let mut cues = routine_cues.clone();
+        if let Some(ct) = t.get("cues") {
+            match ct.get_ref() {
+                DeValue::Table(ct) => {
+                    self.keys(ct, CUE_KEYS, &format!("in the cues of step {n} \"{name}\""));
+                    self.cue_table(ct, &mut cues);
+                }
+                _ => self.wrong_type("cues", ct, "an inline table", "{ halfway = false }"),
+            }
+        }
+        let release = match t.get("release") {
+            Some(v) if matches!(v.get_ref(), DeValue::Boolean(_)) => {
+                if let DeValue::Boolean(b) = v.get_ref() {
+                    cues.release = *b;
+                }
+                None
+            }
+            Some(v) => self.text_value("release", v),
+            None => None,
+        };
+        let pause = self.duration(t, "pause", true).map_or(0, |d| d.lo);
+        let sides = self.sides(t);
+
+        let has = |k: &str| t.contains_key(k);
+        let first_of = |keys: &[&'static str]| -> Option<&'static str> {
+            keys.iter().copied().find(|k| t.contains_key(*k))
+        };
+        let body = if has("flow") {
+            if let Some(k) = first_of(&["hold", "breaths"]) {
+                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
+                self.error(
+                    s,
+                    format!("step {n} \"{name}\" has both `flow` and `{k}`"),
+                    "a step is either a hold or a flow: split it into two steps",
+                );
+            }
+            if let Some(k) = first_of(HOLD_ONLY) {
+                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
+                self.error(
+                    s,
+                    format!("`{k}` belongs to holds, but step {n} \"{name}\" is a flow"),
+                    "in a flow, put the words in the moves and use `rounds` or `for`",
+                );
+            }
+            self.flow(n, &name, t, span.clone()).map(Body::Flow)
+        } else if has("hold") || has("breaths") {
+            if let Some(k) = first_of(FLOW_ONLY) {
+                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
+                self.error(
+                    s,
+                    format!("`{k}` belongs to flows, but step {n} \"{name}\" is a hold"),
+                    "use `repeat` to repeat a hold, or write the step as a `flow`",
+                );
+            }
+            self.hold(n, &name, t).map(Body::Hold)
+        } else {
+            let extra = first_of(HOLD_ONLY)
+                .or_else(|| first_of(FLOW_ONLY))
+                .or_else(|| first_of(&["sides"]));
+            if let Some(k) = extra {
+                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
+                self.error(
+                    s,
+                    format!("`{k}` in step {n} \"{name}\" has nothing to act on"),
+                    "add a `hold`, `breaths` or `flow` to the step, or remove the key",
+                );
+            }
+            if say.is_none() && !t.contains_key("say") {
+                self.error(
+                    span.start..span.start,
+                    format!("step {n} \"{name}\" is empty"),
+                    "give it words to `say`, a `hold`, a number of `breaths`, or a `flow`",
+                );
+                return None;
+            }
+            Some(Body::Say)
+        }?;
+        Some(Step {
+            name,
+            at: self.pos(span.start),
+            say,
+            sides,
+            cues,
+            release,
+            pause,
+            body,
+        })
+    }
+
+    fn sides(&mut self, t: &Table<'_>) -> Vec<String> {
+        let Some(v) = t.get("sides") else {
+            return Vec::new();
+        };
+        let help = "write `sides = true` for right then left, or name them: `sides = [\"right arm\", \"left arm\"]`";
+        match v.get_ref() {
+            DeValue::Boolean(true) => vec!["right".into(), "left".into()],
+            DeValue::Boolean(false) => Vec::new(),
+            DeValue::Array(items) => {
+                let mut out: Vec<String> = Vec::new();
+                for item in items {
+                    let DeValue::String(s) = item.get_ref() else {
+                        self.wrong_type("sides", item, "a side in quotes", "[\"right\", \"left\"]");
+                        continue;
+                    };
+                    let first = s
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
+                    if first != "left" && first != "right" {
+                        self.error(
+                            item.span(),
+                            format!("\"{s}\" is not a side"),
+                            format!("each side starts with \"left\" or \"right\"; {help}"),
+                        );
+                        continue;
+                    }
+                    if out.iter().any(|o| o.eq_ignore_ascii_case(s)) {
+                        self.error(
+                            item.span(),
+                            format!("the side \"{s}\" is listed twice"),
+                            help,
+                        );
+                        continue;
+                    }
+                    out.push(s.trim().to_string());
+                }
+                if items.len() == 1 {
+                    self.error(
+                        v.span(),
+                        "a single side is not sides",
+                        "list both sides, or remove `sides` for a pose done once",
+                    );
+                    return Vec::new();
+                }
+                if items.is_empty() {
+                    self.error(v.span(), "`sides` is an empty list", help);
+                }
+                out
+            }
+            _ => {
+                self.wrong_type(
+                    "sides",
+                    v,
+                    "true or a list of sides",
+                    "[\"right\", \"left\"]",
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn hold(&mut self, n: usize, name: &str, t: &Table<'_>) -> Option<Hold> {
+        let length = match (t.get("hold"), t.get("breaths")) {
+            (Some(_), Some(b)) => {
+                self.error(
+                    b.span(),
+                    format!("step {n} \"{name}\" has both `hold` and `breaths`"),
+                    "count the hold in time or in breaths, not both",
+                );
+                None
+            }
+            (Some(_), None) => self.duration(t, "hold", true).map(HoldLength::Time),
+            (None, Some(_)) => self.count(t, "breaths").map(HoldLength::Breaths),
+            (None, None) => None,
+        };
+        let repeat = self.count(t, "repeat");
+        let rest = self.duration(t, "rest", true);
+        if rest.is_some() && repeat.is_none_or(|r| r.hi <= 1) {
+            let s = t.get("rest").map(|v| v.span()).unwrap_or(0..0);
+            self.warn(
+                s,
+                format!(
+                    "`rest` in step {n} \"{name}\" has no effect without `repeat` of 2 or more"
+                ),
+                "add e.g. `repeat = 2`, or remove `rest`; use `pause` for silence after the step",
+            );
+        }
+        let hold = Hold {
+            length: length?,
+            repeat: repeat.unwrap_or(Span::one(1)),
+            rest: rest.unwrap_or(Span::one(10_000)),
+            rest_say: self.text(t, "rest_say"),
+            again: self.text(t, "again"),
+            on_inhale: self.texts(t, "on_inhale"),
+            on_exhale: self.texts(t, "on_exhale"),
+            prompts: self.texts(t, "prompts"),
+        };
+        Some(hold)
+    }
+
+    fn flow(&mut self, n: usize, name: &str, t: &Table<'_>, span: Range<usize>) -> Option<Flow> {
+        let v = t.get("flow")?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(
+                "flow",
+                v,
+                "a list of moves",
+                "[{ inhale = \"…\" }, { exhale = \"…\" }]",
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.error(
+                v.span(),
+                format!("the flow of step {n} \"{name}\" has no moves"),
+                "list moves like `{ inhale = \"Reach up.\" }`, `{ exhale = \"Fold.\" }`",
+            );
+            return None;
+        }
+        let mut moves = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match self.flow_move(item) {
+                Some(m) => moves.push(m),
+                None => ok = false,
+            }
+        }
+        let amount = match (t.get("rounds"), t.get("for")) {
+            (Some(_), Some(f)) => {
+                self.error(
+                    f.span(),
+                    format!("step {n} \"{name}\" has both `rounds` and `for`"),
+                    "give the flow a number of `rounds` or a time with `for`, not both",
+                );
+                None
+            }
+            (Some(_), None) => self.count(t, "rounds").map(FlowAmount::Rounds),
+            (None, Some(_)) => self.duration(t, "for", true).map(FlowAmount::For),
+            (None, None) => {
+                self.error(
+                    span.start..span.start,
+                    format!("the flow of step {n} \"{name}\" has no length"),
+                    "add `rounds = 5` (or a range like \"3-5\") or a time like `for = \"3 min\"`",
+                );
+                None
+            }
+        };
+        let count = self.bool(t, "count").unwrap_or(false);
+        if !ok {
+            return None;
+        }
+        Some(Flow {
+            moves,
+            amount: amount?,
+            count,
+        })
+    }
+
+    fn flow_move(&mut self, item: &Value<'_>) -> Option<Move> {
+        let DeValue::Table(m) = item.get_ref() else {
+            self.wrong_type(
+                "flow",
+                item,
+                "a list of moves in braces",
+                "[{ inhale = \"Reach up.\" }]",
+            );
+            return None;
+        };
+        self.keys(m, MOVE_KEYS, "in a move");
+        let phases: Vec<&str> = ["inhale", "exhale", "say"]
+            .into_iter()
+            .filter(|k| m.contains_key(*k))
+            .collect();
+        let (key, on) = match phases.as_slice() {
+            [] => {
+                self.error(
+                    item.span(),
+                    "a move needs `inhale`, `exhale` or `say`",
+                    "write `{ inhale = \"Reach up.\" }` or `{ say = \"Squeeze.\", time = \"5s\" }`",
+                );
+                return None;
+            }
+            [one] => {
+                let on = match *one {
+                    "inhale" => Some(MoveOn::Inhale),
+                    "exhale" => Some(MoveOn::Exhale),
+                    _ => match m.get("time") {
+                        Some(_) => self.duration(m, "time", true).map(MoveOn::Time),
+                        None => {
+                            self.error(item.span(), "a `say` move needs a `time`", "write e.g. `{ say = \"Squeeze.\", time = \"5s\" }`, or use `inhale`/`exhale` to move with the breath");
+                            None
+                        }
+                    },
+                };
+                if *one != "say" && m.contains_key("time") {
+                    let s = m.get("time").map(|v| v.span()).unwrap_or(item.span());
+                    self.error(s, format!("an `{one}` move lasts one {one} at the routine's pace; `time` does not apply"), "remove `time`, or write the move as `{ say = \"…\", time = \"5s\" }`");
+                }
+                (*one, on)
+            }
+            many => {
+                self.error(
+                    item.span(),
+                    format!(
+                        "a move has one of `inhale`, `exhale` or `say`, but this one has {}",
+                        many.iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                    "split it into one move per breath: `{ inhale = \"…\" }, { exhale = \"…\" }`",
+                );
+                return None;
+            }
+        };
+        let text = self.text(m, key);
+        let then = self.text(m, "then");
+        Some(Move {
+            on: on?,
+            text: text?,
+            then,
+        })
+    }
+
+    /// The shortest the routine can be (its gentle level, without speech)
+    /// must fit a session; the longest gets a warning if it does not.
+    fn check_length(&mut self, root: &Table<'_>, routine: &Routine) {
+        use super::Level;
+        let est = |level: Level| -> Millis {
+            routine
+                .steps
+                .iter()
+                .map(|s| step_floor(routine, s, level))
+                .sum()
+        };
+        let title_span = root.get("title").map(|v| v.span()).unwrap_or(0..0);
+        let gentle = est(Level::Gentle);
+        let deep = est(Level::Deep);
+        if gentle > MAX_SESSION {
+            self.error(
+                title_span,
+                format!(
+                    "the routine lasts at least {} even at --level gentle; the limit is {}",
+                    format_millis(gentle / 1000 * 1000),
+                    format_millis(MAX_SESSION)
+                ),
+                "shorten holds, repeats or rounds, or split it into several routines",
+            );
+        } else if deep > MAX_SESSION {
+            self.warn(
+                title_span,
+                format!(
+                    "at --level deep the routine lasts at least {}, over the {} limit",
+                    format_millis(deep / 1000 * 1000),
+                    format_millis(MAX_SESSION)
+                ),
+                "plan it at --level gentle or standard, or shorten its ranges",
+            );
+        }
+    }
+}
+
+/// The time a step takes without any speech: holds, rests, moves.
+fn step_floor(routine: &Routine, step: &Step, level: super::Level) -> Millis {
+    let sides = step.sides.len().max(1) as u64;
+    let breath = routine.breath.inhale + routine.breath.exhale;
+    let body = match &step.body {
+        Body::Say => 0,
+        Body::Hold(h) => {
+            let one = match h.length {
+                HoldLength::Time(d) => d.at(level),
+                HoldLength::Breaths(b) => u64::from(b.at(level)) * breath,
+            };
+            let rounds = u64::from(h.repeat.at(level));
+            rounds * one + (rounds - 1) * h.rest.at(level)
+        }
+        Body::Flow(f) => match f.amount {
+            FlowAmount::For(d) => d.at(level),
+            FlowAmount::Rounds(r) => {
+                let round: Millis = f
+                    .moves
+                    .iter()
+                    .map(|m| match m.on {
+                        MoveOn::Inhale => routine.breath.inhale,
+                        MoveOn::Exhale => routine.breath.exhale,
+                        MoveOn::Time(d) => d.at(level),
+                    })
+                    .sum();
+                u64::from(r.at(level)) * round
+            }
+        },
+    };
+    sides * body + step.pause
+}
+
+/// A cue value from TOML or the command line.
+pub(super) enum CueValue {
+    Bool(bool),
+    Str(String),
+    List(Vec<String>),
+}
+
+/// Applies `KEY=VALUE` from the command line.
+pub(super) fn apply_cue_setting(cues: &mut Cues, key: &str, value: &str) -> Result<(), String> {
+    if !CUE_KEYS.contains(&key) {
+        let hint =
+            suggest(key, CUE_KEYS).map_or(String::new(), |s| format!("did you mean `{s}`? "));
+        return Err(format!(
+            "unknown cue `{key}`: {hint}the cues are {}",
+            CUE_KEYS.join(", ")
+        ));
+    }
+    let v = match value.to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" => CueValue::Bool(true),
+        "false" | "off" | "no" if !matches!(key, "countdown" | "bells") => CueValue::Bool(false),
+        _ if key == "remaining" => {
+            CueValue::List(value.split(',').map(|s| s.trim().to_string()).collect())
+        }
+        _ => CueValue::Str(value.to_string()),
+    };
+    set_cue(cues, key, v).map_err(|e| format!("--cue {key}={value}: {}", e.replace("; ", ": ")))
+}
+
+/// Sets one cue; the error is "what; fix".
+fn set_cue(cues: &mut Cues, key: &str, value: CueValue) -> Result<(), String> {
+    fn word<T: Copy>(key: &str, s: &str, table: &[(&str, T)]) -> Result<T, String> {
+        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        table
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let hint =
+                    suggest(s, &names).map_or(String::new(), |n| format!("did you mean \"{n}\"? "));
+                format!(
+                    "`{key} = \"{s}\"` is not a choice; {hint}use {}",
+                    names
+                        .iter()
+                        .map(|n| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+    let flag = |v: &CueValue| -> Result<bool, String> {
+        match v {
+            CueValue::Bool(b) => Ok(*b),
+            CueValue::Str(s) => Err(format!(
+                "`{key} = \"{s}\"` must be true or false; write `{key} = true` or `{key} = false` without quotes"
+            )),
+            CueValue::List(_) => Err(format!(
+                "`{key}` must be true or false; write `{key} = false`"
+            )),
+        }
+    };
+    match key {
+        "name" => cues.name = flag(&value)?,
+        "next" => cues.next = flag(&value)?,
+        "halfway" => cues.halfway = flag(&value)?,
+        "release" => cues.release = flag(&value)?,
+        "switch" => cues.switch = flag(&value)?,
+        "remaining" => {
+            let list = match value {
+                CueValue::Bool(false) => Vec::new(),
+                CueValue::Bool(true) => vec!["10s".to_string()],
+                CueValue::Str(s) => vec![s],
+                CueValue::List(l) => l,
+            };
+            let mut out = Vec::new();
+            for s in list {
+                let d = super::quantity::parse_duration_span(&s)
+                    .map_err(|e| format!("`remaining`: {}; {}", e.message, e.help))?;
+                if d.lo != d.hi || d.lo < 1_000 || d.lo % 1_000 != 0 || d.lo > 600_000 {
+                    return Err(format!(
+                        "`remaining = \"{s}\"` must be whole seconds from 1s to 10 min; write e.g. \"10s\" or [\"30s\", \"10s\"]"
+                    ));
+                }
+                out.push(d.lo);
+            }
+            out.sort_unstable_by(|a, b| b.cmp(a));
+            out.dedup();
+            cues.remaining = out;
+        }
+        "countdown" => {
+            cues.countdown = match value {
+                CueValue::Bool(true) => Countdown::Voice,
+                CueValue::Bool(false) => Countdown::Off,
+                CueValue::Str(s) => word(
+                    key,
+                    &s,
+                    &[
+                        ("voice", Countdown::Voice),
+                        ("tick", Countdown::Tick),
+                        ("off", Countdown::Off),
+                    ],
+                )?,
+                CueValue::List(_) => {
+                    return Err(
+                        "`countdown` takes one value; use \"voice\", \"tick\" or \"off\"".into(),
+                    );
+                }
+            }
+        }
+        "bells" => {
+            cues.bells = match value {
+                CueValue::Bool(true) => Bells::Session,
+                CueValue::Bool(false) => Bells::Off,
+                CueValue::Str(s) => word(
+                    key,
+                    &s,
+                    &[
+                        ("session", Bells::Session),
+                        ("steps", Bells::Steps),
+                        ("off", Bells::Off),
+                    ],
+                )?,
+                CueValue::List(_) => {
+                    return Err(
+                        "`bells` takes one value; use \"session\", \"steps\" or \"off\"".into(),
+                    );
+                }
+            }
+        }
+        "breath" => {
+            cues.breath =
+                match value {
+                    CueValue::Bool(true) => BreathCue::Tone,
+                    CueValue::Bool(false) => BreathCue::None,
+                    CueValue::Str(s) => word(
+                        key,
+                        &s,
+                        &[
+                            ("voice", BreathCue::Voice),
+                            ("tone", BreathCue::Tone),
+                            ("both", BreathCue::Both),
+                            ("none", BreathCue::None),
+                        ],
+                    )?,
+                    CueValue::List(_) => return Err(
+                        "`breath` takes one value; use \"voice\", \"tone\", \"both\" or \"none\""
+                            .into(),
+                    ),
+                }
+        }
+        _ => unreachable!("checked against CUE_KEYS"),
+    }
+    Ok(())
+}
+
+/// The closest of `options` to `word`, if close enough to be a typo.
+fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    let w = word.to_ascii_lowercase();
+    options
+        .iter()
+        .map(|o| (strsim::damerau_levenshtein(&w, o), *o))
+        .filter(|(d, o)| *d <= 2.max(o.len() / 4) && *d < o.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
+        .or_else(|| {
+            options
+                .iter()
+                .map(|o| (strsim::jaro_winkler(&w, o), *o))
+                .filter(|(s, _)| *s > 0.88)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, o)| o)
+        })
+}
+
+fn article(type_str: &str) -> String {
+    match type_str {
+        "integer" => "an integer".into(),
+        "array" => "a list".into(),
+        other => format!("a {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(suggest("colour", &["color", "count"]), Some("color"));
+        assert_eq!(suggest("halfwya", CUE_KEYS), Some("halfway"));
+        assert_eq!(suggest("breathe", STEP_KEYS), Some("breaths"));
+        assert_eq!(suggest("zzz", STEP_KEYS), None);
+    }
+
+    #[test]
+    fn cue_settings_from_the_command_line() {
+        let mut c = Cues::default();
+        apply_cue_setting(&mut c, "halfway", "off").unwrap();
+        assert!(!c.halfway);
+        apply_cue_setting(&mut c, "breath", "both").unwrap();
+        assert_eq!(c.breath, BreathCue::Both);
+        apply_cue_setting(&mut c, "remaining", "10s,30s").unwrap();
+        assert_eq!(c.remaining, vec![30_000, 10_000]);
+        apply_cue_setting(&mut c, "countdown", "off").unwrap();
+        assert_eq!(c.countdown, Countdown::Off);
+        let e = apply_cue_setting(&mut c, "halfwya", "off").unwrap_err();
+        assert!(e.contains("did you mean `halfway`"), "{e}");
+        let e = apply_cue_setting(&mut c, "bells", "loud").unwrap_err();
+        assert!(e.contains("\"session\", \"steps\", \"off\""), "{e}");
+    }
+}
