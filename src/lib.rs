@@ -14,6 +14,37 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`render`] turns a timeline into samples.
+//!
+//! # Pinning a routine's timings in a test
+//!
+//! ```
+//! use std::path::Path;
+//! use vinyasa::{Level, PlanOptions, Role, routine, voice::TestVoice};
+//!
+//! let text = r#"
+//! title = "Two breaths"
+//! [breath]
+//! inhale = "4s"
+//! exhale = "6s"
+//! [cues]
+//! bells = "off"
+//! [[step]]
+//! name = "Breathe"
+//! breaths = 2
+//! "#;
+//! let (routine, _warnings) = routine::parse("two.toml", Path::new("."), text).unwrap();
+//! // The test voice's phrase lengths depend only on the text; use
+//! // `vinyasa::voice::open` for the real voice.
+//! let options = PlanOptions { rate: 8_000, level: Level::Standard };
+//! let timeline = vinyasa::plan(&routine, &TestVoice::default(), &options).unwrap();
+//!
+//! // The hold's clock starts once "Breathe." has been spoken (7 × 66 ms)
+//! // and a 600 ms gap has passed; two breaths of 4 s + 6 s follow.
+//! let release = timeline.cues.iter().find(|c| c.role == Role::Release).unwrap();
+//! assert_eq!(release.start, 3_696 + 4_800 + 160_000); // samples at 8 kHz
+//! assert_eq!(timeline.seconds(release.start), 21.062);
+//! ```
 
 pub mod plan;
 pub mod render;

@@ -392,6 +392,9 @@ impl std::fmt::Display for Table<'_> {
             "time", "length", "step", "what"
         )?;
         for c in &t.cues {
+            if c.role == Role::Hold && c.text.ends_with(crate::plan::CONTINUED) {
+                continue;
+            }
             let step = t
                 .steps
                 .get(c.step)

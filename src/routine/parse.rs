@@ -1092,16 +1092,16 @@ impl Cx<'_> {
             );
             return None;
         };
+        let mut ok = true;
         if items.is_empty() {
             self.error(
                 v.span(),
                 format!("the flow of step {n} \"{name}\" has no moves"),
                 "list moves like `{ inhale = \"Reach up.\" }`, `{ exhale = \"Fold.\" }`",
             );
-            return None;
+            ok = false;
         }
         let mut moves = Vec::new();
-        let mut ok = true;
         for item in items {
             match self.flow_move(item) {
                 Some(m) => moves.push(m),

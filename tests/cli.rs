@@ -1,0 +1,124 @@
+//! The binary's exit codes and messages.
+
+use assert_cmd::Command;
+
+use crate::util::root;
+
+fn vinyasa() -> Command {
+    let mut cmd = Command::cargo_bin("vinyasa").unwrap();
+    cmd.current_dir(root());
+    cmd
+}
+
+fn output(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_clean_routines_exits_zero() {
+    let (code, out, err) = output(vinyasa().args([
+        "check",
+        "routines/childs-pose.toml",
+        "routines/seven-stretches.toml",
+        "routines/mid-back.toml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.contains("routines/mid-back.toml: ok (8 steps)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_reports_every_broken_file_and_exits_one() {
+    let (code, out, err) = output(vinyasa().args([
+        "check",
+        "routines/mid-back.toml",
+        "tests/broken/02-unknown-step-key.toml",
+        "tests/broken/39-many-problems.toml",
+    ]));
+    assert_eq!(code, 1);
+    assert!(out.contains("mid-back.toml: ok"), "{out}");
+    assert!(
+        err.contains("tests/broken/02-unknown-step-key.toml:6:1: unknown key `repeats`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `repeat`?"), "{err}");
+    assert!(
+        err.contains("tests/broken/39-many-problems.toml: 7 errors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_missing_file_names_it() {
+    let (code, _, err) = output(vinyasa().args(["check", "routines/nope.toml"]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("routines/nope.toml:1:1: cannot read the file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(output(vinyasa().arg("check")).0, 2);
+    assert_eq!(
+        output(vinyasa().args(["plan", "routines/mid-back.toml", "--level", "hard"])).0,
+        2
+    );
+    assert_eq!(output(&mut vinyasa()).0, 2);
+}
+
+#[test]
+fn plan_prints_a_table_and_json() {
+    let (code, out, err) = output(vinyasa().args(["plan", "routines/seven-stretches.toml"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Seven stretches for back pain\n"), "{out}");
+    assert!(out.contains("Switch sides. Left arm."), "{out}");
+    let (code, out, err) = output(vinyasa().args([
+        "plan",
+        "routines/seven-stretches.toml",
+        "--json",
+        "--level",
+        "gentle",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["schema"], "vinyasa.plan/1");
+    assert_eq!(json["level"], "gentle");
+}
+
+#[test]
+fn plan_refuses_a_broken_routine_and_a_bad_cue() {
+    let (code, _, err) = output(vinyasa().args(["plan", "tests/broken/08-zero-hold.toml"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("08-zero-hold.toml:5:8"), "{err}");
+    let (code, _, err) =
+        output(vinyasa().args(["plan", "routines/mid-back.toml", "--cue", "halfwya=off"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `halfway`?"), "{err}");
+}
+
+#[test]
+fn cue_overrides_change_the_plan() {
+    let (_, with, _) = output(vinyasa().args(["plan", "routines/seven-stretches.toml"]));
+    let (code, without, err) = output(vinyasa().args([
+        "plan",
+        "routines/seven-stretches.toml",
+        "--cue",
+        "halfway=off",
+        "--cue",
+        "countdown=tick",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(with.contains("“Halfway.”") && !without.contains("“Halfway.”"));
+    assert!(with.contains("“Three.”") && !without.contains("“Three.”"));
+    assert!(without.contains("tick 3"));
+}

@@ -1,0 +1,7 @@
+//! All integration tests, built as one binary.
+
+mod util;
+
+mod check;
+mod cli;
+mod plan;
