@@ -39,11 +39,11 @@
 //! let options = PlanOptions { rate: 8_000, level: Level::Standard };
 //! let timeline = vinyasa::plan(&routine, &TestVoice::default(), &options).unwrap();
 //!
-//! // The hold's clock starts once "Breathe." has been spoken (7 × 66 ms)
+//! // The hold's clock starts once "Breathe." has been spoken (8 characters × 66 ms)
 //! // and a 600 ms gap has passed; two breaths of 4 s + 6 s follow.
 //! let release = timeline.cues.iter().find(|c| c.role == Role::Release).unwrap();
-//! assert_eq!(release.start, 3_696 + 4_800 + 160_000); // samples at 8 kHz
-//! assert_eq!(timeline.seconds(release.start), 21.062);
+//! assert_eq!(release.start, 4_224 + 4_800 + 160_000); // samples at 8 kHz
+//! assert_eq!(timeline.seconds(release.start), 21.128);
 //! ```
 
 pub mod plan;
