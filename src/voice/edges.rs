@@ -3,6 +3,10 @@
 //! and make the timeline's silences uneven. This trims it off, applies the
 //! voice's gain, and fades both ends so a clip never clicks.
 
+/// Bumped whenever the trimming or fading changes, so voices' identities
+/// change and cached clips are not reused.
+pub(crate) const VERSION: u32 = 1;
+
 /// Length of the windows whose loudness decides where speech starts and ends.
 const WINDOW_MS: u32 = 5;
 /// A window is speech when its RMS is within this many dB of the clip's peak…

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::cache::sha256_hex;
-use super::edges::trim_and_fade;
+use super::edges::{self, trim_and_fade};
 use super::lexicon::flite_phones;
 use super::text::{self, normalize, respell};
 use super::{Clip, Engine, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings};
@@ -54,7 +54,14 @@ impl EspeakVoice {
         settings: &VoiceSettings,
         pronunciations: &[Pronunciation],
     ) -> Result<Self, VoiceError> {
-        Self::with_program(find_program(), settings, pronunciations)
+        Self::with_program(Self::program(), settings, pronunciations)
+    }
+
+    /// The program [`EspeakVoice::new`] runs: `espeak-ng` on `PATH`, or on
+    /// Windows its default install folder if it is not on `PATH` (its
+    /// installer does not add itself).
+    pub fn program() -> PathBuf {
+        find_program()
     }
 
     /// As [`EspeakVoice::new`], running `program` instead of looking on `PATH`.
@@ -130,12 +137,13 @@ impl EspeakVoice {
             })
             .collect();
         espeak.identity = format!(
-            "espeak-ng/{version}/{}/wpm={}/pitch={}/gain={}/text-v{}/lex={}",
+            "espeak-ng/{version}/{}/wpm={}/pitch={}/gain={}/text-v{}/edges-v{}/lex={}",
             espeak.voice,
             espeak.words_per_minute,
             espeak.pitch,
             espeak.gain,
             text::VERSION,
+            edges::VERSION,
             &sha256_hex(substitutions.as_bytes())[..16],
         );
         Ok(espeak)

@@ -11,7 +11,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::cache::sha256_hex;
-use super::edges::trim_and_fade;
+use super::edges::{self, trim_and_fade};
 use super::lexicon::{YOGA_WORDS, flite_phones};
 use super::text::{self, fold_to_ascii, normalize, respell};
 use super::{Clip, Engine, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings};
@@ -87,7 +87,11 @@ impl FliteVoice {
 
         let mut respellings = Vec::new();
         for pronunciation in pronunciations {
+            let one_word = lexicon_word(&pronunciation.word).is_some();
             match (&pronunciation.phones, &pronunciation.respell) {
+                // Phones for a phrase cannot go in the lexicon: its
+                // respelling, if it has one, is used instead.
+                (Some(_), Some(_)) if !one_word => respellings.push(pronunciation.clone()),
                 (Some(phones), _) => add_word(&mut engine, &pronunciation.word, phones)?,
                 (None, Some(_)) => respellings.push(pronunciation.clone()),
                 (None, None) => {
@@ -100,10 +104,11 @@ impl FliteVoice {
         }
 
         let identity = format!(
-            "flite-rs-0.2/{name}/stretch={stretch}/f0={}/gain={}/text-v{}/lex={}",
+            "flite-rs-0.2/{name}/stretch={stretch}/f0={}/gain={}/text-v{}/edges-v{}/lex={}",
             settings.pitch,
             settings.volume,
             text::VERSION,
+            edges::VERSION,
             lexicon_hash(pronunciations),
         );
         Ok(FliteVoice {
@@ -179,6 +184,17 @@ fn add_word(engine: &mut flite_rs::Engine, word: &str, phones: &str) -> Result<(
                 other => other.to_string(),
             })
         })
+}
+
+/// The word as flite's lexicon holds it (ASCII, lowercase), or `None` if it
+/// is not a single word.
+fn lexicon_word(word: &str) -> Option<String> {
+    let folded = fold_to_ascii(word.trim()).to_lowercase();
+    let single = !folded.is_empty()
+        && folded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '\'');
+    single.then_some(folded)
 }
 
 /// A short hash of every pronunciation the voice uses, built-in and the
@@ -426,6 +442,14 @@ mod tests {
              phones such as \"uw0 jh ay1 iy0\" (vowels take stress 0 or 1, `ax` has none)"
         );
         assert!(bad("adho mukha", "aa1 d ow0").contains("one word only"));
+        // With a respelling, a phrase is respelled instead.
+        let phrase = Pronunciation {
+            word: "adho mukha".to_string(),
+            respell: Some("downward".to_string()),
+            phones: Some("aa1 d ow0".to_string()),
+        };
+        let v = FliteVoice::new(&VoiceSettings::default(), &[phrase]).unwrap();
+        assert_eq!(v.phones("Adho Mukha"), voice().phones("downward"));
         assert!(bad("om", "  ").contains("empty"));
     }
 

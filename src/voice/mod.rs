@@ -347,7 +347,7 @@ pub fn open(
 /// not and how to get it.
 pub fn available() -> Vec<VoiceInfo> {
     let mut voices = FliteVoice::voices();
-    match EspeakVoice::voices(EspeakVoice::PROGRAM) {
+    match EspeakVoice::voices(EspeakVoice::program()) {
         Ok(found) => voices.extend(found),
         Err(e) => voices.push(VoiceInfo {
             engine: Engine::EspeakNg,
