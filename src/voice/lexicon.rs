@@ -4,7 +4,7 @@
 //! rules read them as English: "ujjayi" comes out "uh-jah-ee", "asana" as
 //! "ah-SAN-uh", "om" as "um", "hatha" with the "th" of "that". Each entry
 //! below was checked against flite's own reading (`Engine::phones`) and is
-//! here because that reading was wrong; the pronunciations are the
+//! here because that reading was wrong (or unstressed); the pronunciations are the
 //! anglicised ones yoga teachers use in English (stress on the next-to-last
 //! syllable of a pose name: "shuh-VAH-suh-nuh").
 //!
@@ -40,7 +40,6 @@ pub const YOGA_WORDS: &[(&str, &str)] = &[
     ("eka", "ey1 k ax"),
     ("janu", "jh aa1 n uw0"),
     ("mukha", "m uw1 k ax"),
-    ("pada", "p aa1 d ax"),
     ("parivrtta", "p aa0 r iy0 v r ih1 t ax"),
     ("salamba", "s aa0 l aa1 m b ax"),
     ("setu", "s ey1 t uw0"),

@@ -29,7 +29,7 @@ mod flite;
 pub mod lexicon;
 pub mod text;
 
-pub use cache::{CacheStats, CachedVoice, default_cache_dir};
+pub use cache::{CACHE_DIR_ENV, CacheStats, CachedVoice, default_cache_dir};
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
 
