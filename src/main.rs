@@ -76,7 +76,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         v.engine, name, lang, v.description
                     )?;
                 } else {
-                    writeln!(out, "{:<10} (not installed) {}", v.engine, v.description)?;
+                    writeln!(
+                        out,
+                        "{:<10} (not installed) {}",
+                        v.engine.to_string(),
+                        v.description
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)
