@@ -14,7 +14,9 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`output`] writes files safely: the WAV with a marker per step, and captions.
 
+pub mod output;
 pub mod plan;
 pub mod render;
 pub mod routine;
