@@ -15,7 +15,9 @@
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
 //! * [`output`] writes files safely: the WAV with a marker per step, and captions.
+//! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
 
+pub mod export;
 pub mod output;
 pub mod plan;
 pub mod render;
