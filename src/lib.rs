@@ -14,10 +14,14 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`sound`] holds the bells, breath tones and ticks, and the effects and
+//!   loudness control the renderer uses.
+//! * [`render`] turns a timeline into samples.
 
 pub mod plan;
 pub mod render;
 pub mod routine;
+pub mod sound;
 pub mod timeline;
 pub mod voice;
 
