@@ -14,6 +14,8 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`sound`] holds the bells, breath tones and ticks, and the effects and
+//!   loudness control the renderer uses.
 //! * [`render`] turns a timeline into samples.
 //! * [`output`] writes files safely: the WAV with a marker per step, and captions.
 //! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
@@ -53,6 +55,7 @@ pub mod output;
 pub mod plan;
 pub mod render;
 pub mod routine;
+pub mod sound;
 pub mod timeline;
 pub mod voice;
 
