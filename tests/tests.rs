@@ -4,4 +4,5 @@ mod util;
 
 mod check;
 mod cli;
+mod export;
 mod plan;
