@@ -14,8 +14,10 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`play`] plays a session live, rendering ahead as it goes.
 
 pub mod plan;
+pub mod play;
 pub mod render;
 pub mod routine;
 pub mod timeline;
