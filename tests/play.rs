@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vinyasa::play::{Ended, PlayOptions, play};
 use vinyasa::render::{RenderError, Samples};
 use vinyasa::routine::Level;
-use vinyasa::timeline::{StepSpan, Timeline};
+use vinyasa::timeline::{Cue, CueKind, Role, StepSpan, Timeline};
 
 const RATE: u32 = 16_000;
 /// Three steps: 1.5 s, 2 s and 1.25 s.
@@ -29,6 +29,7 @@ const TOTAL: u64 = 76_000;
 /// A deterministic stand-in for the renderer: no two neighbouring samples
 /// alike, never zero, every value exact in f32.
 struct Session {
+    rate: u32,
     total: u64,
     /// Time each `fill` takes, to slow the session below real time.
     delay: std::time::Duration,
@@ -41,7 +42,7 @@ fn sample_at(position: u64) -> f32 {
 
 impl Samples for Session {
     fn rate(&self) -> u32 {
-        RATE
+        self.rate
     }
     fn total(&self) -> u64 {
         self.total
@@ -56,7 +57,7 @@ impl Samples for Session {
     }
 }
 
-fn timeline(total: u64) -> Timeline {
+fn timeline(rate: u32, total: u64) -> Timeline {
     let mut steps: Vec<StepSpan> = STEPS
         .iter()
         .enumerate()
@@ -72,27 +73,62 @@ fn timeline(total: u64) -> Timeline {
     if let Some(last) = steps.last_mut() {
         last.end = total;
     }
+    let cue = |start: u64, end: u64, step: usize, kind: CueKind, role: Role, text: &str| Cue {
+        start,
+        len: end - start,
+        step,
+        kind,
+        role,
+        text: text.into(),
+    };
+    use CueKind::{Silence, Speech};
+    let cues = vec![
+        cue(0, 8000, 0, Speech, Role::Name, "Welcome."),
+        cue(
+            8000,
+            20_000,
+            0,
+            Speech,
+            Role::Say,
+            "Settle in and close your eyes.",
+        ),
+        cue(20_000, 24_000, 0, Silence, Role::Pause, ""),
+        cue(24_000, 30_000, 1, Speech, Role::Name, "Cat-cow."),
+        cue(30_000, 36_000, 1, Speech, Role::Side, "Right side first."),
+        cue(36_000, 42_000, 1, Silence, Role::Hold, ""),
+        cue(42_000, 44_000, 1, Speech, Role::Halfway, "Halfway."),
+        cue(44_000, 50_000, 1, Silence, Role::Hold, ""),
+        cue(50_000, 56_000, 1, Speech, Role::Release, "Release."),
+        cue(56_000, 62_000, 2, Speech, Role::Name, "Child's pose."),
+        cue(62_000, total, 2, Silence, Role::Hold, ""),
+    ];
     Timeline {
         title: "Test session".into(),
-        rate: RATE,
+        rate,
         total,
         level: Level::Standard,
         voice: "test".into(),
         steps,
-        cues: vec![],
+        cues,
         warnings: vec![],
     }
 }
 
 /// The child: plays the test session with settings from the environment,
-/// prints the error and exits 2 on failure, 130 on Ctrl-C.
+/// prints the error and exits 2 on failure, 3 on quit (`q` in a terminal),
+/// 130 on Ctrl-C.
 #[test]
 #[ignore = "run by the other tests in a child process"]
 fn child() {
+    // For measuring: another rate and length (step positions stay).
+    let rate = std::env::var("VINYASA_TEST_RATE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(RATE);
     let total = std::env::var("VINYASA_TEST_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .map_or(TOTAL, |s| s * u64::from(RATE));
+        .map_or(TOTAL, |s| s * u64::from(rate));
     let delay = std::env::var("VINYASA_TEST_RENDER_DELAY_MS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -106,14 +142,11 @@ fn child() {
         interrupt,
         ..PlayOptions::default()
     };
-    match play(
-        &timeline(total),
-        Box::new(Session { total, delay }),
-        &options,
-    ) {
+    let session = Session { rate, total, delay };
+    match play(&timeline(rate, total), Box::new(session), &options) {
         Ok(Ended::Finished) => {}
         Ok(Ended::Interrupted { .. }) => std::process::exit(130),
-        Ok(other) => panic!("ended as {other:?}"),
+        Ok(Ended::Quit { .. }) => std::process::exit(3),
         Err(error) => {
             eprintln!("error: {error}");
             std::process::exit(2);

@@ -279,7 +279,12 @@ pub(crate) struct TerminalScreen<'a> {
 
 impl TerminalScreen<'_> {
     fn enter(&mut self) -> io::Result<()> {
-        execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
+        execute!(
+            io::stdout(),
+            terminal::EnterAlternateScreen,
+            cursor::Hide,
+            terminal::Clear(ClearType::All)
+        )
     }
 
     fn draw(&mut self, status: &Status) -> io::Result<()> {
@@ -353,8 +358,9 @@ impl TerminalScreen<'_> {
         for (row, (text, bold)) in lines.iter().enumerate().take(usize::from(rows)) {
             queue!(
                 out,
-                cursor::MoveTo(1, row as u16),
-                terminal::Clear(ClearType::UntilNewLine)
+                cursor::MoveTo(0, row as u16),
+                terminal::Clear(ClearType::CurrentLine),
+                Print(" ")
             )?;
             if *bold {
                 queue!(
