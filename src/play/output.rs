@@ -27,6 +27,7 @@ struct Shared {
     /// Stop now: discard what the device holds.
     stop: AtomicBool,
     /// The session is over: play out what the device holds, then stop.
+    #[cfg(target_os = "linux")]
     finish: AtomicBool,
     /// Set by the output thread when it has closed the device.
     closed: AtomicBool,
@@ -42,6 +43,7 @@ impl Shared {
     fn new() -> Shared {
         Shared {
             stop: AtomicBool::new(false),
+            #[cfg(target_os = "linux")]
             finish: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
