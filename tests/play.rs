@@ -142,8 +142,8 @@ fn child() {
         interrupt,
         ..PlayOptions::default()
     };
-    let session = Session { rate, total, delay };
-    match play(&timeline(rate, total), Box::new(session), &options) {
+    let mut session = Session { rate, total, delay };
+    match play(&timeline(rate, total), &mut session, &options) {
         Ok(Ended::Finished) => {}
         Ok(Ended::Interrupted { .. }) => std::process::exit(130),
         Ok(Ended::Quit { .. }) => std::process::exit(3),
@@ -253,15 +253,20 @@ fn from_a_step_number_or_name_starts_at_its_first_sample() {
 #[test]
 fn no_device_is_one_plain_error_and_a_failing_exit() {
     let home = tempfile::tempdir().unwrap();
-    // A default device on a sound card that does not exist.
-    let output = run_child(home.path(), "pcm.!default { type hw; card 7 }\n", &[]);
+    // A default device on a sound card that does not exist (ALSA also
+    // prints "ALSA lib confmisc.c:…Cannot get card index" for this one).
+    let output = run_child(
+        home.path(),
+        "pcm.!default { type hw; card \"VinyasaNoCard\" }\n",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(
         errors,
         [
-            "error: cannot open the sound device \"default\": No such file or directory; \
+            "error: cannot open the sound device \"default\": No such device; \
              check that a sound card or sound server is available, \
              or write the session to a WAV file with `vinyasa export`"
         ]

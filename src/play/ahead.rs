@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::num::NonZero;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::Duration;
 
 use rodio::Source;
@@ -70,24 +69,28 @@ enum Stop {
 }
 
 impl Ahead {
-    /// Starts the render thread for `samples`.
-    pub(crate) fn spawn(samples: Box<dyn Samples + Send>) -> Result<Ahead, std::io::Error> {
-        let rate = samples.rate();
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-            rate,
-            total: samples.total(),
-            block_len: ((f64::from(rate) * BLOCK_SECONDS) as u64).max(1),
-            generation: AtomicU64::new(0),
-            position: AtomicU64::new(0),
-            ended: AtomicU64::new(0),
-        });
-        let worker = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("vinyasa-render".into())
-            .spawn(move || render_ahead(&worker, samples))?;
-        Ok(Ahead { shared })
+    /// A cache for a session of `total` samples at `rate`; nothing renders
+    /// until [`Ahead::render`] runs on a thread of its own.
+    pub(crate) fn new(rate: u32, total: u64) -> Ahead {
+        Ahead {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                changed: Condvar::new(),
+                rate,
+                total,
+                block_len: ((f64::from(rate) * BLOCK_SECONDS) as u64).max(1),
+                generation: AtomicU64::new(0),
+                position: AtomicU64::new(0),
+                ended: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The render thread's work: fills the window ahead of the wanted
+    /// block, nearest first, and sleeps when it is full. Returns when the
+    /// cache is closed or `samples` fails.
+    pub(crate) fn render(&self, samples: &mut dyn Samples) {
+        render_ahead(&self.shared, samples);
     }
 
     /// Samples per second.
@@ -200,9 +203,8 @@ fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The render thread: fills the window ahead of the wanted block, nearest
-/// first, and sleeps when it is full.
-fn render_ahead(shared: &Shared, mut samples: Box<dyn Samples + Send>) {
+/// See [`Ahead::render`].
+fn render_ahead(shared: &Shared, samples: &mut dyn Samples) {
     let blocks_total = shared.total.div_ceil(shared.block_len);
     loop {
         let index = {
@@ -369,6 +371,14 @@ impl Source for EndOfSession {
 pub(crate) mod tests {
     use super::*;
 
+    /// A cache with its render thread running on `samples`.
+    pub(crate) fn spawn(mut samples: Box<dyn Samples + Send>) -> Ahead {
+        let ahead = Ahead::new(samples.rate(), samples.total());
+        let worker = ahead.clone();
+        std::thread::spawn(move || worker.render(samples.as_mut()));
+        ahead
+    }
+
     /// A deterministic session: every sample differs from its neighbours and
     /// none is zero, so gaps and jumps show.
     pub(crate) struct Ramp {
@@ -421,11 +431,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_source_yields_exactly_its_range() {
-        let ahead = Ahead::spawn(Box::new(Ramp {
+        let ahead = spawn(Box::new(Ramp {
             rate: 1000,
             total: 5000,
-        }))
-        .unwrap();
+        }));
         let generation = ahead.new_run(1234);
         let source = ahead.source(1234, 3210, generation);
         assert_eq!(source.current_span_len(), Some(1976));
@@ -438,11 +447,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_source_stops_past_the_session_end() {
-        let ahead = Ahead::spawn(Box::new(Ramp {
+        let ahead = spawn(Box::new(Ramp {
             rate: 1000,
             total: 500,
-        }))
-        .unwrap();
+        }));
         let generation = ahead.new_run(0);
         assert_eq!(ahead.source(400, 900, generation).count(), 100);
         ahead.close();
@@ -450,11 +458,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_new_run_stops_the_old_sources() {
-        let ahead = Ahead::spawn(Box::new(Ramp {
+        let ahead = spawn(Box::new(Ramp {
             rate: 1000,
             total: 5000,
-        }))
-        .unwrap();
+        }));
         let old = ahead.new_run(0);
         let mut source = ahead.source(0, 5000, old);
         assert_eq!(source.next(), Some(Ramp::at(0)));
@@ -467,7 +474,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_render_failure_ends_the_source_and_is_reported_once() {
-        let ahead = Ahead::spawn(Box::new(Failing { fail_at: 600 })).unwrap();
+        let ahead = spawn(Box::new(Failing { fail_at: 600 }));
         let generation = ahead.new_run(0);
         // Blocks are 250 samples at 1000 Hz: the first two render, the
         // third (500..750) fails.

@@ -4,13 +4,13 @@
 //! [`Samples`]), rendering a few seconds ahead in the background so the
 //! first sound comes at once even for a session of hours. While it plays,
 //! the listener can pause, skip to the next step, go back, change the
-//! volume and quit, from a terminal or not at all (see [`ui`]).
+//! volume and quit, from a terminal or with no keys when there is none.
 //!
-//! Layout: [`ahead`] renders in the background and makes one rodio source
-//! per step; [`transport`] queues them on a rodio `Player` and holds the
-//! controls; [`output`] plays the player's stream on the device ([`alsa`]
-//! on Linux, rodio's own output elsewhere); [`ui`] shows and listens. This
-//! file ties them together and owns the errors.
+//! Layout (private modules): `ahead` renders in the background and makes
+//! one rodio source per step; `transport` queues them on a rodio `Player`
+//! and holds the controls; `output` plays the player's stream on the device
+//! (`alsa` on Linux, rodio's own output elsewhere); `ui` shows and listens.
+//! This file ties them together and owns the errors.
 
 mod ahead;
 #[cfg(target_os = "linux")]
@@ -49,7 +49,10 @@ pub struct PlayOptions {
     pub plain: bool,
     /// Set to stop at once, as Ctrl-C does: the caller's signal handler
     /// sets it (the terminal view handles Ctrl-C itself, in raw mode no
-    /// signal arrives).
+    /// signal arrives). `play` sets it too when playback stops before the
+    /// end, so a renderer made with the same flag
+    /// (`RenderOptions::interrupt`) stops its current
+    /// phrase instead of finishing it.
     pub interrupt: Arc<AtomicBool>,
 }
 
@@ -129,20 +132,35 @@ pub enum PlayError {
         /// What is wrong and what would be right.
         problem: String,
     },
-    /// The samples and the timeline disagree on the rate (a caller's bug).
-    #[error("the samples run at {samples} Hz but the timeline at {timeline} Hz")]
-    RateMismatch {
+    /// The samples are not the timeline's (a caller's bug).
+    #[error(
+        "the samples ({samples_total} at {samples_rate} Hz) do not match the timeline \
+         ({timeline_total} at {timeline_rate} Hz)"
+    )]
+    Mismatch {
         /// The timeline's rate.
-        timeline: u32,
+        timeline_rate: u32,
+        /// The timeline's length in samples.
+        timeline_total: u64,
         /// The samples' rate.
-        samples: u32,
+        samples_rate: u32,
+        /// The samples' length.
+        samples_total: u64,
     },
-    /// The renderer failed part-way.
-    #[error("cannot render the session: {0}")]
+    /// The renderer failed part-way (the cause is the error's source).
+    #[error("cannot render the session")]
     Render(#[from] RenderError),
-    /// A thread could not be started, or the terminal failed.
-    #[error("{0}")]
-    System(#[from] std::io::Error),
+    /// A playback thread could not be started.
+    #[error("cannot start a thread for {what}")]
+    Thread {
+        /// What the thread was for.
+        what: &'static str,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// The terminal could not be written or read.
+    #[error("cannot draw on the terminal or read its keys")]
+    Terminal(#[source] std::io::Error),
 }
 
 /// Resolves `--from`: a 1-based step number or a step's name (any case).
@@ -189,38 +207,64 @@ pub fn find_step(timeline: &Timeline, given: &str) -> Result<usize, PlayError> {
 /// terminal is restored by then. One closing line goes to stdout.
 pub fn play(
     timeline: &Timeline,
-    samples: Box<dyn Samples + Send>,
+    samples: &mut (dyn Samples + Send),
     options: &PlayOptions,
 ) -> Result<Ended, PlayError> {
-    if samples.rate() != timeline.rate {
-        return Err(PlayError::RateMismatch {
-            timeline: timeline.rate,
-            samples: samples.rate(),
+    if samples.rate() != timeline.rate || samples.total() != timeline.total {
+        return Err(PlayError::Mismatch {
+            timeline_rate: timeline.rate,
+            timeline_total: timeline.total,
+            samples_rate: samples.rate(),
+            samples_total: samples.total(),
         });
     }
     let first = match &options.from {
         Some(given) => find_step(timeline, given)?,
         None => 0,
     };
-    let rate = timeline.rate;
-    let total = samples.total();
+    let ahead = Ahead::new(timeline.rate, timeline.total);
+    // The render thread borrows `samples`, so it runs in a scope that
+    // `play` waits for; the guard closes the cache on every way out
+    // (panics included) so the thread ends and the wait does too.
+    std::thread::scope(|scope| {
+        let worker = ahead.clone();
+        std::thread::Builder::new()
+            .name("vinyasa-render".into())
+            .spawn_scoped(scope, move || worker.render(samples))
+            .map_err(|source| PlayError::Thread {
+                what: "rendering",
+                source,
+            })?;
+        let _close = CloseOnDrop(&ahead);
+        play_with(timeline, &ahead, first, options)
+    })
+}
+
+/// Closes the render-ahead cache when dropped.
+struct CloseOnDrop<'a>(&'a Ahead);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// [`play`] once the render thread runs.
+fn play_with(
+    timeline: &Timeline,
+    ahead: &Ahead,
+    first: usize,
+    options: &PlayOptions,
+) -> Result<Ended, PlayError> {
     let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
     if steps.is_empty() {
-        steps.push((0, total));
+        steps.push((0, timeline.total));
     }
-
-    let ahead = Ahead::spawn(samples)?;
     let mut transport = Transport::new(ahead.clone(), Steps(steps), first, options.volume);
-    let output = match Output::start(transport.feed(), rate, &options.device) {
-        Ok(output) => output,
-        Err(error) => {
-            ahead.close();
-            return Err(error);
-        }
-    };
+    let output = Output::start(transport.feed(), timeline.rate, &options.device)?;
     let mut screen = Screen::open(timeline, options.plain, first);
 
-    let result = run(&mut transport, &output, &mut screen, &ahead, options);
+    let result = run(&mut transport, &output, &mut screen, ahead, options);
     // Sound first: quitting silences at once, before the terminal redraws.
     let ended = match result {
         Ok(Some(ended)) => {
@@ -233,7 +277,10 @@ pub fn play(
             Err(error)
         }
     };
-    ahead.close();
+    if !matches!(ended, Ok(Ended::Finished)) {
+        // A renderer sharing the flag stops its current phrase now.
+        options.interrupt.store(true, Ordering::SeqCst);
+    }
     match &ended {
         Ok(ended) => screen.close(&closing_line(timeline, ended)),
         Err(_) => drop(screen),
@@ -265,15 +312,17 @@ fn run(
         }
         output.check()?;
         let finished = transport.finished();
-        screen.show(&Status {
-            position: transport.position(),
-            paused: transport.paused(),
-            volume: transport.volume(),
-        })?;
+        screen
+            .show(&Status {
+                position: transport.position(),
+                paused: transport.paused(),
+                volume: transport.volume(),
+            })
+            .map_err(PlayError::Terminal)?;
         if finished {
             return Ok(None);
         }
-        match screen.poll(TICK)? {
+        match screen.poll(TICK).map_err(PlayError::Terminal)? {
             None => {}
             Some(Action::TogglePause) => {
                 transport.toggle_pause();

@@ -154,9 +154,9 @@ impl Output {
                 write_loop(output, &feed, rate, &thread_shared);
                 thread_shared.closed.store(true, Ordering::SeqCst);
             })
-            .map_err(|error| PlayError::NoDevice {
-                device: device.to_owned(),
-                reason: format!("cannot start the sound thread: {error}"),
+            .map_err(|source| PlayError::Thread {
+                what: "sound",
+                source,
             })?;
         match opened_rx.recv_timeout(PATIENCE) {
             Ok(Ok(())) => Ok(Output { shared }),

@@ -109,7 +109,11 @@ impl Transport {
             steps,
             player,
             paused: false,
-            volume: volume.clamp(0.0, VOLUME_MAX),
+            volume: if volume.is_finite() {
+                volume.clamp(0.0, VOLUME_MAX)
+            } else {
+                1.0
+            },
         };
         transport.start_at(first);
         transport
@@ -212,18 +216,17 @@ impl Transport {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ahead::tests::Ramp;
+    use super::super::ahead::tests::{Ramp, spawn};
     use super::*;
 
     const RATE: u32 = 1000;
 
     /// Four steps of 3 s each at 1000 Hz.
     fn transport(first: usize) -> Transport {
-        let ahead = Ahead::spawn(Box::new(Ramp {
+        let ahead = spawn(Box::new(Ramp {
             rate: RATE,
             total: 12_000,
-        }))
-        .unwrap();
+        }));
         let steps = Steps(vec![(0, 3000), (3000, 6000), (6000, 9000), (9000, 12_000)]);
         Transport::new(ahead, steps, first, 1.0)
     }
