@@ -161,12 +161,18 @@ fn run_child(home: &Path, asoundrc: &str, env: &[(&str, &str)]) -> Output {
 
 fn child_command(home: &Path, asoundrc: &str, env: &[(&str, &str)]) -> Command {
     std::fs::write(home.join(".asoundrc"), asoundrc).unwrap();
+    // "child" when this file is a test crate of its own, "play::child"
+    // when it is a module of a combined test binary.
+    let name = match module_path!().split_once("::") {
+        Some((_crate, path)) => format!("{path}::child"),
+        None => "child".to_owned(),
+    };
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([
             "--ignored",
             "--exact",
-            "child",
+            &name,
             "--nocapture",
             "--test-threads=1",
         ])
@@ -219,10 +225,10 @@ fn the_device_receives_exactly_the_session() {
     assert_played(&output, &raw, 0);
     // Without a terminal: one plain line per step, then the closing line.
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // (libtest's "test child ... " shares the first line.)
+    // (libtest's "test …child ... " shares the first line.)
     let lines: Vec<&str> = stdout
         .lines()
-        .map(|l| l.trim_start_matches("test child ... "))
+        .map(|l| l.split_once("child ... ").map_or(l, |(_, rest)| rest))
         .filter(|l| l.starts_with('[') || l.starts_with("Finished"))
         .collect();
     assert_eq!(
