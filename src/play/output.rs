@@ -185,6 +185,7 @@ impl Output {
         self.shared.take_failure().map_or(Ok(()), Err)
     }
 
+    /// The writer thread closes the device itself when it sees `stop`.
     fn close_device(&mut self) {}
 }
 
