@@ -19,6 +19,7 @@
 //! * [`render`] turns a timeline into samples.
 //! * [`output`] writes files safely: the WAV with a marker per step, and captions.
 //! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
+//! * [`play`] plays a session live, rendering ahead as it goes.
 //!
 //! # Pinning a routine's timings in a test
 //!
@@ -53,6 +54,7 @@
 pub mod export;
 pub mod output;
 pub mod plan;
+pub mod play;
 pub mod render;
 pub mod routine;
 pub mod sound;
