@@ -58,6 +58,31 @@ pub enum Command {
         #[command(flatten)]
         voice: VoiceArgs,
     },
+    /// Play a routine live through the sound card, hands-free.
+    ///
+    /// Keys: space pause/resume, n or → next step, p or ← restart the step
+    /// (or back one near its start), + and - volume, q or Esc quit.
+    Play {
+        /// The routine file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Start at this step: its number (from 1) or its name.
+        #[arg(long, value_name = "STEP")]
+        from: Option<String>,
+        /// The sound device (an ALSA name on Linux, e.g. default or hw:1).
+        #[arg(long, default_value = "default", value_name = "NAME")]
+        device: String,
+        /// No keys or live view: one plain line per step.
+        #[arg(long)]
+        plain: bool,
+        /// Folder of WAV files replacing built-in sounds, as for export.
+        #[arg(long, value_name = "DIR")]
+        sounds: Option<PathBuf>,
+        #[command(flatten)]
+        session: SessionArgs,
+        #[command(flatten)]
+        voice: VoiceArgs,
+    },
     /// List the voices usable on this machine.
     Voices,
     /// Print the licence notices of the built-in voice.

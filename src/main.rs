@@ -88,6 +88,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &session,
             &voice,
         ),
+        Command::Play {
+            file,
+            from,
+            device,
+            plain,
+            sounds,
+            session,
+            voice,
+        } => play(
+            &file,
+            from,
+            device,
+            plain,
+            sounds.as_deref(),
+            &session,
+            &voice,
+        ),
         Command::Voices => {
             let mut out = io::stdout().lock();
             for v in vinyasa::voice::available() {
@@ -290,8 +307,7 @@ fn export(
             );
         }
         let palette = palette(&routine, args.sounds.as_deref())?;
-        let mut renderer = vinyasa::render::Renderer::new(&timeline, voice.as_ref(), &palette)
-            .with_context(|| format!("cannot render {}", routine.file))?;
+        let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &cancel)?;
         match export::export(&timeline, &mut renderer, wav, &options) {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) if cancel.load(Ordering::Relaxed) => {
@@ -338,4 +354,63 @@ fn palette(
         p
     };
     Ok(palette)
+}
+
+/// The renderer for a planned routine, stopping when `interrupt` is set.
+fn renderer<'a>(
+    routine: &Routine,
+    timeline: &'a Timeline,
+    voice: &'a dyn vinyasa::Voice,
+    palette: &vinyasa::sound::Palette,
+    interrupt: &'a AtomicBool,
+) -> anyhow::Result<vinyasa::render::Renderer<'a>> {
+    let options = vinyasa::render::RenderOptions {
+        voice_volume: routine.voice.volume,
+        interrupt: Some(interrupt),
+        ..Default::default()
+    };
+    vinyasa::render::Renderer::with_options(timeline, voice, palette, options)
+        .with_context(|| format!("cannot render {}", routine.file))
+}
+
+fn play(
+    file: &std::path::Path,
+    from: Option<String>,
+    device: String,
+    plain: bool,
+    sounds: Option<&std::path::Path>,
+    session: &SessionArgs,
+    voice_args: &VoiceArgs,
+) -> anyhow::Result<ExitCode> {
+    use vinyasa::play::{Ended, PlayOptions};
+    let Some(routine) = load(file)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let routine = configure(routine, session, voice_args)?;
+    let voice = open_voice(&routine, voice_args)?;
+    let timeline = plan(&routine, voice.as_ref(), session)?;
+    for w in &timeline.warnings {
+        eprintln!(
+            "warning: {}:{}:{}: {}",
+            routine.file, w.line, w.column, w.message
+        );
+    }
+    let palette = palette(&routine, sounds)?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
+    let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &interrupt)?;
+    let options = PlayOptions {
+        from,
+        device,
+        plain,
+        interrupt: interrupt.clone(),
+        ..Default::default()
+    };
+    match vinyasa::play::play(&timeline, &mut renderer, &options) {
+        Ok(Ended::Finished | Ended::Quit { .. }) => Ok(ExitCode::SUCCESS),
+        Ok(Ended::Interrupted { .. }) => Ok(ExitCode::from(130)),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot play {}", routine.file))),
+    }
 }

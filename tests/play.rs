@@ -360,3 +360,61 @@ fn ctrl_c_stops_the_sound_and_what_played_was_the_session() {
         "what reached the device is not the session's start"
     );
 }
+
+/// The binary end to end: what `vinyasa play` sends to the device is what
+/// `vinyasa export` writes, sample for sample (the WAV holds the same
+/// samples rounded to 16 bits).
+#[test]
+fn the_binary_plays_exactly_what_it_exports() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/test-play-cli");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let raw = dir.join("device.raw");
+    std::fs::write(dir.join(".asoundrc"), file_device(&raw)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("vinyasa");
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .current_dir(&root)
+            .env("HOME", &dir)
+            .env("VINYASA_CACHE_DIR", root.join("target/test-clip-cache"))
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("ALSA_CONFIG_PATH")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let wav = dir.join("childs-pose.wav");
+    let lines = run(&["play", "routines/childs-pose.toml"]);
+    // Without a terminal: one plain line per step.
+    assert!(lines.contains("Child's pose"), "{lines}");
+    run(&[
+        "export",
+        "routines/childs-pose.toml",
+        "-o",
+        wav.to_str().unwrap(),
+    ]);
+    let played = captured(&raw);
+    let exported: Vec<i16> = hound::WavReader::open(&wav)
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(played.len(), exported.len(), "samples at the device");
+    let to_i16 = |x: f32| {
+        let y = (f64::from(x) * 32767.0).clamp(-32768.0, 32767.0);
+        (y + 0.5f64.copysign(y)) as i16
+    };
+    if let Some(i) = (0..played.len()).find(|&i| to_i16(played[i]) != exported[i]) {
+        panic!(
+            "sample {i}: played {} but exported {}",
+            played[i], exported[i]
+        );
+    }
+}

@@ -6,3 +6,4 @@ mod check;
 mod cli;
 mod export;
 mod plan;
+mod play;
