@@ -59,12 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 write!(out, "{}", vinyasa::timeline::Table(&timeline))?;
             }
             out.flush()?;
-            for w in &timeline.warnings {
-                eprintln!(
-                    "warning: {}:{}:{}: {}",
-                    routine.file, w.line, w.column, w.message
-                );
-            }
+            print_warnings(&routine, &timeline);
             Ok(ExitCode::SUCCESS)
         }
         Command::Export {
@@ -199,6 +194,15 @@ fn load(path: &std::path::Path) -> anyhow::Result<Option<Routine>> {
     }
 }
 
+fn print_warnings(routine: &Routine, timeline: &Timeline) {
+    for w in &timeline.warnings {
+        eprintln!(
+            "warning: {}:{}:{}: {}",
+            routine.file, w.line, w.column, w.message
+        );
+    }
+}
+
 fn print_report(report: &Report) {
     if !report.diagnostics.is_empty() {
         eprint!("{report}");
@@ -300,12 +304,7 @@ fn export(
     for (routine, wav) in routines {
         let voice = open_voice(&routine, voice_args)?;
         let timeline = plan(&routine, voice.as_ref(), session)?;
-        for w in &timeline.warnings {
-            eprintln!(
-                "warning: {}:{}:{}: {}",
-                routine.file, w.line, w.column, w.message
-            );
-        }
+        print_warnings(&routine, &timeline);
         let palette = palette(&routine, args.sounds.as_deref())?;
         let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &cancel)?;
         match export::export(&timeline, &mut renderer, wav, &options) {
@@ -389,12 +388,7 @@ fn play(
     let routine = configure(routine, session, voice_args)?;
     let voice = open_voice(&routine, voice_args)?;
     let timeline = plan(&routine, voice.as_ref(), session)?;
-    for w in &timeline.warnings {
-        eprintln!(
-            "warning: {}:{}:{}: {}",
-            routine.file, w.line, w.column, w.message
-        );
-    }
+    print_warnings(&routine, &timeline);
     let palette = palette(&routine, sounds)?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();

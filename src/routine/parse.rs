@@ -1306,25 +1306,6 @@ pub(super) fn apply_cue_setting(cues: &mut Cues, key: &str, value: &str) -> Resu
 
 /// Sets one cue; the error is "what; fix".
 fn set_cue(cues: &mut Cues, key: &str, value: CueValue) -> Result<(), String> {
-    fn word<T: Copy>(key: &str, s: &str, table: &[(&str, T)]) -> Result<T, String> {
-        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-        table
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(s))
-            .map(|(_, v)| *v)
-            .ok_or_else(|| {
-                let hint =
-                    suggest(s, &names).map_or(String::new(), |n| format!("did you mean \"{n}\"? "));
-                format!(
-                    "`{key} = \"{s}\"` is not a choice; {hint}use {}",
-                    names
-                        .iter()
-                        .map(|n| format!("\"{n}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-    }
     let flag = |v: &CueValue| -> Result<bool, String> {
         match v {
             CueValue::Bool(b) => Ok(*b),
@@ -1365,69 +1346,83 @@ fn set_cue(cues: &mut Cues, key: &str, value: CueValue) -> Result<(), String> {
             cues.remaining = out;
         }
         "countdown" => {
-            cues.countdown = match value {
-                CueValue::Bool(true) => Countdown::Voice,
-                CueValue::Bool(false) => Countdown::Off,
-                CueValue::Str(s) => word(
-                    key,
-                    &s,
-                    &[
-                        ("voice", Countdown::Voice),
-                        ("tick", Countdown::Tick),
-                        ("off", Countdown::Off),
-                    ],
-                )?,
-                CueValue::List(_) => {
-                    return Err(
-                        "`countdown` takes one value; use \"voice\", \"tick\" or \"off\"".into(),
-                    );
-                }
-            }
+            cues.countdown = choice(
+                key,
+                value,
+                (Countdown::Voice, Countdown::Off),
+                &[
+                    ("voice", Countdown::Voice),
+                    ("tick", Countdown::Tick),
+                    ("off", Countdown::Off),
+                ],
+            )?;
         }
         "bells" => {
-            cues.bells = match value {
-                CueValue::Bool(true) => Bells::Session,
-                CueValue::Bool(false) => Bells::Off,
-                CueValue::Str(s) => word(
-                    key,
-                    &s,
-                    &[
-                        ("session", Bells::Session),
-                        ("steps", Bells::Steps),
-                        ("off", Bells::Off),
-                    ],
-                )?,
-                CueValue::List(_) => {
-                    return Err(
-                        "`bells` takes one value; use \"session\", \"steps\" or \"off\"".into(),
-                    );
-                }
-            }
+            cues.bells = choice(
+                key,
+                value,
+                (Bells::Session, Bells::Off),
+                &[
+                    ("session", Bells::Session),
+                    ("steps", Bells::Steps),
+                    ("off", Bells::Off),
+                ],
+            )?;
         }
         "breath" => {
-            cues.breath =
-                match value {
-                    CueValue::Bool(true) => BreathCue::Tone,
-                    CueValue::Bool(false) => BreathCue::None,
-                    CueValue::Str(s) => word(
-                        key,
-                        &s,
-                        &[
-                            ("voice", BreathCue::Voice),
-                            ("tone", BreathCue::Tone),
-                            ("both", BreathCue::Both),
-                            ("none", BreathCue::None),
-                        ],
-                    )?,
-                    CueValue::List(_) => return Err(
-                        "`breath` takes one value; use \"voice\", \"tone\", \"both\" or \"none\""
-                            .into(),
-                    ),
-                }
+            cues.breath = choice(
+                key,
+                value,
+                (BreathCue::Tone, BreathCue::None),
+                &[
+                    ("voice", BreathCue::Voice),
+                    ("tone", BreathCue::Tone),
+                    ("both", BreathCue::Both),
+                    ("none", BreathCue::None),
+                ],
+            )?;
         }
         _ => unreachable!("checked against CUE_KEYS"),
     }
     Ok(())
+}
+
+fn word<T: Copy>(key: &str, s: &str, table: &[(&str, T)]) -> Result<T, String> {
+    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    table
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(s))
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let hint =
+                suggest(s, &names).map_or(String::new(), |n| format!("did you mean \"{n}\"? "));
+            format!(
+                "`{key} = \"{s}\"` is not a choice; {hint}use {}",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// A cue that takes one word from `table`, or true/false for `on_off`.
+fn choice<T: Copy>(
+    key: &str,
+    value: CueValue,
+    on_off: (T, T),
+    table: &[(&str, T)],
+) -> Result<T, String> {
+    match value {
+        CueValue::Bool(true) => Ok(on_off.0),
+        CueValue::Bool(false) => Ok(on_off.1),
+        CueValue::Str(s) => word(key, &s, table),
+        CueValue::List(_) => {
+            let names: Vec<String> = table.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            Err(format!("`{key}` takes one value; use {}", names.join(", ")))
+        }
+    }
 }
 
 /// The closest of `options` to `word`, if close enough to be a typo.
