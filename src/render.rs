@@ -99,8 +99,47 @@ const MAKEUP_TOLERANCE: f64 = 1.023;
 /// minutes at 44.1 kHz, plenty for the clips around the play position.
 pub const DEFAULT_CACHE_SAMPLES: usize = 4 << 20;
 
+/// Keeps prepared speech clips between runs (on disk, say), so rendering a
+/// routine again skips speaking, resampling and limiting its phrases.
+///
+/// A key names everything the clip depends on (see [`speech_key`]); a store
+/// gives back exactly the samples saved under it, or nothing.
+pub trait ClipStore: Send + Sync {
+    /// The samples saved under `key`, if any.
+    fn load(&self, key: &str) -> Option<Vec<f32>>;
+    /// Saves `samples` under `key`. A store that cannot save just drops them:
+    /// the clip is made again next time.
+    fn save(&self, key: &str, samples: &[f32]);
+}
+
+/// Version of the speech preparation (resampling, phase, fades, level,
+/// limiting): part of every [`ClipStore`] key, raised whenever a change
+/// would give other samples, so stale clips are never used.
+pub const SPEECH_PREPARATION_VERSION: u32 = 1;
+
+/// The [`ClipStore`] key of a prepared speech clip: a SHA-256 (hex) of the
+/// preparation version, the voice's identity, the text, the output rate, the
+/// clip's planned length and its level.
+pub fn speech_key(voice: &str, text: &str, rate: u32, len: u64, level: f64) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        format!("vinyasa speech v{SPEECH_PREPARATION_VERSION}"),
+        voice.to_owned(),
+        rate.to_string(),
+        len.to_string(),
+        format!("{:016x}", level.to_bits()),
+        text.to_owned(),
+    ] {
+        // Length-prefixed, so no two different inputs join into one string.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Settings of a [`Renderer`] beyond the timeline, voice and palette.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct RenderOptions<'a> {
     /// Speech gain relative to the renderer's speech level (the voice
     /// setting `volume`): above 1 the voice stands further over the bells and
@@ -111,6 +150,19 @@ pub struct RenderOptions<'a> {
     pub interrupt: Option<&'a AtomicBool>,
     /// Most samples of prepared clips to keep between fills.
     pub cache_samples: usize,
+    /// Where to keep prepared speech between runs, if anywhere.
+    pub store: Option<&'a dyn ClipStore>,
+}
+
+impl std::fmt::Debug for RenderOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderOptions")
+            .field("voice_volume", &self.voice_volume)
+            .field("interrupt", &self.interrupt)
+            .field("cache_samples", &self.cache_samples)
+            .field("store", &self.store.is_some())
+            .finish()
+    }
 }
 
 impl Default for RenderOptions<'_> {
@@ -119,6 +171,7 @@ impl Default for RenderOptions<'_> {
             voice_volume: 1.0,
             interrupt: None,
             cache_samples: DEFAULT_CACHE_SAMPLES,
+            store: None,
         }
     }
 }
@@ -236,6 +289,7 @@ pub struct Renderer<'a> {
     mix_ceiling: f32,
     cache: ClipCache,
     interrupt: Option<&'a AtomicBool>,
+    store: Option<&'a dyn ClipStore>,
 }
 
 impl std::fmt::Debug for Renderer<'_> {
@@ -350,6 +404,7 @@ impl<'a> Renderer<'a> {
                 clock: 0,
             },
             interrupt: options.interrupt,
+            store: options.store,
         })
     }
 
@@ -391,9 +446,29 @@ impl<'a> Renderer<'a> {
                 limit::limit(&mut x, self.source_ceiling, self.timeline.rate);
                 x.into()
             }
-            ClipKey::Speech { text, .. } => self.speech_clip(text, len)?.into(),
+            ClipKey::Speech { text, .. } => self.stored_speech_clip(text, len)?.into(),
         };
         self.cache.insert(key, Arc::clone(&samples));
+        Ok(samples)
+    }
+
+    /// [`Renderer::speech_clip`], from the store when it has it.
+    fn stored_speech_clip(&self, text: &str, len: usize) -> Result<Vec<f32>, RenderError> {
+        let Some(store) = self.store else {
+            return self.speech_clip(text, len);
+        };
+        let key = speech_key(
+            &self.voice.identity(),
+            text,
+            self.timeline.rate,
+            len as u64,
+            self.speech_power,
+        );
+        if let Some(samples) = store.load(&key).filter(|s| s.len() == len) {
+            return Ok(samples);
+        }
+        let samples = self.speech_clip(text, len)?;
+        store.save(&key, &samples);
         Ok(samples)
     }
 
@@ -401,7 +476,9 @@ impl<'a> Renderer<'a> {
     /// speech level, peaks limited.
     fn speech_clip(&self, text: &str, len: usize) -> Result<Vec<f32>, RenderError> {
         let rate = self.timeline.rate;
-        let clip = self.voice.speak(text)?;
+        let mut clip = self.voice.speak(text)?;
+        // At the voice's own rate: fewer samples, same effect.
+        phase::rotate(&mut clip.samples, clip.rate.max(1));
         let resampled = resample::resample(&clip.samples, clip.rate, rate).map_err(|source| {
             RenderError::Resample {
                 text: text.to_owned(),
@@ -411,7 +488,6 @@ impl<'a> Renderer<'a> {
         let content = resampled.len().min(len);
         let mut x = resample::fit(resampled, len, rate);
         let body = &mut x[..content];
-        phase::rotate(body, rate);
         fade::fade_edges(
             body,
             samples_in(SPEECH_FADE_IN_SECONDS, rate),
@@ -424,26 +500,26 @@ impl<'a> Renderer<'a> {
         let power = loudness::mean_power(body, rate);
         if power > 0.0 {
             let original = body.to_vec();
+            let limiter = limit::Limiter::new(&original, rate);
             let target = self.speech_power;
             let mut gain = (target / power).sqrt();
             let most = gain * db_to_amp(MAKEUP_MAX_DB);
-            // Secant steps on log power against log gain: the limiter makes
-            // power grow ever slower than the gain, so the slope is measured.
+            // Secant steps on log power against log gain.
             let mut last: Option<(f64, f64)> = None;
             for _ in 0..MAKEUP_ROUNDS {
-                for (b, &o) in body.iter_mut().zip(&original) {
-                    *b = o * gain as f32;
-                }
-                limit::limit(body, self.source_ceiling, rate);
+                let reduction = limiter.apply(&original, gain as f32, self.source_ceiling, body);
                 let got = loudness::mean_power(body, rate);
                 let miss = (target / got).ln();
                 if miss.abs() <= MAKEUP_TOLERANCE.ln() || (miss > 0.0 && gain >= most) {
                     break;
                 }
+                // Unlimited, power goes with the square of the gain; once the
+                // limiter works, more slowly: measured from the last step.
                 let slope = match last {
                     Some((g0, p0)) if (gain.ln() - g0).abs() > 1e-9 => {
                         ((got.ln() - p0) / (gain.ln() - g0)).clamp(0.1, 2.0)
                     }
+                    _ if reduction < 0.0 => 1.0,
                     _ => 2.0,
                 };
                 last = Some((gain.ln(), got.ln()));
