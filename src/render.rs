@@ -4,14 +4,18 @@
 //! order, in blocks of any size, always the same samples. Export writes it
 //! front to back; the live player renders ahead and seeks on a skip.
 //!
-//! How a block is made: every cue that overlaps it is prepared as one clip of
-//! exactly its planned length (speech: spoken, resampled to the output rate,
-//! cut or padded, faded, set to its level and peak-limited; sounds: from the
-//! palette), the clips are added at their planned samples, and the sum goes
-//! through a sample-local soft clipper. A clip depends on its cue alone, so
-//! no sample depends on which block asked for it. Clips are made on demand
-//! and only a few near the play position are kept, so memory does not grow
-//! with the session.
+//! How a block is made: every cue is prepared as one clip of exactly its
+//! planned length (speech: spoken, resampled to the output rate, cut or
+//! padded, faded, set to its level and peak-limited; sounds: from the
+//! palette, at their level). Cues that sound at the same time (a breath tone
+//! under a phrase, a bell under a step's name) form an overlap group, mixed
+//! and limited as one clip so they never add up past the peak ceiling. The
+//! clips of the groups overlapping the block are added at their planned
+//! samples, and the sum goes through a sample-local soft clipper as a last
+//! guard. A clip depends on the timeline alone, never on the block that
+//! asked for it, so no sample does either. Clips are made on demand and
+//! only a few near the play position are kept, so memory does not grow with
+//! the session.
 //!
 //! The session gain that lands the export on −16 LUFS is decided in
 //! [`Renderer::new`] from the timeline alone ([`crate::sound::level`]), so
@@ -179,8 +183,16 @@ impl Default for RenderOptions<'_> {
 /// What a prepared clip is: equal keys give equal samples.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum ClipKey {
-    Speech { text: String, len: u64 },
-    Sound { sound: Sound, len: u64 },
+    Speech {
+        text: String,
+        len: u64,
+    },
+    Sound {
+        sound: Sound,
+        len: u64,
+    },
+    /// The mix of an overlap group, by its index.
+    Group(usize),
 }
 
 struct CacheEntry {
@@ -230,44 +242,89 @@ impl ClipCache {
     }
 }
 
-/// The cues of one lane that make sound, sorted by start.
-struct LaneIndex {
+/// Indices of the cues that `keep` selects and that last at least a
+/// sample, sorted by start.
+fn cues_where(timeline: &Timeline, keep: impl Fn(&Cue) -> bool) -> Vec<usize> {
+    let mut cues: Vec<usize> = (0..timeline.cues.len())
+        .filter(|&i| timeline.cues[i].len > 0 && keep(&timeline.cues[i]))
+        .collect();
+    cues.sort_by_key(|&i| timeline.cues[i].start);
+    cues
+}
+
+/// Longest overlap group mixed and limited as one clip; a longer chain of
+/// overlapping cues (unheard of in a real plan) is left to the soft clipper.
+const GROUP_MAX_SECONDS: f64 = 60.0;
+
+/// Cues that sound at the same time, mixed and limited together.
+#[derive(Debug)]
+struct Group {
+    start: u64,
+    end: u64,
+    /// Indices into the timeline's cues.
     cues: Vec<usize>,
-    /// The longest of them, which bounds how far back an overlapping cue
-    /// can start.
+}
+
+/// The sounding cues in overlap groups, sorted by start.
+struct Groups {
+    groups: Vec<Group>,
+    /// The longest group, which bounds how far back an overlapping one can
+    /// start.
     longest: u64,
 }
 
-impl LaneIndex {
-    fn new(timeline: &Timeline, keep: impl Fn(&Cue) -> bool) -> Self {
-        let mut cues: Vec<usize> = (0..timeline.cues.len())
-            .filter(|&i| timeline.cues[i].len > 0 && keep(&timeline.cues[i]))
+impl Groups {
+    /// Joins the sounding cues of both lanes into groups of cues that
+    /// overlap (directly or through one another). Cues that merely touch
+    /// (one ends where the next starts) stay apart.
+    fn new(timeline: &Timeline, lanes: [&[usize]; 2], rate: u32) -> Self {
+        let mut cues: Vec<usize> = lanes.concat();
+        cues.sort_by_key(|&i| (timeline.cues[i].start, i));
+        let mut groups: Vec<Group> = Vec::new();
+        for i in cues {
+            let c = &timeline.cues[i];
+            match groups.last_mut() {
+                Some(g) if c.start < g.end => {
+                    g.end = g.end.max(c.end());
+                    g.cues.push(i);
+                }
+                _ => groups.push(Group {
+                    start: c.start,
+                    end: c.end(),
+                    cues: vec![i],
+                }),
+            }
+        }
+        // A group too long to hold goes back to single cues.
+        let most = samples_in(GROUP_MAX_SECONDS, rate) as u64;
+        let groups: Vec<Group> = groups
+            .into_iter()
+            .flat_map(|g| {
+                if g.end - g.start <= most {
+                    vec![g]
+                } else {
+                    g.cues
+                        .iter()
+                        .map(|&i| Group {
+                            start: timeline.cues[i].start,
+                            end: timeline.cues[i].end(),
+                            cues: vec![i],
+                        })
+                        .collect()
+                }
+            })
             .collect();
-        cues.sort_by_key(|&i| timeline.cues[i].start);
-        let longest = cues
-            .iter()
-            .map(|&i| timeline.cues[i].len)
-            .max()
-            .unwrap_or(0);
-        LaneIndex { cues, longest }
+        let longest = groups.iter().map(|g| g.end - g.start).max().unwrap_or(0);
+        Groups { groups, longest }
     }
 
-    /// Indices (into the timeline's cues) of the cues overlapping `start .. end`.
-    fn overlapping<'t>(
-        &'t self,
-        timeline: &'t Timeline,
-        start: u64,
-        end: u64,
-    ) -> impl Iterator<Item = usize> + 't {
+    /// Indices of the groups overlapping `start .. end`.
+    fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = usize> + '_ {
         let earliest = start.saturating_sub(self.longest);
-        let first = self
-            .cues
-            .partition_point(|&i| timeline.cues[i].start < earliest);
-        self.cues[first..]
-            .iter()
-            .copied()
-            .take_while(move |&i| timeline.cues[i].start < end)
-            .filter(move |&i| timeline.cues[i].end() > start)
+        let first = self.groups.partition_point(|g| g.start < earliest);
+        (first..self.groups.len())
+            .take_while(move |&k| self.groups[k].start < end)
+            .filter(move |&k| self.groups[k].end > start)
     }
 }
 
@@ -276,8 +333,7 @@ pub struct Renderer<'a> {
     timeline: &'a Timeline,
     voice: &'a dyn Voice,
     bank: SoundBank,
-    speech: LaneIndex,
-    sounds: LaneIndex,
+    groups: Groups,
     /// K-weighted mean square each speech clip is set to, session gain
     /// included.
     speech_power: f64,
@@ -327,8 +383,8 @@ impl<'a> Renderer<'a> {
             return Err(RenderError::Rate { rate });
         }
         let bank = palette.at_rate(rate)?;
-        let speech = LaneIndex::new(timeline, |c| c.kind == CueKind::Speech);
-        let sounds = LaneIndex::new(timeline, |c| {
+        let speech = cues_where(timeline, |c| c.kind == CueKind::Speech);
+        let sounds = cues_where(timeline, |c| {
             c.lane() == Lane::Sound && Sound::for_cue(c.kind).is_some()
         });
 
@@ -342,7 +398,6 @@ impl<'a> Renderer<'a> {
             .iter()
             .map(|&sound| {
                 let longest = sounds
-                    .cues
                     .iter()
                     .map(|&i| &timeline.cues[i])
                     .filter(|c| Sound::for_cue(c.kind) == Some(sound))
@@ -351,7 +406,7 @@ impl<'a> Renderer<'a> {
                 Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
             })
             .collect();
-        let speech_parts = speech.cues.iter().map(|&i| {
+        let speech_parts = speech.iter().map(|&i| {
             let c = &timeline.cues[i];
             Part {
                 group: 0,
@@ -360,7 +415,7 @@ impl<'a> Renderer<'a> {
                 shape: Shape::Uniform(speech_power),
             }
         });
-        let sound_parts = sounds.cues.iter().filter_map(|&i| {
+        let sound_parts = sounds.iter().filter_map(|&i| {
             let c = &timeline.cues[i];
             let sound = Sound::for_cue(c.kind)?;
             Some(Part {
@@ -390,8 +445,7 @@ impl<'a> Renderer<'a> {
             timeline,
             voice,
             bank,
-            speech,
-            sounds,
+            groups: Groups::new(timeline, [&speech, &sounds], rate),
             speech_power: speech_power * db_to_amp(2.0 * levels.group_gain_db[0]),
             sound_gain,
             levels,
@@ -420,10 +474,10 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The prepared clip of the cue at `index`, from the cache or made now.
-    fn clip(&mut self, index: usize) -> Result<Arc<[f32]>, RenderError> {
+    /// The cache key of the cue at `index`: equal keys, equal samples.
+    fn cue_key(&self, index: usize) -> ClipKey {
         let cue = &self.timeline.cues[index];
-        let key = match Sound::for_cue(cue.kind) {
+        match Sound::for_cue(cue.kind) {
             Some(sound) => ClipKey::Sound {
                 sound,
                 len: cue.len,
@@ -432,22 +486,65 @@ impl<'a> Renderer<'a> {
                 text: cue.text.clone(),
                 len: cue.len,
             },
+        }
+    }
+
+    /// Makes the clip of the cue at `index` (no cache).
+    fn make_cue_clip(&self, index: usize) -> Result<Vec<f32>, RenderError> {
+        self.check_interrupt()?;
+        let cue = &self.timeline.cues[index];
+        let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
+        match Sound::for_cue(cue.kind) {
+            Some(sound) => {
+                let gain = self.sound_gain[sound as usize];
+                let mut x = self.bank.render(sound, len);
+                x.iter_mut().for_each(|v| *v *= gain);
+                limit::limit(&mut x, self.source_ceiling, self.timeline.rate);
+                Ok(x)
+            }
+            None => self.stored_speech_clip(&cue.text, len),
+        }
+    }
+
+    /// The prepared clip of overlap group `k`, starting at the group's
+    /// start, from the cache or made now. A group of one cue is that cue's
+    /// clip (cached by content, so a repeated phrase is made once); the
+    /// clips of a larger group are mixed and limited together, so cues that
+    /// sound at once never add up past the ceiling.
+    fn group_clip(&mut self, k: usize) -> Result<Arc<[f32]>, RenderError> {
+        let group = &self.groups.groups[k];
+        let key = match group.cues.as_slice() {
+            [one] => self.cue_key(*one),
+            _ => ClipKey::Group(k),
         };
         if let Some(samples) = self.cache.get(&key) {
             return Ok(samples);
         }
-        self.check_interrupt()?;
-        let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
-        let samples: Arc<[f32]> = match &key {
-            ClipKey::Sound { sound, .. } => {
-                let gain = self.sound_gain[*sound as usize];
-                let mut x = self.bank.render(*sound, len);
-                x.iter_mut().for_each(|v| *v *= gain);
-                limit::limit(&mut x, self.source_ceiling, self.timeline.rate);
-                x.into()
+        let mixed = match group.cues.as_slice() {
+            [one] => self.make_cue_clip(*one)?,
+            cues => {
+                let mut mix = vec![0.0f32; (group.end - group.start) as usize];
+                for &i in cues {
+                    let at = (self.timeline.cues[i].start - group.start) as usize;
+                    let clip = match self.cache.get(&self.cue_key(i)) {
+                        Some(clip) => clip.to_vec(),
+                        None => self.make_cue_clip(i)?,
+                    };
+                    for (m, c) in mix[at..].iter_mut().zip(&clip) {
+                        *m += c;
+                    }
+                }
+                limit::limit(&mut mix, self.source_ceiling, self.timeline.rate);
+                mix
             }
-            ClipKey::Speech { text, .. } => self.stored_speech_clip(text, len)?.into(),
         };
+        // Trailing silence (a tick's cue after the tick, a short file's
+        // padding) need not be held: past a clip's end it adds nothing.
+        let end = mixed
+            .iter()
+            .rposition(|&v| v != 0.0)
+            .map_or(0, |last| last + 1);
+        let samples: Arc<[f32]> = Arc::from(&mixed[..end]);
         self.cache.insert(key, Arc::clone(&samples));
         Ok(samples)
     }
@@ -529,18 +626,20 @@ impl<'a> Renderer<'a> {
         Ok(x)
     }
 
-    /// Adds the overlapping part of the cue at `index` into `out`, which
-    /// holds samples from `start`.
-    fn add_cue(&mut self, index: usize, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
-        let clip = self.clip(index)?;
-        let cue_start = self.timeline.cues[index].start;
+    /// Adds the overlapping part of group `k` into `out`, which holds
+    /// samples from `start`.
+    fn add_group(&mut self, k: usize, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
+        let clip = self.group_clip(k)?;
+        let group_start = self.groups.groups[k].start;
         let end = start + out.len() as u64;
-        let from = cue_start.max(start);
-        let to = (cue_start + clip.len() as u64).min(end);
+        // The clip may be shorter than its group: it was trimmed of trailing
+        // silence.
+        let from = group_start.max(start);
+        let to = (group_start + clip.len() as u64).min(end);
         if from >= to {
             return Ok(());
         }
-        let src = &clip[(from - cue_start) as usize..(to - cue_start) as usize];
+        let src = &clip[(from - group_start) as usize..(to - group_start) as usize];
         let dst = &mut out[(from - start) as usize..(to - start) as usize];
         for (d, s) in dst.iter_mut().zip(src) {
             *d += s;
@@ -567,14 +666,9 @@ impl Samples for Renderer<'_> {
         }
         let live = &mut out[..(end - start) as usize];
         self.cache.clock += 1;
-        let timeline = self.timeline;
-        let cues: Vec<usize> = self
-            .speech
-            .overlapping(timeline, start, end)
-            .chain(self.sounds.overlapping(timeline, start, end))
-            .collect();
-        for index in cues {
-            self.add_cue(index, start, live)?;
+        let groups: Vec<usize> = self.groups.overlapping(start, end).collect();
+        for k in groups {
+            self.add_group(k, start, live)?;
         }
         let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
         for v in live.iter_mut() {

@@ -968,3 +968,32 @@ fn speech_keys_name_everything_a_clip_depends_on() {
         assert_ne!(k, other);
     }
 }
+
+#[test]
+fn a_renderer_can_move_to_a_player_thread() {
+    fn send<T: Send>() {}
+    send::<Renderer<'static>>();
+}
+
+#[test]
+fn sounds_at_once_are_limited_together() {
+    // A loud-tone session: phrases over breath tones and a bell, which the
+    // session gain raises well over their palette levels.
+    let voice = FliteVoice::get();
+    let t = tone_heavy(voice, 44_100, 1);
+    assert!(t.cues.iter().any(|c| {
+        c.kind == CueKind::Speech
+            && t.cues.iter().any(|o| {
+                matches!(o.kind, CueKind::Breath { .. }) && o.start < c.end() && c.start < o.end()
+            })
+    }));
+    let mut r = Renderer::new(&t, voice, &Palette::builtin()).unwrap();
+    assert!(r.levels().gain_db > 6.0, "{:?}", r.levels());
+    let x = render(&mut r, 4096);
+    // No sample reaches the soft clipper's knee: the groups' limiter kept
+    // every sum under the single-part ceiling.
+    let ceiling = db_to_amp(level::SOURCE_CEILING_DBFS) as f32;
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(peak <= ceiling, "{peak} > {ceiling}");
+    assert!(peak > 0.9 * ceiling, "{peak}");
+}
