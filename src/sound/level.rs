@@ -43,12 +43,12 @@ pub const SPEECH_MAX_BOOST_DB: f64 = 3.0;
 /// Peak ceiling of each single part (a speech clip, a sound), in dBFS,
 /// measured on samples and the points half way between them. It leaves room
 /// under [`TRUE_PEAK_CEILING_DBTP`] for the peaks between samples.
-pub const SOURCE_CEILING_DBFS: f64 = -1.5;
+pub const SOURCE_CEILING_DBFS: f64 = -1.8;
 
 /// Ceiling of the soft clipper on the mix, in dBFS: parts that sound
 /// together (a breath tone under a phrase) can add up past
 /// [`SOURCE_CEILING_DBFS`], and are bent smoothly under this.
-pub const MIX_CEILING_DBFS: f64 = -1.2;
+pub const MIX_CEILING_DBFS: f64 = -1.5;
 
 /// The session gain never leaves this range, in dB, whatever the prediction
 /// (a timeline of near silence must not be boosted without limit).
