@@ -25,13 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sound::level::{self, Levels, Part, Shape};
-use crate::sound::palette::{PaletteError, Sound, SoundBank};
+use crate::sound::palette::{Palette, PaletteError, Sound, SoundBank};
 use crate::sound::resample::{self, ResampleError};
 use crate::sound::{db_to_amp, fade, limit, loudness, phase, samples_in};
 use crate::timeline::{Cue, CueKind, Lane, Timeline};
 use crate::voice::Voice;
-
-use crate::sound::Palette;
 
 /// Why samples could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -595,7 +593,10 @@ impl<'a> Renderer<'a> {
         // lot, for buzzy synthetic speech), so the gain is corrected until
         // the limited clip has its level: the loudness prediction counts on it.
         let power = loudness::mean_power(body, rate);
-        if power > 0.0 {
+        if self.speech_power <= 0.0 {
+            // Voice volume 0: the phrases keep their time, in silence.
+            body.fill(0.0);
+        } else if power > 0.0 {
             let original = body.to_vec();
             let limiter = limit::Limiter::new(&original, rate);
             let target = self.speech_power;

@@ -997,3 +997,23 @@ fn sounds_at_once_are_limited_together() {
     assert!(peak <= ceiling, "{peak} > {ceiling}");
     assert!(peak > 0.9 * ceiling, "{peak}");
 }
+
+#[test]
+fn a_muted_voice_keeps_its_time_in_silence() {
+    let voice = TestVoice::default();
+    let t = mixed(&voice, 16_000);
+    let options = RenderOptions {
+        voice_volume: 0.0,
+        ..RenderOptions::default()
+    };
+    let mut r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
+    let x = render(&mut r, 4096);
+    assert_eq!(x.len() as u64, t.total);
+    let c = t.speech().find(|c| c.text == "Release.").unwrap();
+    assert!(
+        x[c.start as usize..c.end() as usize]
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(x.iter().any(|&v| v != 0.0), "the bells still ring");
+}
