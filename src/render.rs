@@ -4,14 +4,18 @@
 //! order, in blocks of any size, always the same samples. Export writes it
 //! front to back; the live player renders ahead and seeks on a skip.
 //!
-//! How a block is made: every cue that overlaps it is prepared as one clip of
-//! exactly its planned length (speech: spoken, resampled to the output rate,
-//! cut or padded, faded, set to its level and peak-limited; sounds: from the
-//! palette), the clips are added at their planned samples, and the sum goes
-//! through a sample-local soft clipper. A clip depends on its cue alone, so
-//! no sample depends on which block asked for it. Clips are made on demand
-//! and only a few near the play position are kept, so memory does not grow
-//! with the session.
+//! How a block is made: every cue is prepared as one clip of exactly its
+//! planned length (speech: spoken, resampled to the output rate, cut or
+//! padded, faded, set to its level and peak-limited; sounds: from the
+//! palette, at their level). Cues that sound at the same time (a breath tone
+//! under a phrase, a bell under a step's name) form an overlap group, mixed
+//! and limited as one clip so they never add up past the peak ceiling. The
+//! clips of the groups overlapping the block are added at their planned
+//! samples, and the sum goes through a sample-local soft clipper as a last
+//! guard. A clip depends on the timeline alone, never on the block that
+//! asked for it, so no sample does either. Clips are made on demand and
+//! only a few near the play position are kept, so memory does not grow with
+//! the session.
 //!
 //! The session gain that lands the export on −16 LUFS is decided in
 //! [`Renderer::new`] from the timeline alone ([`crate::sound::level`]), so
@@ -21,13 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sound::level::{self, Levels, Part, Shape};
-use crate::sound::palette::{PaletteError, Sound, SoundBank};
+use crate::sound::palette::{Palette, PaletteError, Sound, SoundBank};
 use crate::sound::resample::{self, ResampleError};
 use crate::sound::{db_to_amp, fade, limit, loudness, phase, samples_in};
 use crate::timeline::{Cue, CueKind, Lane, Timeline};
 use crate::voice::Voice;
-
-use crate::sound::Palette;
 
 /// Why samples could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -99,8 +101,47 @@ const MAKEUP_TOLERANCE: f64 = 1.023;
 /// minutes at 44.1 kHz, plenty for the clips around the play position.
 pub const DEFAULT_CACHE_SAMPLES: usize = 4 << 20;
 
+/// Keeps prepared speech clips between runs (on disk, say), so rendering a
+/// routine again skips speaking, resampling and limiting its phrases.
+///
+/// A key names everything the clip depends on (see [`speech_key`]); a store
+/// gives back exactly the samples saved under it, or nothing.
+pub trait ClipStore: Send + Sync {
+    /// The samples saved under `key`, if any.
+    fn load(&self, key: &str) -> Option<Vec<f32>>;
+    /// Saves `samples` under `key`. A store that cannot save just drops them:
+    /// the clip is made again next time.
+    fn save(&self, key: &str, samples: &[f32]);
+}
+
+/// Version of the speech preparation (resampling, phase, fades, level,
+/// limiting): part of every [`ClipStore`] key, raised whenever a change
+/// would give other samples, so stale clips are never used.
+pub const SPEECH_PREPARATION_VERSION: u32 = 1;
+
+/// The [`ClipStore`] key of a prepared speech clip: a SHA-256 (hex) of the
+/// preparation version, the voice's identity, the text, the output rate, the
+/// clip's planned length and its level.
+pub fn speech_key(voice: &str, text: &str, rate: u32, len: u64, level: f64) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        format!("vinyasa speech v{SPEECH_PREPARATION_VERSION}"),
+        voice.to_owned(),
+        rate.to_string(),
+        len.to_string(),
+        format!("{:016x}", level.to_bits()),
+        text.to_owned(),
+    ] {
+        // Length-prefixed, so no two different inputs join into one string.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Settings of a [`Renderer`] beyond the timeline, voice and palette.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct RenderOptions<'a> {
     /// Speech gain relative to the renderer's speech level (the voice
     /// setting `volume`): above 1 the voice stands further over the bells and
@@ -111,6 +152,19 @@ pub struct RenderOptions<'a> {
     pub interrupt: Option<&'a AtomicBool>,
     /// Most samples of prepared clips to keep between fills.
     pub cache_samples: usize,
+    /// Where to keep prepared speech between runs, if anywhere.
+    pub store: Option<&'a dyn ClipStore>,
+}
+
+impl std::fmt::Debug for RenderOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderOptions")
+            .field("voice_volume", &self.voice_volume)
+            .field("interrupt", &self.interrupt)
+            .field("cache_samples", &self.cache_samples)
+            .field("store", &self.store.is_some())
+            .finish()
+    }
 }
 
 impl Default for RenderOptions<'_> {
@@ -119,6 +173,7 @@ impl Default for RenderOptions<'_> {
             voice_volume: 1.0,
             interrupt: None,
             cache_samples: DEFAULT_CACHE_SAMPLES,
+            store: None,
         }
     }
 }
@@ -126,8 +181,16 @@ impl Default for RenderOptions<'_> {
 /// What a prepared clip is: equal keys give equal samples.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum ClipKey {
-    Speech { text: String, len: u64 },
-    Sound { sound: Sound, len: u64 },
+    Speech {
+        text: String,
+        len: u64,
+    },
+    Sound {
+        sound: Sound,
+        len: u64,
+    },
+    /// The mix of an overlap group, by its index.
+    Group(usize),
 }
 
 struct CacheEntry {
@@ -177,44 +240,89 @@ impl ClipCache {
     }
 }
 
-/// The cues of one lane that make sound, sorted by start.
-struct LaneIndex {
+/// Indices of the cues that `keep` selects and that last at least a
+/// sample, sorted by start.
+fn cues_where(timeline: &Timeline, keep: impl Fn(&Cue) -> bool) -> Vec<usize> {
+    let mut cues: Vec<usize> = (0..timeline.cues.len())
+        .filter(|&i| timeline.cues[i].len > 0 && keep(&timeline.cues[i]))
+        .collect();
+    cues.sort_by_key(|&i| timeline.cues[i].start);
+    cues
+}
+
+/// Longest overlap group mixed and limited as one clip; a longer chain of
+/// overlapping cues (unheard of in a real plan) is left to the soft clipper.
+const GROUP_MAX_SECONDS: f64 = 60.0;
+
+/// Cues that sound at the same time, mixed and limited together.
+#[derive(Debug)]
+struct Group {
+    start: u64,
+    end: u64,
+    /// Indices into the timeline's cues.
     cues: Vec<usize>,
-    /// The longest of them, which bounds how far back an overlapping cue
-    /// can start.
+}
+
+/// The sounding cues in overlap groups, sorted by start.
+struct Groups {
+    groups: Vec<Group>,
+    /// The longest group, which bounds how far back an overlapping one can
+    /// start.
     longest: u64,
 }
 
-impl LaneIndex {
-    fn new(timeline: &Timeline, keep: impl Fn(&Cue) -> bool) -> Self {
-        let mut cues: Vec<usize> = (0..timeline.cues.len())
-            .filter(|&i| timeline.cues[i].len > 0 && keep(&timeline.cues[i]))
+impl Groups {
+    /// Joins the sounding cues of both lanes into groups of cues that
+    /// overlap (directly or through one another). Cues that merely touch
+    /// (one ends where the next starts) stay apart.
+    fn new(timeline: &Timeline, lanes: [&[usize]; 2], rate: u32) -> Self {
+        let mut cues: Vec<usize> = lanes.concat();
+        cues.sort_by_key(|&i| (timeline.cues[i].start, i));
+        let mut groups: Vec<Group> = Vec::new();
+        for i in cues {
+            let c = &timeline.cues[i];
+            match groups.last_mut() {
+                Some(g) if c.start < g.end => {
+                    g.end = g.end.max(c.end());
+                    g.cues.push(i);
+                }
+                _ => groups.push(Group {
+                    start: c.start,
+                    end: c.end(),
+                    cues: vec![i],
+                }),
+            }
+        }
+        // A group too long to hold goes back to single cues.
+        let most = samples_in(GROUP_MAX_SECONDS, rate) as u64;
+        let groups: Vec<Group> = groups
+            .into_iter()
+            .flat_map(|g| {
+                if g.end - g.start <= most {
+                    vec![g]
+                } else {
+                    g.cues
+                        .iter()
+                        .map(|&i| Group {
+                            start: timeline.cues[i].start,
+                            end: timeline.cues[i].end(),
+                            cues: vec![i],
+                        })
+                        .collect()
+                }
+            })
             .collect();
-        cues.sort_by_key(|&i| timeline.cues[i].start);
-        let longest = cues
-            .iter()
-            .map(|&i| timeline.cues[i].len)
-            .max()
-            .unwrap_or(0);
-        LaneIndex { cues, longest }
+        let longest = groups.iter().map(|g| g.end - g.start).max().unwrap_or(0);
+        Groups { groups, longest }
     }
 
-    /// Indices (into the timeline's cues) of the cues overlapping `start .. end`.
-    fn overlapping<'t>(
-        &'t self,
-        timeline: &'t Timeline,
-        start: u64,
-        end: u64,
-    ) -> impl Iterator<Item = usize> + 't {
+    /// Indices of the groups overlapping `start .. end`.
+    fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = usize> + '_ {
         let earliest = start.saturating_sub(self.longest);
-        let first = self
-            .cues
-            .partition_point(|&i| timeline.cues[i].start < earliest);
-        self.cues[first..]
-            .iter()
-            .copied()
-            .take_while(move |&i| timeline.cues[i].start < end)
-            .filter(move |&i| timeline.cues[i].end() > start)
+        let first = self.groups.partition_point(|g| g.start < earliest);
+        (first..self.groups.len())
+            .take_while(move |&k| self.groups[k].start < end)
+            .filter(move |&k| self.groups[k].end > start)
     }
 }
 
@@ -223,8 +331,7 @@ pub struct Renderer<'a> {
     timeline: &'a Timeline,
     voice: &'a dyn Voice,
     bank: SoundBank,
-    speech: LaneIndex,
-    sounds: LaneIndex,
+    groups: Groups,
     /// K-weighted mean square each speech clip is set to, session gain
     /// included.
     speech_power: f64,
@@ -236,6 +343,7 @@ pub struct Renderer<'a> {
     mix_ceiling: f32,
     cache: ClipCache,
     interrupt: Option<&'a AtomicBool>,
+    store: Option<&'a dyn ClipStore>,
 }
 
 impl std::fmt::Debug for Renderer<'_> {
@@ -273,8 +381,8 @@ impl<'a> Renderer<'a> {
             return Err(RenderError::Rate { rate });
         }
         let bank = palette.at_rate(rate)?;
-        let speech = LaneIndex::new(timeline, |c| c.kind == CueKind::Speech);
-        let sounds = LaneIndex::new(timeline, |c| {
+        let speech = cues_where(timeline, |c| c.kind == CueKind::Speech);
+        let sounds = cues_where(timeline, |c| {
             c.lane() == Lane::Sound && Sound::for_cue(c.kind).is_some()
         });
 
@@ -288,7 +396,6 @@ impl<'a> Renderer<'a> {
             .iter()
             .map(|&sound| {
                 let longest = sounds
-                    .cues
                     .iter()
                     .map(|&i| &timeline.cues[i])
                     .filter(|c| Sound::for_cue(c.kind) == Some(sound))
@@ -297,7 +404,7 @@ impl<'a> Renderer<'a> {
                 Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
             })
             .collect();
-        let speech_parts = speech.cues.iter().map(|&i| {
+        let speech_parts = speech.iter().map(|&i| {
             let c = &timeline.cues[i];
             Part {
                 group: 0,
@@ -306,7 +413,7 @@ impl<'a> Renderer<'a> {
                 shape: Shape::Uniform(speech_power),
             }
         });
-        let sound_parts = sounds.cues.iter().filter_map(|&i| {
+        let sound_parts = sounds.iter().filter_map(|&i| {
             let c = &timeline.cues[i];
             let sound = Sound::for_cue(c.kind)?;
             Some(Part {
@@ -336,8 +443,7 @@ impl<'a> Renderer<'a> {
             timeline,
             voice,
             bank,
-            speech,
-            sounds,
+            groups: Groups::new(timeline, [&speech, &sounds], rate),
             speech_power: speech_power * db_to_amp(2.0 * levels.group_gain_db[0]),
             sound_gain,
             levels,
@@ -350,6 +456,7 @@ impl<'a> Renderer<'a> {
                 clock: 0,
             },
             interrupt: options.interrupt,
+            store: options.store,
         })
     }
 
@@ -365,10 +472,10 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The prepared clip of the cue at `index`, from the cache or made now.
-    fn clip(&mut self, index: usize) -> Result<Arc<[f32]>, RenderError> {
+    /// The cache key of the cue at `index`: equal keys, equal samples.
+    fn cue_key(&self, index: usize) -> ClipKey {
         let cue = &self.timeline.cues[index];
-        let key = match Sound::for_cue(cue.kind) {
+        match Sound::for_cue(cue.kind) {
             Some(sound) => ClipKey::Sound {
                 sound,
                 len: cue.len,
@@ -377,23 +484,86 @@ impl<'a> Renderer<'a> {
                 text: cue.text.clone(),
                 len: cue.len,
             },
+        }
+    }
+
+    /// Makes the clip of the cue at `index` (no cache).
+    fn make_cue_clip(&self, index: usize) -> Result<Vec<f32>, RenderError> {
+        self.check_interrupt()?;
+        let cue = &self.timeline.cues[index];
+        let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
+        match Sound::for_cue(cue.kind) {
+            Some(sound) => {
+                let gain = self.sound_gain[sound as usize];
+                let mut x = self.bank.render(sound, len);
+                x.iter_mut().for_each(|v| *v *= gain);
+                limit::limit(&mut x, self.source_ceiling, self.timeline.rate);
+                Ok(x)
+            }
+            None => self.stored_speech_clip(&cue.text, len),
+        }
+    }
+
+    /// The prepared clip of overlap group `k`, starting at the group's
+    /// start, from the cache or made now. A group of one cue is that cue's
+    /// clip (cached by content, so a repeated phrase is made once); the
+    /// clips of a larger group are mixed and limited together, so cues that
+    /// sound at once never add up past the ceiling.
+    fn group_clip(&mut self, k: usize) -> Result<Arc<[f32]>, RenderError> {
+        let group = &self.groups.groups[k];
+        let key = match group.cues.as_slice() {
+            [one] => self.cue_key(*one),
+            _ => ClipKey::Group(k),
         };
         if let Some(samples) = self.cache.get(&key) {
             return Ok(samples);
         }
-        self.check_interrupt()?;
-        let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
-        let samples: Arc<[f32]> = match &key {
-            ClipKey::Sound { sound, .. } => {
-                let gain = self.sound_gain[*sound as usize];
-                let mut x = self.bank.render(*sound, len);
-                x.iter_mut().for_each(|v| *v *= gain);
-                limit::limit(&mut x, self.source_ceiling, self.timeline.rate);
-                x.into()
+        let mixed = match group.cues.as_slice() {
+            [one] => self.make_cue_clip(*one)?,
+            cues => {
+                let mut mix = vec![0.0f32; (group.end - group.start) as usize];
+                for &i in cues {
+                    let at = (self.timeline.cues[i].start - group.start) as usize;
+                    let clip = match self.cache.get(&self.cue_key(i)) {
+                        Some(clip) => clip.to_vec(),
+                        None => self.make_cue_clip(i)?,
+                    };
+                    for (m, c) in mix[at..].iter_mut().zip(&clip) {
+                        *m += c;
+                    }
+                }
+                limit::limit(&mut mix, self.source_ceiling, self.timeline.rate);
+                mix
             }
-            ClipKey::Speech { text, .. } => self.speech_clip(text, len)?.into(),
         };
+        // Trailing silence (a tick's cue after the tick, a short file's
+        // padding) need not be held: past a clip's end it adds nothing.
+        let end = mixed
+            .iter()
+            .rposition(|&v| v != 0.0)
+            .map_or(0, |last| last + 1);
+        let samples: Arc<[f32]> = Arc::from(&mixed[..end]);
         self.cache.insert(key, Arc::clone(&samples));
+        Ok(samples)
+    }
+
+    /// [`Renderer::speech_clip`], from the store when it has it.
+    fn stored_speech_clip(&self, text: &str, len: usize) -> Result<Vec<f32>, RenderError> {
+        let Some(store) = self.store else {
+            return self.speech_clip(text, len);
+        };
+        let key = speech_key(
+            &self.voice.identity(),
+            text,
+            self.timeline.rate,
+            len as u64,
+            self.speech_power,
+        );
+        if let Some(samples) = store.load(&key).filter(|s| s.len() == len) {
+            return Ok(samples);
+        }
+        let samples = self.speech_clip(text, len)?;
+        store.save(&key, &samples);
         Ok(samples)
     }
 
@@ -401,7 +571,9 @@ impl<'a> Renderer<'a> {
     /// speech level, peaks limited.
     fn speech_clip(&self, text: &str, len: usize) -> Result<Vec<f32>, RenderError> {
         let rate = self.timeline.rate;
-        let clip = self.voice.speak(text)?;
+        let mut clip = self.voice.speak(text)?;
+        // At the voice's own rate: fewer samples, same effect.
+        phase::rotate(&mut clip.samples, clip.rate.max(1));
         let resampled = resample::resample(&clip.samples, clip.rate, rate).map_err(|source| {
             RenderError::Resample {
                 text: text.to_owned(),
@@ -411,7 +583,6 @@ impl<'a> Renderer<'a> {
         let content = resampled.len().min(len);
         let mut x = resample::fit(resampled, len, rate);
         let body = &mut x[..content];
-        phase::rotate(body, rate);
         fade::fade_edges(
             body,
             samples_in(SPEECH_FADE_IN_SECONDS, rate),
@@ -422,28 +593,31 @@ impl<'a> Renderer<'a> {
         // lot, for buzzy synthetic speech), so the gain is corrected until
         // the limited clip has its level: the loudness prediction counts on it.
         let power = loudness::mean_power(body, rate);
-        if power > 0.0 {
+        if self.speech_power <= 0.0 {
+            // Voice volume 0: the phrases keep their time, in silence.
+            body.fill(0.0);
+        } else if power > 0.0 {
             let original = body.to_vec();
+            let limiter = limit::Limiter::new(&original, rate);
             let target = self.speech_power;
             let mut gain = (target / power).sqrt();
             let most = gain * db_to_amp(MAKEUP_MAX_DB);
-            // Secant steps on log power against log gain: the limiter makes
-            // power grow ever slower than the gain, so the slope is measured.
+            // Secant steps on log power against log gain.
             let mut last: Option<(f64, f64)> = None;
             for _ in 0..MAKEUP_ROUNDS {
-                for (b, &o) in body.iter_mut().zip(&original) {
-                    *b = o * gain as f32;
-                }
-                limit::limit(body, self.source_ceiling, rate);
+                let reduction = limiter.apply(&original, gain as f32, self.source_ceiling, body);
                 let got = loudness::mean_power(body, rate);
                 let miss = (target / got).ln();
                 if miss.abs() <= MAKEUP_TOLERANCE.ln() || (miss > 0.0 && gain >= most) {
                     break;
                 }
+                // Unlimited, power goes with the square of the gain; once the
+                // limiter works, more slowly: measured from the last step.
                 let slope = match last {
                     Some((g0, p0)) if (gain.ln() - g0).abs() > 1e-9 => {
                         ((got.ln() - p0) / (gain.ln() - g0)).clamp(0.1, 2.0)
                     }
+                    _ if reduction < 0.0 => 1.0,
                     _ => 2.0,
                 };
                 last = Some((gain.ln(), got.ln()));
@@ -453,18 +627,20 @@ impl<'a> Renderer<'a> {
         Ok(x)
     }
 
-    /// Adds the overlapping part of the cue at `index` into `out`, which
-    /// holds samples from `start`.
-    fn add_cue(&mut self, index: usize, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
-        let clip = self.clip(index)?;
-        let cue_start = self.timeline.cues[index].start;
+    /// Adds the overlapping part of group `k` into `out`, which holds
+    /// samples from `start`.
+    fn add_group(&mut self, k: usize, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
+        let clip = self.group_clip(k)?;
+        let group_start = self.groups.groups[k].start;
         let end = start + out.len() as u64;
-        let from = cue_start.max(start);
-        let to = (cue_start + clip.len() as u64).min(end);
+        // The clip may be shorter than its group: it was trimmed of trailing
+        // silence.
+        let from = group_start.max(start);
+        let to = (group_start + clip.len() as u64).min(end);
         if from >= to {
             return Ok(());
         }
-        let src = &clip[(from - cue_start) as usize..(to - cue_start) as usize];
+        let src = &clip[(from - group_start) as usize..(to - group_start) as usize];
         let dst = &mut out[(from - start) as usize..(to - start) as usize];
         for (d, s) in dst.iter_mut().zip(src) {
             *d += s;
@@ -491,14 +667,9 @@ impl Samples for Renderer<'_> {
         }
         let live = &mut out[..(end - start) as usize];
         self.cache.clock += 1;
-        let timeline = self.timeline;
-        let cues: Vec<usize> = self
-            .speech
-            .overlapping(timeline, start, end)
-            .chain(self.sounds.overlapping(timeline, start, end))
-            .collect();
-        for index in cues {
-            self.add_cue(index, start, live)?;
+        let groups: Vec<usize> = self.groups.overlapping(start, end).collect();
+        for k in groups {
+            self.add_group(k, start, live)?;
         }
         let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
         for v in live.iter_mut() {

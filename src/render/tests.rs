@@ -878,3 +878,142 @@ impl Voice for FliteVoice {
         })
     }
 }
+
+/// A store in memory that counts what passes through it.
+#[derive(Default)]
+struct MemoryStore(std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>);
+
+impl ClipStore for MemoryStore {
+    fn load(&self, key: &str) -> Option<Vec<f32>> {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+    fn save(&self, key: &str, samples: &[f32]) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), samples.to_vec());
+    }
+}
+
+/// A voice that counts how often it is asked to speak.
+#[derive(Default)]
+struct CountingVoice(std::sync::atomic::AtomicUsize);
+
+impl Voice for CountingVoice {
+    fn identity(&self) -> String {
+        TestVoice::default().identity()
+    }
+    fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        TestVoice::default().speak(text)
+    }
+}
+
+#[test]
+fn a_clip_store_gives_the_same_samples_without_speaking() {
+    let voice = CountingVoice::default();
+    let t = mixed(&TestVoice::default(), 22_050);
+    let store = MemoryStore::default();
+    let options = RenderOptions {
+        store: Some(&store),
+        ..RenderOptions::default()
+    };
+    let plain = render(
+        &mut Renderer::new(&t, &voice, &Palette::builtin()).unwrap(),
+        4096,
+    );
+    let spoken = voice.0.load(Ordering::Relaxed);
+    assert_eq!(spoken, t.speech().count());
+
+    let first = render(
+        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap(),
+        4096,
+    );
+    assert_eq!(first, plain);
+    assert_eq!(voice.0.load(Ordering::Relaxed), 2 * spoken);
+    assert_eq!(store.0.lock().unwrap().len(), spoken);
+
+    let second = render(
+        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap(),
+        4096,
+    );
+    assert_eq!(second, plain);
+    assert_eq!(voice.0.load(Ordering::Relaxed), 2 * spoken, "spoke again");
+
+    // A louder voice setting is another clip: nothing stale is reused.
+    let louder = RenderOptions {
+        voice_volume: 1.5,
+        ..options
+    };
+    render(
+        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), louder).unwrap(),
+        4096,
+    );
+    assert_eq!(voice.0.load(Ordering::Relaxed), 3 * spoken);
+}
+
+#[test]
+fn speech_keys_name_everything_a_clip_depends_on() {
+    let k = speech_key("flite/kal16", "Inhale.", 44_100, 1000, 0.01);
+    assert_eq!(k.len(), 64);
+    assert_eq!(k, speech_key("flite/kal16", "Inhale.", 44_100, 1000, 0.01));
+    for other in [
+        speech_key("flite/kal", "Inhale.", 44_100, 1000, 0.01),
+        speech_key("flite/kal16", "Exhale.", 44_100, 1000, 0.01),
+        speech_key("flite/kal16", "Inhale.", 48_000, 1000, 0.01),
+        speech_key("flite/kal16", "Inhale.", 44_100, 1001, 0.01),
+        speech_key("flite/kal16", "Inhale.", 44_100, 1000, 0.02),
+        speech_key("flite/kal1", "6Inhale.", 44_100, 1000, 0.01),
+    ] {
+        assert_ne!(k, other);
+    }
+}
+
+#[test]
+fn a_renderer_can_move_to_a_player_thread() {
+    fn send<T: Send>() {}
+    send::<Renderer<'static>>();
+}
+
+#[test]
+fn sounds_at_once_are_limited_together() {
+    // A loud-tone session: phrases over breath tones and a bell, which the
+    // session gain raises well over their palette levels.
+    let voice = FliteVoice::get();
+    let t = tone_heavy(voice, 44_100, 1);
+    assert!(t.cues.iter().any(|c| {
+        c.kind == CueKind::Speech
+            && t.cues.iter().any(|o| {
+                matches!(o.kind, CueKind::Breath { .. }) && o.start < c.end() && c.start < o.end()
+            })
+    }));
+    let mut r = Renderer::new(&t, voice, &Palette::builtin()).unwrap();
+    assert!(r.levels().gain_db > 6.0, "{:?}", r.levels());
+    let x = render(&mut r, 4096);
+    // No sample reaches the soft clipper's knee: the groups' limiter kept
+    // every sum under the single-part ceiling.
+    let ceiling = db_to_amp(level::SOURCE_CEILING_DBFS) as f32;
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(peak <= ceiling, "{peak} > {ceiling}");
+    assert!(peak > 0.9 * ceiling, "{peak}");
+}
+
+#[test]
+fn a_muted_voice_keeps_its_time_in_silence() {
+    let voice = TestVoice::default();
+    let t = mixed(&voice, 16_000);
+    let options = RenderOptions {
+        voice_volume: 0.0,
+        ..RenderOptions::default()
+    };
+    let mut r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
+    let x = render(&mut r, 4096);
+    assert_eq!(x.len() as u64, t.total);
+    let c = t.speech().find(|c| c.text == "Release.").unwrap();
+    assert!(
+        x[c.start as usize..c.end() as usize]
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert!(x.iter().any(|&v| v != 0.0), "the bells still ring");
+}

@@ -155,17 +155,20 @@ pub fn bell(bell: Bell, len: usize, rate: u32) -> Vec<f32> {
         if f + p.beat >= 0.45 * fs {
             continue;
         }
-        // Each partial per-sample: the decay as a running product, the pair
-        // as two phases; fixed starting phases keep the strike repeatable.
+        // Each mode is a decaying phasor turned by a fixed complex step per
+        // sample (one multiply instead of a sine and an exponential); fixed
+        // starting phases keep the strike the same every time. Unequal
+        // halves of the pair: the beating swells and ebbs but never cancels.
         let fall = (-1.0 / (p.decay * fs)).exp();
-        let (w1, w2) = (TAU * (f - p.beat / 2.0) / fs, TAU * (f + p.beat / 2.0) / fs);
         let phase = 0.37 * k as f64;
-        let mut env = p.amp;
-        for (i, o) in out.iter_mut().enumerate() {
-            let t = i as f64;
-            // Unequal halves: the beating swells and ebbs but never cancels.
-            *o += env * (0.56 * (w1 * t + phase).sin() + 0.44 * (w2 * t + phase).sin());
-            env *= fall;
+        for (weight, freq) in [(0.56, f - p.beat / 2.0), (0.44, f + p.beat / 2.0)] {
+            let w = TAU * freq / fs;
+            let (step_re, step_im) = (fall * w.cos(), fall * w.sin());
+            let (mut re, mut im) = (weight * p.amp * phase.cos(), weight * p.amp * phase.sin());
+            for o in out.iter_mut() {
+                *o += im;
+                (re, im) = (re * step_re - im * step_im, re * step_im + im * step_re);
+            }
         }
     }
     // The mallet's knock: noise through a low pass (a felt mallet thuds, it

@@ -55,6 +55,7 @@ pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
     let noise_gain = 1.2 * (fs / 44_100.0).sqrt();
     let (mut lp1, mut lp2) = (0.0f64, 0.0f64);
     let mut phi = 0.0f64;
+    let mut a = 0.0;
     let n = len.max(1) as f64;
     (0..len)
         .map(|i| {
@@ -62,11 +63,18 @@ pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
             // envelope is zero (a one-sample cue is just silence).
             let u = if len == 1 { 0.0 } else { i as f64 / (n - 1.0) };
             let env = envelope(phase, u);
-            phi = (phi + TAU * pitch(phase, u) / fs) % TAU;
-            let tone = phi.sin() + 0.3 * (2.0 * phi).sin() + 0.1 * (3.0 * phi).sin();
-            // The air opens up (a brighter low pass) as the swell grows.
-            let cutoff = 250.0 + 650.0 * env;
-            let a = (-TAU * cutoff / fs).exp();
+            phi += TAU * pitch(phase, u) / fs;
+            if phi >= TAU {
+                phi -= TAU;
+            }
+            // The fundamental and two overtones from one sine and cosine.
+            let (s, c) = phi.sin_cos();
+            let tone = s + 0.3 * (2.0 * s * c) + 0.1 * (3.0 * s - 4.0 * s * s * s);
+            // The air opens up (a brighter low pass) as the swell grows; the
+            // filter follows every 32 samples, far faster than the swell.
+            if i % 32 == 0 {
+                a = (-TAU * (250.0 + 650.0 * env) / fs).exp();
+            }
             lp1 = a * lp1 + (1.0 - a) * noise.next();
             lp2 = a * lp2 + (1.0 - a) * lp1;
             (0.36 * env * (tone + noise_gain * lp2)) as f32

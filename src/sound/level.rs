@@ -43,7 +43,7 @@ pub const SPEECH_MAX_BOOST_DB: f64 = 3.0;
 /// Peak ceiling of each single part (a speech clip, a sound), in dBFS,
 /// measured on samples and the points half way between them. It leaves room
 /// under [`TRUE_PEAK_CEILING_DBTP`] for the peaks between samples.
-pub const SOURCE_CEILING_DBFS: f64 = -2.0;
+pub const SOURCE_CEILING_DBFS: f64 = -1.8;
 
 /// Ceiling of the soft clipper on the mix, in dBFS: parts that sound
 /// together (a breath tone under a phrase) can add up past

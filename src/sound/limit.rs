@@ -17,76 +17,128 @@ const ATTACK_SECONDS: f64 = 0.002;
 /// Time constant of the gain's recovery after a peak.
 const RELEASE_SECONDS: f64 = 0.04;
 
-/// An estimate of the peak between each pair of samples: the larger of the
+/// An estimate of the peak at and after each sample: the larger of the
 /// sample itself and the cubic-interpolated value half way to the next one.
 /// It catches most inter-sample peaks at a fraction of the cost of
 /// oversampling.
-fn local_peak(x: &[f32], i: usize) -> f32 {
-    let at = |k: isize| -> f32 {
-        if k < 0 || k as usize >= x.len() {
-            0.0
-        } else {
-            x[k as usize]
-        }
-    };
-    let i = i as isize;
-    let mid = (-at(i - 1) + 9.0 * at(i) + 9.0 * at(i + 1) - at(i + 2)) / 16.0;
-    at(i).abs().max(mid.abs())
-}
-
-/// Brings every peak of `samples` down to `ceiling` (linear, > 0) with a
-/// smooth gain curve; leaves a clip whose peaks are already under it
-/// untouched.
-///
-/// The gain is a minimum filter of the gain each sample needs, averaged over
-/// the same width (so it ramps down ahead of a peak and still meets it), then
-/// released slowly. Returns the deepest gain reduction, in dB (0 when nothing
-/// was done).
-pub fn limit(samples: &mut [f32], ceiling: f32, rate: u32) -> f64 {
-    let n = samples.len();
-    let need: Vec<f32> = (0..n)
-        .map(|i| {
-            let p = local_peak(samples, i);
-            if p > ceiling { ceiling / p } else { 1.0 }
+fn local_peaks(x: &[f32]) -> Vec<f32> {
+    // Two zeros of padding on each side keep the loop free of edge cases:
+    // padded[k + 2] is x[k].
+    let mut padded = Vec::with_capacity(x.len() + 4);
+    padded.extend_from_slice(&[0.0, 0.0]);
+    padded.extend_from_slice(x);
+    padded.extend_from_slice(&[0.0, 0.0]);
+    padded
+        .windows(4)
+        .skip(1) // window k + 1 holds x[k - 1 ..= k + 2]
+        .take(x.len())
+        .map(|w| {
+            let mid = (-w[0] + 9.0 * w[1] + 9.0 * w[2] - w[3]) / 16.0;
+            w[1].abs().max(mid.abs())
         })
-        .collect();
-    let deepest = need.iter().copied().fold(1.0f32, f32::min);
-    if deepest >= 1.0 {
-        return 0.0;
-    }
-    let w = super::samples_in(ATTACK_SECONDS, rate).max(1);
-    let min = sliding_min(&need, w);
-    // Mean of the minimum over the same ±w window: every value averaged at a
-    // peak is at most that peak's need, so the mean is too.
-    let mut prefix = Vec::with_capacity(n + 1);
-    prefix.push(0.0f64);
-    for &m in &min {
-        prefix.push(prefix.last().copied().unwrap_or(0.0) + f64::from(m));
-    }
-    let release = 1.0 - (-1.0 / (RELEASE_SECONDS * f64::from(rate))).exp();
-    let mut gain = 1.0f64;
-    for (i, s) in samples.iter_mut().enumerate() {
-        let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
-        let smooth = (prefix[hi] - prefix[lo]) / (hi - lo) as f64;
-        // Recover slowly, but never above what the averaged curve allows.
-        gain = smooth.min(gain + (1.0 - gain) * release);
-        *s = (f64::from(*s) * gain) as f32;
-        // Rounding can leave a peak a hair over; the ceiling is a promise.
-        *s = s.clamp(-ceiling, ceiling);
-    }
-    20.0 * f64::from(deepest).log10()
+        .collect()
 }
 
-/// The minimum of `x` over `i - w ..= i + w` for every `i` (monotonic deque,
+/// A look-ahead limiter prepared for one clip, to be applied at any gain.
+///
+/// The gain each sample needs at input gain `g` is `min(1, ceiling / (g ×
+/// peak))`, so its minimum over a window is the same expression of the
+/// window's *largest* peak, which does not depend on `g`: it is found once
+/// here, and trying another gain (as the make-up loop does) costs a few
+/// operations per sample.
+#[derive(Clone, Debug)]
+pub struct Limiter {
+    /// Largest estimated peak within ±`width` of each sample.
+    loudest: Vec<f32>,
+    /// Half-width of the attack window, in samples.
+    width: usize,
+    /// Per-sample recovery coefficient of the release.
+    release: f64,
+}
+
+impl Limiter {
+    /// Prepares the limiter for `samples` at `rate` Hz.
+    pub fn new(samples: &[f32], rate: u32) -> Self {
+        let peaks = local_peaks(samples);
+        let width = super::samples_in(ATTACK_SECONDS, rate).max(1);
+        Limiter {
+            loudest: sliding_max(&peaks, width),
+            width,
+            release: 1.0 - (-1.0 / (RELEASE_SECONDS * f64::from(rate))).exp(),
+        }
+    }
+
+    /// Writes `samples × gain` into `out` with every peak brought down to
+    /// `ceiling` (linear, > 0) by a smooth gain curve; samples already under
+    /// it pass unchanged. Returns the deepest gain reduction, in dB (0 when
+    /// nothing was done).
+    ///
+    /// The curve is the window minimum of the gain each sample needs,
+    /// averaged over the same window (so it ramps down ahead of a peak and
+    /// still meets it: every value averaged at a peak is at most that peak's
+    /// need), then released slowly.
+    pub fn apply(&self, samples: &[f32], gain: f32, ceiling: f32, out: &mut [f32]) -> f64 {
+        assert_eq!(
+            samples.len(),
+            self.loudest.len(),
+            "limiter prepared for another clip"
+        );
+        let n = samples.len();
+        let loudest = self.loudest.iter().fold(0.0f32, |m, &v| m.max(v)) * gain;
+        if loudest <= ceiling {
+            for (o, &s) in out.iter_mut().zip(samples) {
+                *o = s * gain;
+            }
+            return 0.0;
+        }
+        let need = |i: usize| -> f64 {
+            let p = self.loudest[i] * gain;
+            if p > ceiling {
+                f64::from(ceiling / p)
+            } else {
+                1.0
+            }
+        };
+        let w = self.width;
+        let mut prefix = Vec::with_capacity(n + 1);
+        let mut total = 0.0f64;
+        prefix.push(total);
+        for i in 0..n {
+            total += need(i);
+            prefix.push(total);
+        }
+        let mut level = 1.0f64;
+        for (i, (o, &s)) in out.iter_mut().zip(samples).enumerate() {
+            let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
+            let smooth = (prefix[hi] - prefix[lo]) / (hi - lo) as f64;
+            // Recover slowly, but never above what the averaged curve allows.
+            level = smooth.min(level + (1.0 - level) * self.release);
+            // Rounding can leave a peak a hair over; the ceiling is a promise.
+            *o = ((f64::from(s * gain)) * level).clamp(-f64::from(ceiling), f64::from(ceiling))
+                as f32;
+        }
+        20.0 * f64::from(ceiling / loudest).log10()
+    }
+}
+
+/// Brings every peak of `samples` down to `ceiling` in place: a
+/// [`Limiter`] at unit gain. Returns the deepest gain reduction in dB.
+pub fn limit(samples: &mut [f32], ceiling: f32, rate: u32) -> f64 {
+    let limiter = Limiter::new(samples, rate);
+    let input = samples.to_vec();
+    limiter.apply(&input, 1.0, ceiling, samples)
+}
+
+/// The maximum of `x` over `i - w ..= i + w` for every `i` (monotonic deque,
 /// linear time).
-fn sliding_min(x: &[f32], w: usize) -> Vec<f32> {
+fn sliding_max(x: &[f32], w: usize) -> Vec<f32> {
     let n = x.len();
     let mut out = Vec::with_capacity(n);
     let mut deque = std::collections::VecDeque::<usize>::new();
     let mut next = 0;
     for i in 0..n {
         while next < n && next <= i + w {
-            while deque.back().is_some_and(|&b| x[b] >= x[next]) {
+            while deque.back().is_some_and(|&b| x[b] <= x[next]) {
                 deque.pop_back();
             }
             deque.push_back(next);
@@ -95,7 +147,7 @@ fn sliding_min(x: &[f32], w: usize) -> Vec<f32> {
         while deque.front().is_some_and(|&f| f + w < i) {
             deque.pop_front();
         }
-        out.push(deque.front().map_or(1.0, |&f| x[f]));
+        out.push(deque.front().map_or(0.0, |&f| x[f]));
     }
     out
 }
@@ -157,10 +209,30 @@ mod tests {
     }
 
     #[test]
-    fn sliding_min_is_a_window_minimum() {
-        let x = [5.0, 3.0, 4.0, 1.0, 6.0, 7.0, 8.0];
-        assert_eq!(sliding_min(&x, 1), vec![3.0, 3.0, 1.0, 1.0, 1.0, 6.0, 7.0]);
-        assert_eq!(sliding_min(&x, 0), x.to_vec());
+    fn sliding_max_is_a_window_maximum() {
+        let x = [5.0, 3.0, 4.0, 1.0, 6.0, 7.0, 2.0];
+        assert_eq!(sliding_max(&x, 1), vec![5.0, 5.0, 4.0, 6.0, 7.0, 7.0, 7.0]);
+        assert_eq!(sliding_max(&x, 0), x.to_vec());
+    }
+
+    #[test]
+    fn one_preparation_serves_any_gain() {
+        let x: Vec<f32> = (0..4000)
+            .map(|i| 0.3 * (i as f32 * 0.05).sin() * (1.0 + (i as f32 * 0.002).sin()))
+            .collect();
+        let limiter = Limiter::new(&x, 16_000);
+        for gain in [0.5f32, 1.0, 2.0, 4.0] {
+            let mut a = vec![0.0; x.len()];
+            limiter.apply(&x, gain, 0.5, &mut a);
+            let mut b: Vec<f32> = x.iter().map(|v| v * gain).collect();
+            limit(&mut b, 0.5, 16_000);
+            // Same up to the rounding of scaling before or after peak finding.
+            assert!(
+                a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-5),
+                "gain {gain}"
+            );
+            assert!(a.iter().all(|v| v.abs() <= 0.5));
+        }
     }
 
     #[test]

@@ -260,11 +260,12 @@ impl Palette {
                 None => None,
             };
             // The level is measured on the sound as it would play at its
-            // natural length: a file whole, a built-in sound at its design length.
+            // natural length: a file whole, a built-in sound at its design
+            // length. That rendering is kept: most cues are that long.
             let natural = super::samples_in(sound.natural_seconds(), rate).max(1);
-            let probe = match &file {
-                Some(samples) => samples.to_vec(),
-                None => sound.builtin(natural, rate),
+            let probe: Arc<[f32]> = match &file {
+                Some(samples) => Arc::clone(samples),
+                None => sound.builtin(natural, rate).into(),
             };
             let window = super::samples_in(sound.reference_seconds(), rate);
             let reference = loudness::reference_power(&probe, rate, window);
@@ -276,6 +277,7 @@ impl Palette {
             };
             let peak = probe.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             entries.push(BankEntry {
+                natural: file.is_none().then_some(probe),
                 file,
                 gain,
                 peak: f64::from(peak) * gain,
@@ -376,6 +378,8 @@ pub fn read_wav(path: &Path) -> Result<(u32, Vec<f32>), PaletteError> {
 struct BankEntry {
     /// The replacing file at the bank's rate, if any.
     file: Option<Arc<[f32]>>,
+    /// The built-in sound at its natural length (before `gain`), if built in.
+    natural: Option<Arc<[f32]>>,
     /// Gain that sets the sound at its palette level.
     gain: f64,
     /// Its peak at that level (of the file, or of the built-in sound at its
@@ -427,7 +431,10 @@ impl SoundBank {
                 );
                 x
             }
-            None => sound.builtin(len, self.rate),
+            None => match &entry.natural {
+                Some(natural) if natural.len() == len => natural.to_vec(),
+                _ => sound.builtin(len, self.rate),
+            },
         };
         let gain = entry.gain as f32;
         out.iter_mut().for_each(|v| *v *= gain);
