@@ -167,15 +167,20 @@ fn configure(
     Ok(routine)
 }
 
+/// Where phrases (and, in `prepared/`, rendered speech) are cached; `None`
+/// with --no-cache.
+fn cache_dir(args: &VoiceArgs) -> Option<PathBuf> {
+    if args.no_cache {
+        return None;
+    }
+    args.cache_dir
+        .clone()
+        .or_else(vinyasa::voice::default_cache_dir)
+}
+
 /// The routine's voice, behind the phrase cache unless --no-cache.
 fn open_voice(routine: &Routine, args: &VoiceArgs) -> anyhow::Result<Box<dyn vinyasa::Voice>> {
-    let cache = if args.no_cache {
-        None
-    } else {
-        args.cache_dir
-            .clone()
-            .or_else(vinyasa::voice::default_cache_dir)
-    };
+    let cache = cache_dir(args);
     vinyasa::voice::open(&routine.voice, &routine.pronounce, cache.as_deref())
         .with_context(|| format!("cannot open the voice for {}", routine.file))
 }
@@ -288,7 +293,7 @@ fn export(
         channels: args.channels,
         captions,
         progress: true,
-        loudness: true,
+        loudness: std::env::var_os("VINYASA_NO_METER").is_none(),
         cancel: cancel.clone(),
     };
     let targets = export::targets(&args.files, args.output.as_deref())?;
@@ -306,7 +311,16 @@ fn export(
         let timeline = plan(&routine, voice.as_ref(), session)?;
         print_warnings(&routine, &timeline);
         let palette = palette(&routine, args.sounds.as_deref())?;
-        let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &cancel)?;
+        let store =
+            cache_dir(voice_args).map(|d| vinyasa::voice::DiskClipStore::new(d.join("prepared")));
+        let mut renderer = renderer(
+            &routine,
+            &timeline,
+            voice.as_ref(),
+            &palette,
+            &cancel,
+            store.as_ref(),
+        )?;
         match export::export(&timeline, &mut renderer, wav, &options) {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) if cancel.load(Ordering::Relaxed) => {
@@ -362,10 +376,12 @@ fn renderer<'a>(
     voice: &'a dyn vinyasa::Voice,
     palette: &vinyasa::sound::Palette,
     interrupt: &'a AtomicBool,
+    store: Option<&'a vinyasa::voice::DiskClipStore>,
 ) -> anyhow::Result<vinyasa::render::Renderer<'a>> {
     let options = vinyasa::render::RenderOptions {
         voice_volume: routine.voice.volume,
         interrupt: Some(interrupt),
+        store: store.map(|s| s as &dyn vinyasa::render::ClipStore),
         ..Default::default()
     };
     vinyasa::render::Renderer::with_options(timeline, voice, palette, options)
@@ -394,7 +410,16 @@ fn play(
     let flag = interrupt.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
         .context("cannot install the Ctrl-C handler")?;
-    let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &interrupt)?;
+    let store =
+        cache_dir(voice_args).map(|d| vinyasa::voice::DiskClipStore::new(d.join("prepared")));
+    let mut renderer = renderer(
+        &routine,
+        &timeline,
+        voice.as_ref(),
+        &palette,
+        &interrupt,
+        store.as_ref(),
+    )?;
     let options = PlayOptions {
         from,
         device,

@@ -271,7 +271,8 @@ impl Planner<'_> {
         if let Some(&n) = self.lengths.get(text) {
             return Ok(n);
         }
-        let n = self.voice.speak(text)?.len_at(self.rate).max(1);
+        let (rate, samples) = self.voice.length(text)?;
+        let n = crate::voice::len_at(samples, rate, self.rate).max(1);
         self.lengths.insert(text.to_string(), n);
         Ok(n)
     }

@@ -215,7 +215,9 @@ impl Timeline {
 
     /// The first step whose name matches `name` (case-insensitive).
     pub fn step_named(&self, name: &str) -> Option<&StepSpan> {
-        self.steps.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+        self.steps
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// The spoken cues, in order.

@@ -135,8 +135,70 @@ impl<V: Voice> Voice for CachedVoice<V> {
         Ok(clip)
     }
 
+    fn length(&self, text: &str) -> Result<(u32, u64), VoiceError> {
+        // The header is enough: a damaged body is caught when the clip is
+        // spoken (and re-spoken, to the same length: voices are deterministic).
+        let path = self.path_for(text);
+        if let Some(found) = read_header(&path) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
+        }
+        let clip = self.speak(text)?;
+        Ok((clip.rate, clip.samples.len() as u64))
+    }
+
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(self.stats())
+    }
+}
+
+/// Rate and sample count from the header of a clip file whose size matches.
+fn read_header(path: &Path) -> Option<(u32, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header).ok()?;
+    if &header[..8] != MAGIC || u32::from_le_bytes(header[8..12].try_into().ok()?) != FORMAT {
+        return None;
+    }
+    let rate = u32::from_le_bytes(header[12..16].try_into().ok()?);
+    let count = u64::from_le_bytes(header[16..24].try_into().ok()?);
+    let expected = (HEADER + CHECKSUM) as u64 + count.checked_mul(4)?;
+    (rate > 0 && size == expected).then_some((rate, count))
+}
+
+/// Prepared clips (see [`crate::render::ClipStore`]) kept in a directory,
+/// in the clip file format, written atomically like the phrase cache.
+#[derive(Debug)]
+pub struct DiskClipStore {
+    dir: PathBuf,
+}
+
+impl DiskClipStore {
+    /// A store in `dir` (created when first written).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DiskClipStore { dir: dir.into() }
+    }
+}
+
+impl crate::render::ClipStore for DiskClipStore {
+    fn load(&self, key: &str) -> Option<Vec<f32>> {
+        let bytes = std::fs::read(self.dir.join(format!("{key}.clip"))).ok()?;
+        decode(&bytes).map(|clip| clip.samples)
+    }
+
+    fn save(&self, key: &str, samples: &[f32]) {
+        let clip = Clip {
+            rate: 1,
+            samples: samples.to_vec(),
+        };
+        // A store that cannot save just makes the clip again next time.
+        let _ = write_atomically(
+            &self.dir,
+            &self.dir.join(format!("{key}.clip")),
+            &encode(&clip),
+        );
     }
 }
 

@@ -29,7 +29,7 @@ mod flite;
 pub mod lexicon;
 pub mod text;
 
-pub use cache::{CACHE_DIR_ENV, CacheStats, CachedVoice, default_cache_dir};
+pub use cache::{CACHE_DIR_ENV, CacheStats, CachedVoice, DiskClipStore, default_cache_dir};
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
 
@@ -110,6 +110,13 @@ pub trait Voice: Send + Sync {
     /// Speaks `text` (one phrase, no inline pauses) into a clip.
     fn speak(&self, text: &str) -> Result<Clip, VoiceError>;
 
+    /// The rate and sample count `speak(text)` gives, without the samples.
+    /// The planner needs only this; a cache answers it from a file header.
+    fn length(&self, text: &str) -> Result<(u32, u64), VoiceError> {
+        let clip = self.speak(text)?;
+        Ok((clip.rate, clip.samples.len() as u64))
+    }
+
     /// Hits and misses of the clip cache behind this voice, if there is one:
     /// for the export summary.
     fn cache_stats(&self) -> Option<CacheStats> {
@@ -124,6 +131,10 @@ impl<V: Voice + ?Sized> Voice for Box<V> {
 
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
         (**self).speak(text)
+    }
+
+    fn length(&self, text: &str) -> Result<(u32, u64), VoiceError> {
+        (**self).length(text)
     }
 
     fn cache_stats(&self) -> Option<CacheStats> {
