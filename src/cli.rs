@@ -30,7 +30,48 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         session: SessionArgs,
+        #[command(flatten)]
+        voice: VoiceArgs,
     },
+    /// List the voices usable on this machine.
+    Voices,
+    /// Print the licence notices of the built-in voice.
+    Licenses,
+}
+
+/// Voice options, shared by plan, export and play; they override [voice].
+#[derive(Debug, Args, Clone, Default)]
+pub struct VoiceArgs {
+    /// Speech engine: flite (built in) or espeak-ng (if installed).
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: Option<EngineArg>,
+    /// The engine's voice, e.g. kal16 (flite) or en-gb (espeak-ng); see `vinyasa voices`.
+    #[arg(long, value_name = "NAME")]
+    pub voice: Option<String>,
+    /// Speaking rate, 1.0 is the voice's clear default.
+    #[arg(long, value_name = "X")]
+    pub speed: Option<f32>,
+    /// Pitch, 1.0 is the voice's own.
+    #[arg(long, value_name = "X")]
+    pub pitch: Option<f32>,
+    /// Speech volume, 1.0 is normal.
+    #[arg(long, value_name = "X")]
+    pub volume: Option<f32>,
+    /// Where synthesized phrases are cached [default: the platform's cache dir, e.g. ~/.cache/vinyasa/clips]
+    #[arg(long, env = "VINYASA_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the phrase cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    /// The built-in flite voice.
+    Flite,
+    /// The espeak-ng program.
+    #[value(name = "espeak-ng", alias = "espeak")]
+    EspeakNg,
 }
 
 /// Options that shape a session, shared by plan, export and play.

@@ -10,11 +10,13 @@
 //!
 //! * [`routine`] parses and checks a routine file, reporting every problem
 //!   with `file:line:col`.
-//! * [`plan`] lays every cue on one exact timeline, given a [`voice::Voice`]
+//! * [`plan`](mod@plan) lays every cue on one exact timeline, given a [`voice::Voice`]
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
 //! * [`render`] turns a timeline into samples.
+//! * [`output`] writes files safely: the WAV with a marker per step, and captions.
+//! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
 //!
 //! # Pinning a routine's timings in a test
 //!
@@ -46,6 +48,8 @@
 //! assert_eq!(timeline.seconds(release.start), 21.128);
 //! ```
 
+pub mod export;
+pub mod output;
 pub mod plan;
 pub mod render;
 pub mod routine;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, SessionArgs};
+use cli::{Cli, Command, EngineArg, SessionArgs, VoiceArgs};
 use vinyasa::routine::{self, Report, Routine};
 use vinyasa::{PlanOptions, Timeline};
 
@@ -40,11 +40,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             json,
             session,
+            voice,
         } => {
             let Some(routine) = load(&file)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            let timeline = plan(&routine, &session)?;
+            let routine = configure(routine, &session, &voice)?;
+            let speaker = open_voice(&routine, &voice)?;
+            let timeline = plan(&routine, speaker.as_ref(), &session)?;
             let mut out = io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &vinyasa::timeline::Json::new(&timeline))?;
@@ -61,7 +64,84 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Voices => {
+            let mut out = io::stdout().lock();
+            for v in vinyasa::voice::available() {
+                let name = v.name.as_deref().unwrap_or("-");
+                let lang = v.language.as_deref().unwrap_or("");
+                if v.installed {
+                    writeln!(
+                        out,
+                        "{:<10} {:<14} {:<8} {}",
+                        v.engine, name, lang, v.description
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:<10} (not installed) {}",
+                        v.engine.to_string(),
+                        v.description
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Licenses => {
+            io::stdout()
+                .lock()
+                .write_all(vinyasa::voice::NOTICES.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Applies the command line's cue and voice settings over the routine's.
+fn configure(
+    mut routine: Routine,
+    session: &SessionArgs,
+    voice: &VoiceArgs,
+) -> anyhow::Result<Routine> {
+    for c in &session.cues {
+        routine.set_cue(c).map_err(anyhow::Error::msg)?;
+    }
+    let v = &mut routine.voice;
+    if let Some(e) = voice.engine {
+        v.engine = match e {
+            EngineArg::Flite => vinyasa::voice::Engine::Flite,
+            EngineArg::EspeakNg => vinyasa::voice::Engine::EspeakNg,
+        };
+        if voice.voice.is_none() {
+            v.name = None;
+        }
+    }
+    if let Some(n) = &voice.voice {
+        v.name = Some(n.clone());
+    }
+    if let Some(x) = voice.speed {
+        v.speed = x;
+    }
+    if let Some(x) = voice.pitch {
+        v.pitch = x;
+    }
+    if let Some(x) = voice.volume {
+        v.volume = x;
+    }
+    v.check()
+        .map_err(|e| anyhow::anyhow!("{e} (from --speed, --pitch or --volume)"))?;
+    Ok(routine)
+}
+
+/// The routine's voice, behind the phrase cache unless --no-cache.
+fn open_voice(routine: &Routine, args: &VoiceArgs) -> anyhow::Result<Box<dyn vinyasa::Voice>> {
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir
+            .clone()
+            .or_else(vinyasa::voice::default_cache_dir)
+    };
+    vinyasa::voice::open(&routine.voice, &routine.pronounce, cache.as_deref())
+        .with_context(|| format!("cannot open the voice for {}", routine.file))
 }
 
 /// Loads a routine, printing its problems; `None` if it has errors.
@@ -121,16 +201,14 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn plan(routine: &Routine, args: &SessionArgs) -> anyhow::Result<Timeline> {
-    let mut routine = routine.clone();
-    for c in &args.cues {
-        routine.set_cue(c).map_err(anyhow::Error::msg)?;
-    }
-    let voice = vinyasa::voice::TestVoice::default();
+fn plan(
+    routine: &Routine,
+    voice: &dyn vinyasa::Voice,
+    args: &SessionArgs,
+) -> anyhow::Result<Timeline> {
     let options = PlanOptions {
         rate: args.rate,
         level: args.level.into(),
     };
-    vinyasa::plan(&routine, &voice, &options)
-        .with_context(|| format!("cannot plan {}", routine.file))
+    vinyasa::plan(routine, voice, &options).with_context(|| format!("cannot plan {}", routine.file))
 }

@@ -1,6 +1,6 @@
 //! The timeline: every cue of a session with its exact start and length.
 //!
-//! A [`Timeline`] is what the planner ([`crate::plan`]) makes of a routine and
+//! A [`Timeline`] is what the planner ([`crate::plan()`]) makes of a routine and
 //! a voice, and what everything downstream consumes: the renderer turns it
 //! into samples, the captions and WAV markers are read off it, the player
 //! seeks in it. It is plain data: no engine, no device, no clock.

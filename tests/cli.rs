@@ -7,6 +7,8 @@ use crate::util::root;
 fn vinyasa() -> Command {
     let mut cmd = Command::cargo_bin("vinyasa").unwrap();
     cmd.current_dir(root());
+    // Keep the tests' phrase cache out of the user's.
+    cmd.env("VINYASA_CACHE_DIR", root().join("target/test-clip-cache"));
     cmd
 }
 
@@ -64,6 +66,23 @@ fn check_missing_file_names_it() {
         err.contains("routines/nope.toml:1:1: cannot read the file"),
         "{err}"
     );
+}
+
+#[test]
+fn voices_and_licenses() {
+    let (code, out, _) = output(vinyasa().arg("voices"));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("flite      kal16"), "{out}");
+    let (code, out, _) = output(vinyasa().arg("licenses"));
+    assert_eq!(code, 0);
+    assert!(out.contains("flite"), "{out}");
+}
+
+#[test]
+fn bad_voice_settings_are_refused() {
+    let (code, _, err) = output(vinyasa().args(["plan", "routines/mid-back.toml", "--speed", "0"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("speed"), "{err}");
 }
 
 #[test]

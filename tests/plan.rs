@@ -75,6 +75,27 @@ fn seed_plans_are_well_formed_at_every_level() {
 }
 
 #[test]
+fn seed_plans_fit_the_built_in_voice_without_warnings() {
+    for name in SEEDS {
+        let r = seed(name);
+        let voice = vinyasa::voice::open(&r.voice, &r.pronounce, None).unwrap();
+        for level in [Level::Gentle, Level::Standard, Level::Deep] {
+            let options = vinyasa::PlanOptions {
+                rate: 44_100,
+                level,
+            };
+            let t = vinyasa::plan(&r, voice.as_ref(), &options).unwrap();
+            assert_well_formed(&t);
+            assert!(
+                t.warnings.is_empty(),
+                "{name} at {level:?}: {:#?}",
+                t.warnings
+            );
+        }
+    }
+}
+
+#[test]
 fn seed_plan_snapshots() {
     for name in SEEDS {
         let t = plan(&seed(name), Level::Standard);

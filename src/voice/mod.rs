@@ -7,8 +7,44 @@
 //! [`TestVoice`] is a deterministic stand-in for tests: its clips have a
 //! length that depends only on the text, so timelines planned with it can be
 //! pinned exactly.
+//!
+//! The engines:
+//!
+//! * [`FliteVoice`]: the built-in voice (flite-rs, `kal16`), always there.
+//! * [`EspeakVoice`]: the `espeak-ng` program, run as a subprocess when it
+//!   is installed, for other languages and voices.
+//!
+//! Around them: [`CachedVoice`] keeps clips on disk, [`text`] rewrites
+//! what engines misread, [`lexicon`] holds how yoga words are said, and
+//! [`open`] / [`available`] are what the command line calls.
 
 use std::fmt;
+use std::ops::RangeInclusive;
+use std::path::Path;
+
+mod cache;
+mod edges;
+mod espeak;
+mod flite;
+pub mod lexicon;
+pub mod text;
+
+pub use cache::{CACHE_DIR_ENV, CacheStats, CachedVoice, default_cache_dir};
+pub use espeak::EspeakVoice;
+pub use flite::FliteVoice;
+
+/// The licence notices of the speech data built into the binary, for
+/// `vinyasa licenses`: the top-level NOTICE, then flite-rs's third-party terms
+/// (the CMU/Edinburgh voice and model data) and the Apache License.
+pub const NOTICES: &str = concat!(
+    include_str!("../../NOTICE"),
+    "\n==== licenses/flite-rs-NOTICE ====\n\n",
+    include_str!("../../licenses/flite-rs-NOTICE"),
+    "\n==== licenses/flite-rs-THIRD-PARTY-LICENSES.md ====\n\n",
+    include_str!("../../licenses/flite-rs-THIRD-PARTY-LICENSES.md"),
+    "\n==== licenses/flite-rs-LICENSE ====\n\n",
+    include_str!("../../licenses/flite-rs-LICENSE"),
+);
 
 /// Mono samples in `-1.0..=1.0` at `rate` Hz.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +79,15 @@ pub enum VoiceError {
         /// What is missing and how to get it.
         reason: String,
     },
+    /// A setting or a pronunciation this engine cannot use.
+    #[error("{what}: {reason}")]
+    Invalid {
+        /// The value, named as the user wrote it (`voice speed 9`,
+        /// `pronunciation of "ujjayi"`).
+        what: String,
+        /// Why it is refused and what would be accepted.
+        reason: String,
+    },
     /// The engine ran but failed on this text.
     #[error("{engine} could not speak {text:?}: {reason}")]
     Failed {
@@ -64,6 +109,26 @@ pub trait Voice: Send + Sync {
 
     /// Speaks `text` (one phrase, no inline pauses) into a clip.
     fn speak(&self, text: &str) -> Result<Clip, VoiceError>;
+
+    /// Hits and misses of the clip cache behind this voice, if there is one:
+    /// for the export summary.
+    fn cache_stats(&self) -> Option<CacheStats> {
+        None
+    }
+}
+
+impl<V: Voice + ?Sized> Voice for Box<V> {
+    fn identity(&self) -> String {
+        (**self).identity()
+    }
+
+    fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+        (**self).speak(text)
+    }
+
+    fn cache_stats(&self) -> Option<CacheStats> {
+        (**self).cache_stats()
+    }
 }
 
 impl fmt::Debug for dyn Voice + '_ {
@@ -187,4 +252,158 @@ pub struct Pronunciation {
     pub respell: Option<String>,
     /// CMU/ARPAbet phones for flite's lexicon (`"uw1 jh ay1 iy0"`), if given.
     pub phones: Option<String>,
+}
+
+impl VoiceSettings {
+    /// Speeds an engine is asked for: slower than a quarter or faster than
+    /// four times its clear default is no longer speech anyone can follow.
+    pub const SPEED: RangeInclusive<f32> = 0.25..=4.0;
+    /// Pitches relative to the voice's own: an octave either way.
+    pub const PITCH: RangeInclusive<f32> = 0.5..=2.0;
+    /// Gains: from silent to four times (+12 dB) the speech level.
+    pub const VOLUME: RangeInclusive<f32> = 0.0..=4.0;
+
+    /// Refuses a speed, pitch or volume outside its range (or not a number),
+    /// naming the setting, the value and the range.
+    pub fn check(&self) -> Result<(), VoiceError> {
+        let settings = [
+            ("speed", self.speed, Self::SPEED),
+            ("pitch", self.pitch, Self::PITCH),
+            ("volume", self.volume, Self::VOLUME),
+        ];
+        for (name, value, range) in settings {
+            if !range.contains(&value) {
+                return Err(VoiceError::Invalid {
+                    what: format!("voice {name} {value}"),
+                    reason: format!(
+                        "must be between {} and {} (1 is the voice's own)",
+                        range.start(),
+                        range.end()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// The name users write (`flite`, `espeak-ng`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Flite => "flite",
+            Engine::EspeakNg => "espeak-ng",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One line of `vinyasa voices`: a voice usable on this machine, or an engine
+/// that is not installed and how to get it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VoiceInfo {
+    /// The engine.
+    pub engine: Engine,
+    /// What to pass as the voice name (`kal16`, `en-us`); `None` when the
+    /// engine is not installed.
+    pub name: Option<String>,
+    /// Language code (`en-us`), when known.
+    pub language: Option<String>,
+    /// A few words for a person: `US English, male, 16 kHz (built in)`, or
+    /// what is missing and how to install it.
+    pub description: String,
+    /// Whether it can speak now.
+    pub installed: bool,
+}
+
+/// The voice the settings ask for, with the routine's pronunciations, behind
+/// the clip cache in `cache` if given (see [`default_cache_dir`]).
+///
+/// A cache directory that cannot be created or written does not fail this or
+/// any later call: the voice speaks uncached and [`CacheStats::warning`] says
+/// why.
+pub fn open(
+    settings: &VoiceSettings,
+    pronunciations: &[Pronunciation],
+    cache: Option<&Path>,
+) -> Result<Box<dyn Voice>, VoiceError> {
+    let voice: Box<dyn Voice> = match settings.engine {
+        Engine::Flite => Box::new(FliteVoice::new(settings, pronunciations)?),
+        Engine::EspeakNg => Box::new(EspeakVoice::new(settings, pronunciations)?),
+    };
+    Ok(match cache {
+        Some(dir) => Box::new(CachedVoice::new(voice, dir)),
+        None => voice,
+    })
+}
+
+/// Every voice usable on this machine: the built-in flite voices, then
+/// espeak-ng's voices if the program is installed, or one line saying it is
+/// not and how to get it.
+pub fn available() -> Vec<VoiceInfo> {
+    let mut voices = FliteVoice::voices();
+    match EspeakVoice::voices(EspeakVoice::program()) {
+        Ok(found) => voices.extend(found),
+        Err(e) => voices.push(VoiceInfo {
+            engine: Engine::EspeakNg,
+            name: None,
+            language: None,
+            description: match e {
+                VoiceError::Unavailable { reason, .. } => reason,
+                other => other.to_string(),
+            },
+            installed: false,
+        }),
+    }
+    voices
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    #[test]
+    fn opens_the_built_in_voice_behind_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = VoiceSettings::default();
+        let plain = open(&settings, &[], None).unwrap();
+        assert_eq!(plain.cache_stats(), None);
+        let cached = open(&settings, &[], Some(dir.path())).unwrap();
+        assert_eq!(cached.identity(), plain.identity());
+        assert_eq!(
+            cached.speak("Rest.").unwrap(),
+            plain.speak("Rest.").unwrap()
+        );
+        assert_eq!(cached.cache_stats().unwrap().misses, 1);
+    }
+
+    #[test]
+    fn lists_the_built_in_voice_first_and_espeak_either_way() {
+        let voices = available();
+        assert_eq!(voices[0].name.as_deref(), Some("kal16"));
+        assert!(voices[0].installed);
+        let espeak: Vec<&VoiceInfo> = voices
+            .iter()
+            .filter(|v| v.engine == Engine::EspeakNg)
+            .collect();
+        match espeak.as_slice() {
+            [missing] if !missing.installed => {
+                assert!(missing.description.contains("sudo apt install espeak-ng"));
+            }
+            found => assert!(found.iter().any(|v| v.name.as_deref() == Some("en-us"))),
+        }
+    }
+
+    #[test]
+    fn notices_carry_the_voice_data_terms() {
+        assert!(NOTICES.starts_with("vinyasa\n"));
+        assert!(NOTICES.contains("Carnegie Mellon University"));
+        assert!(NOTICES.contains("University of Edinburgh"));
+        assert!(NOTICES.contains("Apache License"));
+    }
 }

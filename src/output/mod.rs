@@ -1,0 +1,376 @@
+//! Files a session is written to: the WAV ([`wav`]) and its captions
+//! ([`captions`]), and the rule every one of them is written by.
+//!
+//! The rule: a file is written to a hidden temporary file beside its target
+//! (`.NAME.vinyasa-XXXXXX.tmp`), synced, and renamed into place only when it
+//! is complete, so an error or Ctrl-C never leaves a partial file under the
+//! target's name. An existing target is refused unless `force` is given, both
+//! before any work is done and again, atomically, at the rename, so a file
+//! that appears in between is not clobbered either. Whatever goes wrong, the
+//! temporary file is removed and an existing target is left as it was.
+
+pub mod captions;
+pub mod wav;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::render::RenderError;
+
+/// Why an output file was not written.
+///
+/// Messages name the file and, where there is one, the fix; the underlying
+/// I/O error is the [`source`](std::error::Error::source), so print the chain
+/// (`{:#}` with anyhow) to show it.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The target exists and `force` was not given.
+    #[error("{} already exists; pass --force to overwrite it", path.display())]
+    Exists {
+        /// The target.
+        path: PathBuf,
+    },
+    /// The target is a directory.
+    #[error("{} is a directory; give a file name to write to", path.display())]
+    IsDirectory {
+        /// The target.
+        path: PathBuf,
+    },
+    /// The temporary file beside the target could not be created.
+    #[error("cannot create a temporary file in {} to write {}", dir.display(), path.display())]
+    Create {
+        /// The directory the target is in.
+        dir: PathBuf,
+        /// The target.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing, syncing or renaming into place failed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The target.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The renderer failed; nothing was written.
+    #[error("cannot render the audio for {}; nothing was written", path.display())]
+    Render {
+        /// The target.
+        path: PathBuf,
+        /// Why the renderer failed.
+        #[source]
+        source: RenderError,
+    },
+    /// Cancelled (Ctrl-C); nothing was written.
+    #[error("cancelled; {} was not written", path.display())]
+    Cancelled {
+        /// The target.
+        path: PathBuf,
+    },
+    /// A channel count the writer does not support.
+    #[error(
+        "cannot write {} with {channels} channels: use 1 (mono) or 2 (stereo)",
+        path.display()
+    )]
+    Channels {
+        /// The target.
+        path: PathBuf,
+        /// The count asked for.
+        channels: u16,
+    },
+    /// A sample rate the writer does not support.
+    #[error("cannot write {} at {rate} Hz: use a rate from 8000 to 384000 Hz", path.display())]
+    Rate {
+        /// The target.
+        path: PathBuf,
+        /// The rate of the samples.
+        rate: u32,
+    },
+    /// The audio does not fit the WAV format's 4 GiB limit.
+    #[error(
+        "cannot write {}: {frames} frames at {channels} channel(s) are {bytes} bytes, over the \
+         WAV format's 4 GiB limit; use a lower --rate, mono, or a shorter routine",
+        path.display()
+    )]
+    TooLong {
+        /// The target.
+        path: PathBuf,
+        /// Length of the session in frames.
+        frames: u64,
+        /// Channels asked for.
+        channels: u16,
+        /// Size the file would have.
+        bytes: u64,
+    },
+}
+
+/// Fails if `path` cannot be written under the overwrite rule: it exists and
+/// `force` is false, or it is a directory.
+pub fn check_target(path: &Path, force: bool) -> Result<(), OutputError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(OutputError::IsDirectory { path: path.into() }),
+        Ok(_) if !force => Err(OutputError::Exists { path: path.into() }),
+        // Not there (or not statable: the rename will tell).
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` under the module's rule (temporary file, sync,
+/// rename; no overwrite without `force`).
+pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputError> {
+    let mut staged = Staged::new(path, force)?;
+    io::Write::write_all(staged.file(), bytes).map_err(|e| staged.error(e))?;
+    staged.commit()
+}
+
+/// A file being written: a temporary file beside its target.
+///
+/// Dropping it without [`commit`](Staged::commit) removes the temporary file.
+pub(crate) struct Staged {
+    tmp: tempfile::NamedTempFile,
+    target: PathBuf,
+    force: bool,
+}
+
+impl Staged {
+    /// Checks the target and creates the temporary file beside it.
+    pub(crate) fn new(target: &Path, force: bool) -> Result<Staged, OutputError> {
+        check_target(target, force)?;
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| OutputError::IsDirectory {
+                path: target.into(),
+            })?
+            .to_string_lossy();
+        let prefix = format!(".{name}.vinyasa-");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp").rand_bytes(6);
+        // tempfile's default 0600 would survive the rename; a written session
+        // should get the mode any new file gets (0666 less the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder
+            .tempfile_in(dir)
+            .map_err(|source| OutputError::Create {
+                dir: dir.into(),
+                path: target.into(),
+                source,
+            })?;
+        Ok(Staged {
+            tmp,
+            target: target.into(),
+            force,
+        })
+    }
+
+    /// The temporary file, open for writing.
+    pub(crate) fn file(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// The target this will be renamed to.
+    pub(crate) fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// An I/O error while writing, attributed to the target.
+    pub(crate) fn error(&self, source: io::Error) -> OutputError {
+        OutputError::Write {
+            path: self.target.clone(),
+            source,
+        }
+    }
+
+    /// Syncs the file and renames it onto the target; without `force`, the
+    /// rename itself refuses an existing target.
+    pub(crate) fn commit(self) -> Result<(), OutputError> {
+        let Staged { tmp, target, force } = self;
+        let write_error = |source| OutputError::Write {
+            path: target.clone(),
+            source,
+        };
+        if force {
+            // Keep the mode of the file being replaced.
+            if let Ok(meta) = std::fs::metadata(&target) {
+                tmp.as_file()
+                    .set_permissions(meta.permissions())
+                    .map_err(write_error)?;
+            }
+        }
+        tmp.as_file().sync_all().map_err(write_error)?;
+        let persisted = if force {
+            tmp.persist(&target)
+        } else {
+            tmp.persist_noclobber(&target)
+        };
+        // On failure the PersistError still owns the temporary file; dropping
+        // it here removes it.
+        match persisted {
+            Ok(_) => {}
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(OutputError::Exists { path: target });
+            }
+            Err(e) => return Err(write_error(e.error)),
+        }
+        sync_dir(&target);
+        Ok(())
+    }
+}
+
+/// Makes the rename durable. Best effort: the file is complete and in place
+/// whether or not the directory can be synced.
+fn sync_dir(target: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = target;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Names in `dir`, sorted, hidden ones included.
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn writes_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_file(&path, b"hello", false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+        assert_eq!(names(dir.path()), ["a.txt"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn new_files_get_the_usual_mode_not_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_file(&path, b"x", false).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask, "mode {mode:o}, umask {umask:o}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn force_keeps_the_mode_of_the_replaced_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_file(&path, b"new", true).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
+
+    #[test]
+    fn refuses_an_existing_file_and_leaves_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"old").unwrap();
+        let err = write_file(&path, b"new", false).unwrap_err();
+        assert!(matches!(err, OutputError::Exists { .. }));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} already exists; pass --force to overwrite it",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(names(dir.path()), ["a.txt"]);
+    }
+
+    #[test]
+    fn force_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"old").unwrap();
+        write_file(&path, b"new", true).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["a.txt"]);
+    }
+
+    #[test]
+    fn a_file_appearing_while_writing_is_not_clobbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        let mut staged = Staged::new(&path, false).unwrap();
+        io::Write::write_all(staged.file(), b"new").unwrap();
+        // Another process creates the target after the first check.
+        std::fs::write(&path, b"theirs").unwrap();
+        let err = staged.commit().unwrap_err();
+        assert!(matches!(err, OutputError::Exists { .. }), "{err:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        assert_eq!(names(dir.path()), ["a.txt"]);
+    }
+
+    #[test]
+    fn temporary_file_is_hidden_beside_the_target_and_removed_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let staged = Staged::new(&path, false).unwrap();
+        let listed = names(dir.path());
+        assert_eq!(listed.len(), 1);
+        assert!(
+            listed[0].starts_with(".a.wav.vinyasa-") && listed[0].ends_with(".tmp"),
+            "{listed:?}"
+        );
+        drop(staged);
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_directory_is_refused_even_with_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_file(dir.path(), b"x", true).unwrap_err();
+        assert!(matches!(err, OutputError::IsDirectory { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_missing_directory_names_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope").join("a.txt");
+        let err = write_file(&path, b"x", false).unwrap_err();
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! A disk cache of spoken clips, so a second export of a routine synthesises
+//! nothing and gives the same bytes.
+//!
+//! One file per clip, named by the SHA-256 of the voice's identity and the
+//! text. A file holds the rate and the exact `f32` samples (so a cached
+//! render is bit-identical to a cold one) and a SHA-256 of its contents: a
+//! truncated or damaged file is a miss and is rewritten. Files are written
+//! to a temporary file in the same directory and renamed into place, so two
+//! exports running at once never see half a clip. The cache never fails a
+//! voice: if it cannot be written, clips are spoken uncached and
+//! [`CacheStats::warning`] says why.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::{Clip, Voice, VoiceError};
+
+/// The environment variable that overrides the platform's cache directory.
+pub const CACHE_DIR_ENV: &str = "VINYASA_CACHE_DIR";
+
+/// `$VINYASA_CACHE_DIR` if set and not empty, else the platform's cache
+/// directory + `vinyasa/clips` (`~/.cache/vinyasa/clips` on Linux,
+/// `~/Library/Caches/vinyasa/clips` on macOS, `%LOCALAPPDATA%\vinyasa\clips`
+/// on Windows); `None` if there is neither.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    match std::env::var_os(CACHE_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => dirs::cache_dir().map(|dir| dir.join("vinyasa").join("clips")),
+    }
+}
+
+/// What the cache did, for the export summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Clips read from disk.
+    pub hits: u64,
+    /// Clips synthesised (absent, unreadable or damaged on disk).
+    pub misses: u64,
+    /// The first reason a clip could not be stored, if any: the cache
+    /// directory is unwritable, the disk is full…
+    pub warning: Option<String>,
+}
+
+/// A voice whose clips are kept on disk in `dir`.
+pub struct CachedVoice<V: Voice> {
+    inner: V,
+    dir: PathBuf,
+    identity: String,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    warning: OnceLock<String>,
+}
+
+/// File layout, little-endian: magic, format version, rate (u32), sample
+/// count (u64), samples (f32 bits), SHA-256 of all that.
+const MAGIC: &[u8; 8] = b"VINYCLIP";
+const FORMAT: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 8;
+const CHECKSUM: usize = 32;
+
+impl<V: Voice> CachedVoice<V> {
+    /// `inner`, with its clips kept in `dir` (created when first written).
+    pub fn new(inner: V, dir: impl Into<PathBuf>) -> Self {
+        let identity = inner.identity();
+        CachedVoice {
+            inner,
+            dir: dir.into(),
+            identity,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            warning: OnceLock::new(),
+        }
+    }
+
+    /// The directory clips are kept in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The voice behind the cache.
+    pub fn inner(&self) -> &V {
+        &self.inner
+    }
+
+    /// Hits, misses and the first storage problem so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            warning: self.warning.get().cloned(),
+        }
+    }
+
+    /// The file that holds the clip of `text`.
+    pub fn path_for(&self, text: &str) -> PathBuf {
+        let mut key = Vec::with_capacity(self.identity.len() + 1 + text.len());
+        key.extend_from_slice(self.identity.as_bytes());
+        key.push(0);
+        key.extend_from_slice(text.as_bytes());
+        self.dir.join(format!("{}.clip", sha256_hex(&key)))
+    }
+
+    fn store(&self, path: &Path, clip: &Clip) {
+        if let Err(reason) = write_atomically(&self.dir, path, &encode(clip)) {
+            // Only the first problem is kept: they are usually all the same.
+            let _ = self.warning.set(format!(
+                "could not store speech in the cache {}: {reason}; speaking without it \
+                 (set --cache-dir or {CACHE_DIR_ENV} to a writable directory)",
+                self.dir.display()
+            ));
+        }
+    }
+}
+
+impl<V: Voice> Voice for CachedVoice<V> {
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+
+    fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+        let path = self.path_for(text);
+        // Unreadable, short and damaged files are all misses: the clip is
+        // spoken again and the file replaced.
+        if let Some(clip) = std::fs::read(&path).ok().and_then(|bytes| decode(&bytes)) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(clip);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let clip = self.inner.speak(text)?;
+        self.store(&path, &clip);
+        Ok(clip)
+    }
+
+    fn cache_stats(&self) -> Option<CacheStats> {
+        Some(self.stats())
+    }
+}
+
+/// Writes `bytes` to a temporary file in `dir`, then renames it to `path`.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it ({e})"))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| format!("cannot create a file in it ({e})"))?;
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(|e| format!("cannot write {} ({e})", file.path().display()))?;
+    match file.persist(path) {
+        Ok(_) => Ok(()),
+        // Another export stored the same clip first (and Windows will not
+        // replace a file that is open): the clip is there either way.
+        Err(_) if path.is_file() => Ok(()),
+        Err(e) => Err(format!(
+            "cannot rename into {} ({})",
+            path.display(),
+            e.error
+        )),
+    }
+}
+
+fn encode(clip: &Clip) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER + 4 * clip.samples.len() + CHECKSUM);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT.to_le_bytes());
+    bytes.extend_from_slice(&clip.rate.to_le_bytes());
+    bytes.extend_from_slice(&(clip.samples.len() as u64).to_le_bytes());
+    for sample in &clip.samples {
+        bytes.extend_from_slice(&sample.to_bits().to_le_bytes());
+    }
+    let checksum = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&checksum);
+    bytes
+}
+
+/// The clip in `bytes`, or `None` if they are not a whole, undamaged clip
+/// file of this format.
+fn decode(bytes: &[u8]) -> Option<Clip> {
+    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(CHECKSUM)?)?;
+    let (header, samples) = body.split_at_checked(HEADER)?;
+    if &header[..8] != MAGIC
+        || u32::from_le_bytes(header[8..12].try_into().ok()?) != FORMAT
+        || Sha256::digest(body).as_slice() != checksum
+    {
+        return None;
+    }
+    let rate = u32::from_le_bytes(header[12..16].try_into().ok()?);
+    let count = u64::from_le_bytes(header[16..24].try_into().ok()?);
+    if rate == 0 || u64::try_from(samples.len()).ok()? != count.checked_mul(4)? {
+        return None;
+    }
+    let samples = samples
+        .chunks_exact(4)
+        .map(|b| f32::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        .collect();
+    Some(Clip { rate, samples })
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::{FliteVoice, VoiceSettings};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Barrier};
+
+    /// A voice whose samples are awkward floats (negative zero, subnormals,
+    /// full scale), that counts how often it is asked.
+    #[derive(Default)]
+    struct Counting {
+        calls: AtomicUsize,
+    }
+
+    impl Voice for Counting {
+        fn identity(&self) -> String {
+            "counting/1".to_string()
+        }
+
+        fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut samples = vec![-0.0, 1e-42, -1.0, 1.0, f32::MIN_POSITIVE, 0.1, -0.3];
+            samples.extend(text.bytes().map(|b| f32::from(b) / 255.0 - 0.5));
+            Ok(Clip {
+                rate: 22_050,
+                samples,
+            })
+        }
+    }
+
+    fn bits(clip: &Clip) -> Vec<u32> {
+        clip.samples.iter().map(|s| s.to_bits()).collect()
+    }
+
+    fn files_in(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn a_cached_clip_is_bit_identical_to_a_spoken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cold = CachedVoice::new(Counting::default(), dir.path());
+        let spoken = cold.speak("Inhale.").unwrap();
+        assert_eq!(
+            cold.stats(),
+            CacheStats {
+                hits: 0,
+                misses: 1,
+                warning: None
+            }
+        );
+
+        let warm = CachedVoice::new(Counting::default(), dir.path());
+        let read = warm.speak("Inhale.").unwrap();
+        assert_eq!(warm.inner().calls.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            warm.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 0,
+                warning: None
+            }
+        );
+        assert_eq!(read.rate, 22_050);
+        assert_eq!(bits(&read), bits(&spoken));
+        // The file is the clip and no more: header, 4 bytes a sample, checksum.
+        let files = files_in(dir.path());
+        assert_eq!(files.len(), 1);
+        let len = std::fs::metadata(&files[0]).unwrap().len();
+        assert_eq!(len, (24 + 4 * spoken.samples.len() + 32) as u64);
+    }
+
+    #[test]
+    fn flite_clips_round_trip_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = VoiceSettings::default();
+        let cold = CachedVoice::new(FliteVoice::new(&settings, &[]).unwrap(), dir.path());
+        let warm = CachedVoice::new(FliteVoice::new(&settings, &[]).unwrap(), dir.path());
+        let a = cold.speak("Fold forward, knees soft.").unwrap();
+        let b = warm.speak("Fold forward, knees soft.").unwrap();
+        assert_eq!((cold.stats().misses, warm.stats().hits), (1, 1));
+        assert_eq!(a.rate, b.rate);
+        assert_eq!(bits(&a), bits(&b));
+    }
+
+    #[test]
+    fn keys_separate_texts_and_identities() {
+        let dir = tempfile::tempdir().unwrap();
+        let voice = CachedVoice::new(Counting::default(), dir.path());
+        assert_ne!(voice.path_for("a"), voice.path_for("b"));
+        let other = CachedVoice::new(crate::voice::TestVoice::default(), dir.path());
+        assert_ne!(voice.path_for("a"), other.path_for("a"));
+        // The identity and the text are separated, so they cannot run together.
+        assert_eq!(
+            voice.path_for("x").file_name().unwrap().to_str().unwrap(),
+            format!("{}.clip", sha256_hex(b"counting/1\0x"))
+        );
+    }
+
+    #[test]
+    fn damaged_files_are_misses_and_are_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let voice = CachedVoice::new(Counting::default(), dir.path());
+        let good = voice.speak("Exhale.").unwrap();
+        let path = voice.path_for("Exhale.");
+        let bytes = std::fs::read(&path).unwrap();
+
+        let mut flipped = bytes.clone();
+        flipped[30] ^= 1;
+        let damage: [&[u8]; 5] = [
+            &[],
+            &bytes[..20],
+            &bytes[..bytes.len() - 1],
+            &flipped,
+            b"VINYCLIP",
+        ];
+        for (i, damaged) in damage.into_iter().enumerate() {
+            std::fs::write(&path, damaged).unwrap();
+            let again = voice.speak("Exhale.").unwrap();
+            assert_eq!(bits(&again), bits(&good), "damage {i}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "damage {i}: not rewritten"
+            );
+        }
+        assert_eq!(
+            voice.stats(),
+            CacheStats {
+                hits: 0,
+                misses: 6,
+                warning: None
+            }
+        );
+        assert_eq!(voice.inner().calls.load(Ordering::SeqCst), 6);
+        voice.speak("Exhale.").unwrap();
+        assert_eq!(voice.stats().hits, 1);
+    }
+
+    #[test]
+    fn two_writers_at_once_leave_one_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = Arc::new(Barrier::new(2));
+        let clips: Vec<Clip> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..2)
+                .map(|_| {
+                    let start = Arc::clone(&start);
+                    let dir = dir.path();
+                    scope.spawn(move || {
+                        let voice = CachedVoice::new(
+                            FliteVoice::new(&VoiceSettings::default(), &[]).unwrap(),
+                            dir,
+                        );
+                        start.wait();
+                        let clip = voice.speak("Reach up, and fold.").unwrap();
+                        assert_eq!(voice.stats().warning, None);
+                        clip
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(bits(&clips[0]), bits(&clips[1]));
+        // One clip file, no temporary files left behind, and it reads back.
+        assert_eq!(files_in(dir.path()).len(), 1);
+        let bytes = std::fs::read(&files_in(dir.path())[0]).unwrap();
+        assert_eq!(bits(&decode(&bytes).unwrap()), bits(&clips[0]));
+    }
+
+    #[test]
+    fn an_unwritable_cache_still_speaks_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"").unwrap();
+        let cache = file.join("clips");
+        let voice = CachedVoice::new(Counting::default(), &cache);
+        let clip = voice.speak("Rest.").unwrap();
+        assert_eq!(
+            bits(&clip),
+            bits(&Counting::default().speak("Rest.").unwrap())
+        );
+        voice.speak("Rest.").unwrap();
+        let stats = voice.stats();
+        assert_eq!((stats.hits, stats.misses), (0, 2));
+        let warning = stats.warning.unwrap();
+        assert!(
+            warning.starts_with(&format!(
+                "could not store speech in the cache {}: cannot create it (",
+                cache.display()
+            )),
+            "{warning}"
+        );
+        assert!(
+            warning.ends_with("(set --cache-dir or VINYASA_CACHE_DIR to a writable directory)")
+        );
+    }
+
+    #[test]
+    fn errors_of_the_voice_are_not_cached() {
+        struct Mute;
+        impl Voice for Mute {
+            fn identity(&self) -> String {
+                "mute".into()
+            }
+            fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+                Err(VoiceError::Failed {
+                    engine: "mute".into(),
+                    text: text.into(),
+                    reason: "no".into(),
+                })
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let voice = CachedVoice::new(Mute, dir.path());
+        assert!(voice.speak("a").is_err());
+        assert!(files_in(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn the_stats_reach_through_a_boxed_voice() {
+        let dir = tempfile::tempdir().unwrap();
+        let voice: Box<dyn Voice> = Box::new(CachedVoice::new(Counting::default(), dir.path()));
+        voice.speak("a").unwrap();
+        voice.speak("a").unwrap();
+        let stats = voice.cache_stats().unwrap();
+        assert_eq!((stats.hits, stats.misses), (1, 1));
+        assert_eq!(Counting::default().cache_stats(), None);
+    }
+}
