@@ -22,11 +22,16 @@ import argparse
 import json
 import sys
 
-# Seconds one cycle lasts, measured with `vinyasa plan` (flite voice, level
-# standard); used only to choose how many cycles make up the wanted length.
-CYCLE_SECONDS = 640.0
+# Seconds each kind of step lasts in a cycle, measured with `vinyasa plan`
+# (flite voice, level standard); used only to choose where to stop so the
+# session comes close to the wanted length. Flows differ by variant.
+SIDE_SECONDS, BREATH_SECONDS, REPS_SECONDS, REPEATED_SECONDS, REST_SECONDS = (
+    120.0, 137.0, 91.0, 178.0, 137.0)
+FLOW_SECONDS = [98.0, 177.0, 97.0]
 # The welcome and closing steps together.
-FRAME_SECONDS = 40.0
+FRAME_SECONDS = 35.0
+# The format limits a session to 4 hours; the estimate can be a minute short.
+MAX_MINUTES = 235
 
 NUMBERS = [
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -76,13 +81,13 @@ BREATH_HOLDS = [
 FLOWS = [
     ("Cat-cow",
      "Come onto all fours, hands under your shoulders and knees under your hips.",
-     [("inhale", "Lift your head and tailbone; let the belly drop.", "Lift."),
+     [("inhale", "Lift your head and tailbone.", "Lift."),
       ("exhale", "Round your back up toward the ceiling.", "Round.")]),
     ("Mini suns",
      "Stand with your feet together and your palms together at your chest.",
      [("inhale", "Reach both arms up.", "Reach up."),
       ("exhale", "Bend your knees and fold down.", "Fold."),
-      ("inhale", "Roll up slowly, arms overhead.", "Roll up."),
+      ("inhale", "Roll up slowly.", "Roll up."),
       ("exhale", "Hands back to your chest.", "Hands to chest.")]),
     ("Thread the needle flow",
      "Come onto all fours with your knees under your hips.",
@@ -128,86 +133,92 @@ def q(text):
     return json.dumps(text)
 
 
-def set_words(cycle):
-    return "Set {}.".format(NUMBERS[cycle % len(NUMBERS)].capitalize())
+def step(n, name, say, body):
+    """A [[step]] table of cycle n; its instructions open with the set number."""
+    set_words = "Set {}.".format(NUMBERS[n % len(NUMBERS)].capitalize())
+    return "[[step]]\nname = {}\nsay = {}\n{}".format(
+        q(name), q("{} {}".format(set_words, say)), body)
+
+
+def strings(items):
+    return "[{}]".format(", ".join(q(i) for i in items))
 
 
 def cycle_steps(n):
-    """The TOML of cycle n (0-based): six steps."""
+    """Cycle n (0-based): six steps, each as (TOML, estimated seconds)."""
     out = []
+
     name, sides, say = SIDE_HOLDS[n % len(SIDE_HOLDS)]
-    out.append("[[step]]\nname = {}\nsay = {}\nhold = \"45s\"\nsides = {}\n".format(
-        q(name), q("{} {}".format(set_words(n), say)),
-        "true" if sides is True else "[{}]".format(", ".join(q(s) for s in sides))))
+    sides = "true" if sides is True else strings(sides)
+    body = "hold = \"45s\"\nsides = {}\n".format(sides)
+    out.append((step(n, name, say, body), SIDE_SECONDS))
 
     name, say, inhales, exhales = BREATH_HOLDS[n % len(BREATH_HOLDS)]
-    out.append(
-        "[[step]]\nname = {}\nsay = {}\nbreaths = \"10-14\"\non_inhale = [{}]\n"
-        "on_exhale = [{}]\n".format(
-            q(name), q("{} {}".format(set_words(n), say)),
-            ", ".join(q(p) for p in inhales), ", ".join(q(p) for p in exhales)))
+    body = "breaths = \"10-14\"\non_inhale = {}\non_exhale = {}\n".format(
+        strings(inhales), strings(exhales))
+    out.append((step(n, name, say, body), BREATH_SECONDS))
 
     name, say, moves = FLOWS[n % len(FLOWS)]
-    flow = ",\n".join(
-        "  {{ {} = {}, then = {} }}".format(breath, q(words), q(then))
+    flow = "".join(
+        "  {{ {} = {}, then = {} }},\n".format(breath, q(words), q(then))
         for breath, words, then in moves)
-    out.append(
-        "[[step]]\nname = {}\nsay = {}\nflow = [\n{},\n]\nrounds = \"6-10\"\n"
-        "cues = {{ breath = \"both\" }}\n".format(
-            q(name), q("{} {}".format(set_words(n), say)), flow))
+    body = "flow = [\n{}]\nrounds = \"6-10\"\ncues = {{ breath = \"both\" }}\n".format(flow)
+    out.append((step(n, name, say, body), FLOW_SECONDS[n % len(FLOWS)]))
 
     name, say, moves = REPS[n % len(REPS)]
-    flow = ",\n".join(
-        "  {{ say = {}, then = {}, time = {} }}".format(q(words), q(then), q(time))
+    flow = "".join(
+        "  {{ say = {}, then = {}, time = {} }},\n".format(q(words), q(then), q(time))
         for words, then, time in moves)
-    out.append(
-        "[[step]]\nname = {}\nsay = {}\nflow = [\n{},\n]\nrounds = \"5-8\"\n"
-        "count = true\n".format(q(name), q("{} {}".format(set_words(n), say)), flow))
+    body = "flow = [\n{}]\nrounds = \"5-8\"\ncount = true\n".format(flow)
+    out.append((step(n, name, say, body), REPS_SECONDS))
 
     name, say, rest_say, again = REPEATED_HOLDS[n % len(REPEATED_HOLDS)]
-    out.append(
-        "[[step]]\nname = {}\nsay = {}\nhold = \"30-45s\"\nrepeat = 3\nrest = \"15s\"\n"
-        "rest_say = {}\nagain = {}\n".format(
-            q(name), q("{} {}".format(set_words(n), say)), q(rest_say), q(again)))
+    body = ("hold = \"30-45s\"\nrepeat = 3\nrest = \"15s\"\nrest_say = {}\n"
+            "again = {}\n".format(q(rest_say), q(again)))
+    out.append((step(n, name, say, body), REPEATED_SECONDS))
 
     name, say, prompts = RESTS[n % len(RESTS)]
-    out.append(
-        "[[step]]\nname = {}\nsay = {}\nhold = \"2 min\"\nprompts = [{}]\n"
-        "cues = {{ halfway = false, remaining = false, countdown = \"off\" }}\n"
-        "release = \"Slowly come back to the breath.\"\n".format(
-            q(name), q("{} {}".format(set_words(n), say)),
-            ", ".join(q(p) for p in prompts)))
+    body = ("hold = \"2 min\"\nprompts = {}\n"
+            "cues = {{ halfway = false, remaining = false, countdown = \"off\" }}\n"
+            "release = \"Slowly come back to the breath.\"\n".format(strings(prompts)))
+    out.append((step(n, name, say, body), REST_SECONDS))
     return out
 
 
 def routine(minutes):
-    cycles = max(1, round((minutes * 60.0 - FRAME_SECONDS) / CYCLE_SECONDS))
-    if cycles > len(NUMBERS):
-        raise SystemExit(
-            "long_routine.py: {} minutes needs {} cycles, at most {} are written; "
-            "ask for {} minutes or fewer".format(
-                minutes, cycles, len(NUMBERS),
-                int((len(NUMBERS) * CYCLE_SECONDS + FRAME_SECONDS) // 60)))
-    parts = [
-        "# Generated by scripts/long_routine.py --minutes {}: a benchmark routine,\n"
-        "# {} cycles of six steps. Do not edit; generate it again.\n\n"
+    """The routine's TOML: whole cycles, then steps of the next cycle, for as
+    long as each step brings the estimated length closer to `minutes`."""
+    target = minutes * 60.0
+    steps, seconds, n = [], FRAME_SECONDS, 0
+    while True:
+        for text, estimate in cycle_steps(n):
+            if abs(seconds + estimate - target) >= abs(seconds - target):
+                break
+            steps.append(text)
+            seconds += estimate
+        else:
+            n += 1
+            continue
+        break
+    header = (
+        "# Generated by scripts/long_routine.py --minutes {}: a benchmark routine\n"
+        "# of {} steps. Do not edit; generate it again.\n\n"
         "title = {}\n"
         "description = \"A long generated session for benchmarks.\"\n"
         "language = \"en\"\n"
         "transition = \"3s\"\n\n"
         "[breath]\ninhale = \"4s\"\nexhale = \"6s\"\n\n"
         "[cues]\nbreath = \"tone\"\nbells = \"steps\"\n".format(
-            minutes, cycles, q("Long practice ({} minutes)".format(minutes))),
+            minutes, len(steps) + 2, q("Long practice ({} minutes)".format(minutes))))
+    welcome = (
         "[[step]]\nname = \"Welcome\"\n"
         "say = \"Welcome to this long practice. [1s] Move slowly, and rest whenever you need to.\"\n"
-        "pause = \"1s\"\n",
-    ]
-    for n in range(cycles):
-        parts.extend(cycle_steps(n))
-    parts.append(
+        "pause = \"1s\"\n")
+    closing = (
         "[[step]]\nname = \"Closing\"\n"
-        "say = \"Roll onto your side and press yourself up to sitting. [2s] Thank you for practising.\"\n")
-    return "\n".join(parts)
+        "say = \"Roll onto your side and press yourself up to sitting. [2s] "
+        "Thank you for practising.\"\n")
+    return "\n".join([header, welcome] + steps + [closing])
 
 
 def main():
@@ -216,8 +227,9 @@ def main():
                         help="about how long the session should last (default 120)")
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args()
-    if args.minutes < 1:
-        parser.error("--minutes must be at least 1, got {}".format(args.minutes))
+    if not 1 <= args.minutes <= MAX_MINUTES:
+        parser.error("--minutes must be between 1 and {} (a session lasts at most 4 hours), "
+                     "got {}".format(MAX_MINUTES, args.minutes))
     text = routine(args.minutes)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:

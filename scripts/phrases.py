@@ -5,7 +5,7 @@
 
 Writes PHRASES, one spoken phrase a line: its start in seconds, a tab, its
 text (the cues with kind.type == "speech", in time order). Prints
-"TOTAL_SECONDS RATE PHRASE_COUNT" on stdout for scripts/espeak_sox_pipeline.sh.
+"TOTAL_SECONDS RATE PHRASES DISTINCT_PHRASES" on stdout for scripts/espeak_sox_pipeline.sh.
 """
 
 import json
@@ -30,7 +30,8 @@ def main():
             # One line per phrase: a tab or newline in the text would split it.
             text = " ".join(cue["text"].split())
             f.write("{:.6f}\t{}\n".format(cue["start_seconds"], text))
-    print("{:.6f} {} {}".format(plan["total_seconds"], plan["rate"], len(speech)))
+    distinct = len({cue["text"] for cue in speech})
+    print("{:.6f} {} {} {}".format(plan["total_seconds"], plan["rate"], len(speech), distinct))
 
 
 if __name__ == "__main__":
