@@ -33,6 +33,56 @@ pub enum Command {
         #[command(flatten)]
         voice: VoiceArgs,
     },
+    /// Render routines to WAV files (with markers per step, and captions).
+    Export {
+        /// Routine files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Output file (one routine) or directory (several) [default: ROUTINE.wav here]
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Replace files that exist.
+        #[arg(long)]
+        force: bool,
+        /// Also write captions beside the WAV: srt, vtt, lrc or all (comma-separated).
+        #[arg(long, value_name = "FORMATS")]
+        captions: Option<String>,
+        /// Channels in the WAV: 1 (mono) or 2 (the same in both).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        channels: u16,
+        /// Folder of WAV files replacing built-in sounds (bell.wav, step-bell.wav, inhale.wav, exhale.wav, tick.wav).
+        #[arg(long, value_name = "DIR")]
+        sounds: Option<PathBuf>,
+        #[command(flatten)]
+        session: SessionArgs,
+        #[command(flatten)]
+        voice: VoiceArgs,
+    },
+    /// Play a routine live through the sound card, hands-free.
+    ///
+    /// Keys: space pause/resume, n or → next step, p or ← restart the step
+    /// (or back one near its start), + and - volume, q or Esc quit.
+    Play {
+        /// The routine file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Start at this step: its number (from 1) or its name.
+        #[arg(long, value_name = "STEP")]
+        from: Option<String>,
+        /// The sound device (an ALSA name on Linux, e.g. default or hw:1).
+        #[arg(long, default_value = "default", value_name = "NAME")]
+        device: String,
+        /// No keys or live view: one plain line per step.
+        #[arg(long)]
+        plain: bool,
+        /// Folder of WAV files replacing built-in sounds, as for export.
+        #[arg(long, value_name = "DIR")]
+        sounds: Option<PathBuf>,
+        #[command(flatten)]
+        session: SessionArgs,
+        #[command(flatten)]
+        voice: VoiceArgs,
+    },
     /// List the voices usable on this machine.
     Voices,
     /// Print the licence notices of the built-in voice.
@@ -60,8 +110,8 @@ pub struct VoiceArgs {
     /// Where synthesized phrases are cached [default: the platform's cache dir, e.g. ~/.cache/vinyasa/clips]
     #[arg(long, env = "VINYASA_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Do not read or write the phrase cache.
-    #[arg(long, conflicts_with = "cache_dir")]
+    /// Do not read or write the phrase cache (wins over --cache-dir).
+    #[arg(long)]
     pub no_cache: bool,
 }
 

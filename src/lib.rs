@@ -14,9 +14,12 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`sound`] holds the bells, breath tones and ticks, and the effects and
+//!   loudness control the renderer uses.
 //! * [`render`] turns a timeline into samples.
 //! * [`output`] writes files safely: the WAV with a marker per step, and captions.
 //! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
+//! * [`play`] plays a session live, rendering ahead as it goes.
 //!
 //! # Pinning a routine's timings in a test
 //!
@@ -51,8 +54,10 @@
 pub mod export;
 pub mod output;
 pub mod plan;
+pub mod play;
 pub mod render;
 pub mod routine;
+pub mod sound;
 pub mod timeline;
 pub mod voice;
 

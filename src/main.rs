@@ -3,7 +3,10 @@
 mod cli;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Parser;
@@ -64,6 +67,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Export {
+            files,
+            output,
+            force,
+            captions,
+            channels,
+            sounds,
+            session,
+            voice,
+        } => export(
+            &ExportArgs {
+                files,
+                output,
+                force,
+                captions,
+                channels,
+                sounds,
+            },
+            &session,
+            &voice,
+        ),
+        Command::Play {
+            file,
+            from,
+            device,
+            plain,
+            sounds,
+            session,
+            voice,
+        } => play(
+            &file,
+            from,
+            device,
+            plain,
+            sounds.as_deref(),
+            &session,
+            &voice,
+        ),
         Command::Voices => {
             let mut out = io::stdout().lock();
             for v in vinyasa::voice::available() {
@@ -211,4 +252,165 @@ fn plan(
         level: args.level.into(),
     };
     vinyasa::plan(routine, voice, &options).with_context(|| format!("cannot plan {}", routine.file))
+}
+
+struct ExportArgs {
+    files: Vec<PathBuf>,
+    output: Option<PathBuf>,
+    force: bool,
+    captions: Option<String>,
+    channels: u16,
+    sounds: Option<PathBuf>,
+}
+
+fn export(
+    args: &ExportArgs,
+    session: &SessionArgs,
+    voice_args: &VoiceArgs,
+) -> anyhow::Result<ExitCode> {
+    use vinyasa::export::{self, ExportOptions};
+    let captions = match &args.captions {
+        Some(list) => vinyasa::output::captions::parse_formats(list).map_err(anyhow::Error::msg)?,
+        None => Default::default(),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    // Ctrl-C and SIGTERM stop the render at the next block; the temporary
+    // file is removed and any existing target left as it was.
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
+    let options = ExportOptions {
+        force: args.force,
+        channels: args.channels,
+        captions,
+        progress: true,
+        loudness: true,
+        cancel: cancel.clone(),
+    };
+    let targets = export::targets(&args.files, args.output.as_deref())?;
+    // Check everything before rendering anything.
+    let mut routines = Vec::new();
+    for (file, wav) in args.files.iter().zip(&targets) {
+        let Some(routine) = load(file)? else {
+            return Ok(ExitCode::FAILURE);
+        };
+        export::check_targets(wav, &options)?;
+        routines.push((configure(routine, session, voice_args)?, wav));
+    }
+    for (routine, wav) in routines {
+        let voice = open_voice(&routine, voice_args)?;
+        let timeline = plan(&routine, voice.as_ref(), session)?;
+        for w in &timeline.warnings {
+            eprintln!(
+                "warning: {}:{}:{}: {}",
+                routine.file, w.line, w.column, w.message
+            );
+        }
+        let palette = palette(&routine, args.sounds.as_deref())?;
+        let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &cancel)?;
+        match export::export(&timeline, &mut renderer, wav, &options) {
+            Ok(summary) => eprintln!("{summary}"),
+            Err(e) if cancel.load(Ordering::Relaxed) => {
+                eprintln!("vinyasa: {:#}", anyhow::Error::from(e));
+                return Ok(ExitCode::from(130));
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::from(e).context(format!("cannot export {}", routine.file))
+                );
+            }
+        }
+        if let Some(stats) = voice.cache_stats()
+            && let Some(warning) = stats.warning
+        {
+            eprintln!("note: phrase cache: {warning}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The built-in sounds, replaced by files from `--sounds DIR` (or `audio/`
+/// in the current directory) and the routine's `[sounds]`.
+fn palette(
+    routine: &Routine,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<vinyasa::sound::Palette> {
+    use vinyasa::sound::{Palette, Sound};
+    let dir = dir
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("audio"));
+    let overrides: Vec<(Sound, PathBuf)> = routine
+        .sounds
+        .iter()
+        .filter_map(|(name, path)| Sound::from_name(name).map(|s| (s, path.clone())))
+        .collect();
+    let palette = if dir.is_dir() {
+        Palette::load(&dir, &overrides)?
+    } else {
+        let mut p = Palette::builtin();
+        for (sound, path) in &overrides {
+            p = p.with_file(*sound, path)?;
+        }
+        p
+    };
+    Ok(palette)
+}
+
+/// The renderer for a planned routine, stopping when `interrupt` is set.
+fn renderer<'a>(
+    routine: &Routine,
+    timeline: &'a Timeline,
+    voice: &'a dyn vinyasa::Voice,
+    palette: &vinyasa::sound::Palette,
+    interrupt: &'a AtomicBool,
+) -> anyhow::Result<vinyasa::render::Renderer<'a>> {
+    let options = vinyasa::render::RenderOptions {
+        voice_volume: routine.voice.volume,
+        interrupt: Some(interrupt),
+        ..Default::default()
+    };
+    vinyasa::render::Renderer::with_options(timeline, voice, palette, options)
+        .with_context(|| format!("cannot render {}", routine.file))
+}
+
+fn play(
+    file: &std::path::Path,
+    from: Option<String>,
+    device: String,
+    plain: bool,
+    sounds: Option<&std::path::Path>,
+    session: &SessionArgs,
+    voice_args: &VoiceArgs,
+) -> anyhow::Result<ExitCode> {
+    use vinyasa::play::{Ended, PlayOptions};
+    let Some(routine) = load(file)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let routine = configure(routine, session, voice_args)?;
+    let voice = open_voice(&routine, voice_args)?;
+    let timeline = plan(&routine, voice.as_ref(), session)?;
+    for w in &timeline.warnings {
+        eprintln!(
+            "warning: {}:{}:{}: {}",
+            routine.file, w.line, w.column, w.message
+        );
+    }
+    let palette = palette(&routine, sounds)?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
+    let mut renderer = renderer(&routine, &timeline, voice.as_ref(), &palette, &interrupt)?;
+    let options = PlayOptions {
+        from,
+        device,
+        plain,
+        interrupt: interrupt.clone(),
+        ..Default::default()
+    };
+    match vinyasa::play::play(&timeline, &mut renderer, &options) {
+        Ok(Ended::Finished | Ended::Quit { .. }) => Ok(ExitCode::SUCCESS),
+        Ok(Ended::Interrupted { .. }) => Ok(ExitCode::from(130)),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot play {}", routine.file))),
+    }
 }

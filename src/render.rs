@@ -1,7 +1,33 @@
 //! The renderer: timeline → one stream of samples.
 //!
-//! (Interface fixed here so the writer and the player can be built against
-//! it; the implementation arrives with the export issue.)
+//! [`Renderer`] implements [`Samples`]: any range of the session, in any
+//! order, in blocks of any size, always the same samples. Export writes it
+//! front to back; the live player renders ahead and seeks on a skip.
+//!
+//! How a block is made: every cue that overlaps it is prepared as one clip of
+//! exactly its planned length (speech: spoken, resampled to the output rate,
+//! cut or padded, faded, set to its level and peak-limited; sounds: from the
+//! palette), the clips are added at their planned samples, and the sum goes
+//! through a sample-local soft clipper. A clip depends on its cue alone, so
+//! no sample depends on which block asked for it. Clips are made on demand
+//! and only a few near the play position are kept, so memory does not grow
+//! with the session.
+//!
+//! The session gain that lands the export on −16 LUFS is decided in
+//! [`Renderer::new`] from the timeline alone ([`crate::sound::level`]), so
+//! the first block can be played at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::sound::level::{self, Levels, Part, Shape};
+use crate::sound::palette::{PaletteError, Sound, SoundBank};
+use crate::sound::resample::{self, ResampleError};
+use crate::sound::{db_to_amp, fade, limit, loudness, phase, samples_in};
+use crate::timeline::{Cue, CueKind, Lane, Timeline};
+use crate::voice::Voice;
+
+use crate::sound::Palette;
 
 /// Why samples could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +38,33 @@ pub enum RenderError {
     /// Rendering was interrupted (Ctrl-C, the player quit).
     #[error("interrupted")]
     Interrupted,
+    /// A sound file of the palette could not be used.
+    #[error(transparent)]
+    Palette(#[from] PaletteError),
+    /// A speech clip could not be resampled to the output rate.
+    #[error("speech {text:?}: {source}")]
+    Resample {
+        /// The phrase.
+        text: String,
+        /// What went wrong.
+        source: ResampleError,
+    },
+    /// The timeline's rate is outside what the renderer supports.
+    #[error(
+        "cannot render at {rate} Hz: the output rate must be between {} and {} Hz (--rate)",
+        MIN_RATE,
+        MAX_RATE
+    )]
+    Rate {
+        /// The rate asked for.
+        rate: u32,
+    },
 }
+
+/// Lowest output rate: the bells and K-weighting need some room above 4 kHz.
+pub const MIN_RATE: u32 = 8_000;
+/// Highest output rate.
+pub const MAX_RATE: u32 = 384_000;
 
 /// A session as random-access mono samples at a fixed rate.
 ///
@@ -28,3 +80,473 @@ pub trait Samples {
     /// past `total()` are zero.
     fn fill(&mut self, start: u64, out: &mut [f32]) -> Result<(), RenderError>;
 }
+
+/// Fade-in put on every speech clip. Voices trim and fade their own clips;
+/// this is the guarantee for any voice.
+pub const SPEECH_FADE_IN_SECONDS: f64 = 0.003;
+/// Fade-out put on every speech clip.
+pub const SPEECH_FADE_OUT_SECONDS: f64 = 0.008;
+
+/// Most make-up gain a limited speech clip gets to win back the energy its
+/// peaks took, in dB.
+const MAKEUP_MAX_DB: f64 = 6.0;
+/// Rounds of limiting and make-up gain for one clip.
+const MAKEUP_ROUNDS: usize = 6;
+/// A limited clip within this power ratio (0.1 dB) of its level is done.
+const MAKEUP_TOLERANCE: f64 = 1.023;
+
+/// Samples of prepared clips kept by default (16 MB of `f32`): a few
+/// minutes at 44.1 kHz, plenty for the clips around the play position.
+pub const DEFAULT_CACHE_SAMPLES: usize = 4 << 20;
+
+/// Settings of a [`Renderer`] beyond the timeline, voice and palette.
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions<'a> {
+    /// Speech gain relative to the renderer's speech level (the voice
+    /// setting `volume`): above 1 the voice stands further over the bells and
+    /// tones, below 1 it sits closer. The session still lands on −16 LUFS.
+    pub voice_volume: f32,
+    /// Set to stop a fill early with [`RenderError::Interrupted`] (Ctrl-C,
+    /// the player quitting).
+    pub interrupt: Option<&'a AtomicBool>,
+    /// Most samples of prepared clips to keep between fills.
+    pub cache_samples: usize,
+}
+
+impl Default for RenderOptions<'_> {
+    fn default() -> Self {
+        RenderOptions {
+            voice_volume: 1.0,
+            interrupt: None,
+            cache_samples: DEFAULT_CACHE_SAMPLES,
+        }
+    }
+}
+
+/// What a prepared clip is: equal keys give equal samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ClipKey {
+    Speech { text: String, len: u64 },
+    Sound { sound: Sound, len: u64 },
+}
+
+struct CacheEntry {
+    key: ClipKey,
+    samples: Arc<[f32]>,
+    last_used: u64,
+}
+
+/// Prepared clips, least recently used dropped first.
+struct ClipCache {
+    entries: Vec<CacheEntry>,
+    held: usize,
+    budget: usize,
+    /// Counts fills: clips used by the current fill are never dropped.
+    clock: u64,
+}
+
+impl ClipCache {
+    fn get(&mut self, key: &ClipKey) -> Option<Arc<[f32]>> {
+        let clock = self.clock;
+        self.entries.iter_mut().find(|e| &e.key == key).map(|e| {
+            e.last_used = clock;
+            Arc::clone(&e.samples)
+        })
+    }
+
+    fn insert(&mut self, key: ClipKey, samples: Arc<[f32]>) {
+        self.held += samples.len();
+        self.entries.push(CacheEntry {
+            key,
+            samples,
+            last_used: self.clock,
+        });
+        while self.held > self.budget {
+            let Some((i, _)) = self
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.last_used < self.clock)
+                .min_by_key(|(_, e)| e.last_used)
+            else {
+                break;
+            };
+            let gone = self.entries.swap_remove(i);
+            self.held -= gone.samples.len();
+        }
+    }
+}
+
+/// The cues of one lane that make sound, sorted by start.
+struct LaneIndex {
+    cues: Vec<usize>,
+    /// The longest of them, which bounds how far back an overlapping cue
+    /// can start.
+    longest: u64,
+}
+
+impl LaneIndex {
+    fn new(timeline: &Timeline, keep: impl Fn(&Cue) -> bool) -> Self {
+        let mut cues: Vec<usize> = (0..timeline.cues.len())
+            .filter(|&i| timeline.cues[i].len > 0 && keep(&timeline.cues[i]))
+            .collect();
+        cues.sort_by_key(|&i| timeline.cues[i].start);
+        let longest = cues
+            .iter()
+            .map(|&i| timeline.cues[i].len)
+            .max()
+            .unwrap_or(0);
+        LaneIndex { cues, longest }
+    }
+
+    /// Indices (into the timeline's cues) of the cues overlapping `start .. end`.
+    fn overlapping<'t>(
+        &'t self,
+        timeline: &'t Timeline,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = usize> + 't {
+        let earliest = start.saturating_sub(self.longest);
+        let first = self
+            .cues
+            .partition_point(|&i| timeline.cues[i].start < earliest);
+        self.cues[first..]
+            .iter()
+            .copied()
+            .take_while(move |&i| timeline.cues[i].start < end)
+            .filter(move |&i| timeline.cues[i].end() > start)
+    }
+}
+
+/// Renders a [`Timeline`] into samples at its rate: see the module docs.
+pub struct Renderer<'a> {
+    timeline: &'a Timeline,
+    voice: &'a dyn Voice,
+    bank: SoundBank,
+    speech: LaneIndex,
+    sounds: LaneIndex,
+    /// K-weighted mean square each speech clip is set to, session gain
+    /// included.
+    speech_power: f64,
+    /// Gain of each sound over its palette level (the session gain, or less
+    /// where the sound reached its limit allowance), by `Sound as usize`.
+    sound_gain: [f32; 5],
+    levels: Levels,
+    source_ceiling: f32,
+    mix_ceiling: f32,
+    cache: ClipCache,
+    interrupt: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for Renderer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("title", &self.timeline.title)
+            .field("voice", &self.voice)
+            .field("levels", &self.levels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Renderer<'a> {
+    /// A renderer for `timeline`, speaking with `voice`, sounding `palette`,
+    /// with default options.
+    pub fn new(
+        timeline: &'a Timeline,
+        voice: &'a dyn Voice,
+        palette: &Palette,
+    ) -> Result<Self, RenderError> {
+        Renderer::with_options(timeline, voice, palette, RenderOptions::default())
+    }
+
+    /// A renderer with `options`. Cheap: it makes no speech; it reads the
+    /// timeline, prepares the palette at the output rate and decides the
+    /// session gain.
+    pub fn with_options(
+        timeline: &'a Timeline,
+        voice: &'a dyn Voice,
+        palette: &Palette,
+        options: RenderOptions<'a>,
+    ) -> Result<Self, RenderError> {
+        let rate = timeline.rate;
+        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+            return Err(RenderError::Rate { rate });
+        }
+        let bank = palette.at_rate(rate)?;
+        let speech = LaneIndex::new(timeline, |c| c.kind == CueKind::Speech);
+        let sounds = LaneIndex::new(timeline, |c| {
+            c.lane() == Lane::Sound && Sound::for_cue(c.kind).is_some()
+        });
+
+        let volume = f64::from(options.voice_volume.max(0.0));
+        let speech_power = loudness::lufs_to_power(level::SPEECH_LUFS) * volume * volume;
+        let source_ceiling = db_to_amp(level::SOURCE_CEILING_DBFS);
+
+        // The loudness prediction: speech as its level over its cue, each
+        // sound as its measured profile.
+        let profiles: Vec<Option<level::Profile>> = Sound::ALL
+            .iter()
+            .map(|&sound| {
+                let longest = sounds
+                    .cues
+                    .iter()
+                    .map(|&i| &timeline.cues[i])
+                    .filter(|c| Sound::for_cue(c.kind) == Some(sound))
+                    .map(|c| c.len)
+                    .max()?;
+                Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
+            })
+            .collect();
+        let speech_parts = speech.cues.iter().map(|&i| {
+            let c = &timeline.cues[i];
+            Part {
+                group: 0,
+                start: c.start,
+                len: c.len,
+                shape: Shape::Uniform(speech_power),
+            }
+        });
+        let sound_parts = sounds.cues.iter().filter_map(|&i| {
+            let c = &timeline.cues[i];
+            let sound = Sound::for_cue(c.kind)?;
+            Some(Part {
+                group: 1 + sound as usize,
+                start: c.start,
+                len: c.len,
+                shape: Shape::Profile(profiles[sound as usize].as_ref()?),
+            })
+        });
+        let mut caps = [f64::INFINITY; level::GROUPS];
+        // The cap is on the speech's final level, whatever the voice volume.
+        caps[0] = db_to_amp(level::SPEECH_MAX_BOOST_DB) / volume.max(1e-3);
+        for sound in Sound::ALL {
+            let peak = bank.peak(sound);
+            if peak > 0.0 {
+                caps[1 + sound as usize] =
+                    source_ceiling / peak * db_to_amp(sound.limit_allowance_db());
+            }
+        }
+        let levels = level::decide(timeline.total, rate, speech_parts.chain(sound_parts), caps);
+
+        let mut sound_gain = [0.0f32; 5];
+        for sound in Sound::ALL {
+            sound_gain[sound as usize] = db_to_amp(levels.group_gain_db[1 + sound as usize]) as f32;
+        }
+        Ok(Renderer {
+            timeline,
+            voice,
+            bank,
+            speech,
+            sounds,
+            speech_power: speech_power * db_to_amp(2.0 * levels.group_gain_db[0]),
+            sound_gain,
+            levels,
+            source_ceiling: source_ceiling as f32,
+            mix_ceiling: db_to_amp(level::MIX_CEILING_DBFS) as f32,
+            cache: ClipCache {
+                entries: Vec::new(),
+                held: 0,
+                budget: options.cache_samples,
+                clock: 0,
+            },
+            interrupt: options.interrupt,
+        })
+    }
+
+    /// The session gain and the loudness it is expected to give.
+    pub fn levels(&self) -> &Levels {
+        &self.levels
+    }
+
+    fn check_interrupt(&self) -> Result<(), RenderError> {
+        match self.interrupt {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(RenderError::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    /// The prepared clip of the cue at `index`, from the cache or made now.
+    fn clip(&mut self, index: usize) -> Result<Arc<[f32]>, RenderError> {
+        let cue = &self.timeline.cues[index];
+        let key = match Sound::for_cue(cue.kind) {
+            Some(sound) => ClipKey::Sound {
+                sound,
+                len: cue.len,
+            },
+            None => ClipKey::Speech {
+                text: cue.text.clone(),
+                len: cue.len,
+            },
+        };
+        if let Some(samples) = self.cache.get(&key) {
+            return Ok(samples);
+        }
+        self.check_interrupt()?;
+        let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
+        let samples: Arc<[f32]> = match &key {
+            ClipKey::Sound { sound, .. } => {
+                let gain = self.sound_gain[*sound as usize];
+                let mut x = self.bank.render(*sound, len);
+                x.iter_mut().for_each(|v| *v *= gain);
+                limit::limit(&mut x, self.source_ceiling, self.timeline.rate);
+                x.into()
+            }
+            ClipKey::Speech { text, .. } => self.speech_clip(text, len)?.into(),
+        };
+        self.cache.insert(key, Arc::clone(&samples));
+        Ok(samples)
+    }
+
+    /// Speaks `text` into exactly `len` samples at the output rate, at the
+    /// speech level, peaks limited.
+    fn speech_clip(&self, text: &str, len: usize) -> Result<Vec<f32>, RenderError> {
+        let rate = self.timeline.rate;
+        let clip = self.voice.speak(text)?;
+        let resampled = resample::resample(&clip.samples, clip.rate, rate).map_err(|source| {
+            RenderError::Resample {
+                text: text.to_owned(),
+                source,
+            }
+        })?;
+        let content = resampled.len().min(len);
+        let mut x = resample::fit(resampled, len, rate);
+        let body = &mut x[..content];
+        phase::rotate(body, rate);
+        fade::fade_edges(
+            body,
+            samples_in(SPEECH_FADE_IN_SECONDS, rate),
+            samples_in(SPEECH_FADE_OUT_SECONDS, rate),
+        );
+        // Set the spoken part (not any padding) to the speech level with its
+        // peaks under the ceiling. Limiting takes energy with the peaks (a
+        // lot, for buzzy synthetic speech), so the gain is corrected until
+        // the limited clip has its level: the loudness prediction counts on it.
+        let power = loudness::mean_power(body, rate);
+        if power > 0.0 {
+            let original = body.to_vec();
+            let target = self.speech_power;
+            let mut gain = (target / power).sqrt();
+            let most = gain * db_to_amp(MAKEUP_MAX_DB);
+            // Secant steps on log power against log gain: the limiter makes
+            // power grow ever slower than the gain, so the slope is measured.
+            let mut last: Option<(f64, f64)> = None;
+            for _ in 0..MAKEUP_ROUNDS {
+                for (b, &o) in body.iter_mut().zip(&original) {
+                    *b = o * gain as f32;
+                }
+                limit::limit(body, self.source_ceiling, rate);
+                let got = loudness::mean_power(body, rate);
+                let miss = (target / got).ln();
+                if miss.abs() <= MAKEUP_TOLERANCE.ln() || (miss > 0.0 && gain >= most) {
+                    break;
+                }
+                let slope = match last {
+                    Some((g0, p0)) if (gain.ln() - g0).abs() > 1e-9 => {
+                        ((got.ln() - p0) / (gain.ln() - g0)).clamp(0.1, 2.0)
+                    }
+                    _ => 2.0,
+                };
+                last = Some((gain.ln(), got.ln()));
+                gain = (gain.ln() + miss / slope).exp().min(most);
+            }
+        }
+        Ok(x)
+    }
+
+    /// Adds the overlapping part of the cue at `index` into `out`, which
+    /// holds samples from `start`.
+    fn add_cue(&mut self, index: usize, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
+        let clip = self.clip(index)?;
+        let cue_start = self.timeline.cues[index].start;
+        let end = start + out.len() as u64;
+        let from = cue_start.max(start);
+        let to = (cue_start + clip.len() as u64).min(end);
+        if from >= to {
+            return Ok(());
+        }
+        let src = &clip[(from - cue_start) as usize..(to - cue_start) as usize];
+        let dst = &mut out[(from - start) as usize..(to - start) as usize];
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d += s;
+        }
+        Ok(())
+    }
+}
+
+impl Samples for Renderer<'_> {
+    fn rate(&self) -> u32 {
+        self.timeline.rate
+    }
+
+    fn total(&self) -> u64 {
+        self.timeline.total
+    }
+
+    fn fill(&mut self, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
+        self.check_interrupt()?;
+        out.fill(0.0);
+        let end = (start.saturating_add(out.len() as u64)).min(self.timeline.total);
+        if start >= end {
+            return Ok(());
+        }
+        let live = &mut out[..(end - start) as usize];
+        self.cache.clock += 1;
+        let timeline = self.timeline;
+        let cues: Vec<usize> = self
+            .speech
+            .overlapping(timeline, start, end)
+            .chain(self.sounds.overlapping(timeline, start, end))
+            .collect();
+        for index in cues {
+            self.add_cue(index, start, live)?;
+        }
+        let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
+        for v in live.iter_mut() {
+            *v = limit::soft_clip(*v, knee, ceiling);
+        }
+        Ok(())
+    }
+}
+
+/// Copies mono samples into `channels` interleaved channels (the same
+/// signal in each): `out` must hold `mono.len() × channels` samples.
+///
+/// # Panics
+///
+/// If `out` has the wrong length or `channels` is 0.
+pub fn interleave(mono: &[f32], channels: u16, out: &mut [f32]) {
+    let channels = usize::from(channels);
+    assert!(channels > 0, "interleave: zero channels");
+    assert_eq!(
+        out.len(),
+        mono.len() * channels,
+        "interleave: output length"
+    );
+    for (frame, &v) in out.chunks_exact_mut(channels).zip(mono) {
+        frame.fill(v);
+    }
+}
+
+/// Fills `out` with interleaved frames from `start_frame` on: the session
+/// duplicated into `channels` channels (0 is taken as 1; a trailing partial
+/// frame is zeroed). `scratch` is reused between calls to hold the mono
+/// block.
+pub fn fill_interleaved(
+    samples: &mut dyn Samples,
+    start_frame: u64,
+    channels: u16,
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+) -> Result<(), RenderError> {
+    let channels = channels.max(1);
+    let frames = out.len() / usize::from(channels);
+    scratch.resize(frames, 0.0);
+    samples.fill(start_frame, scratch)?;
+    let (whole, rest) = out.split_at_mut(frames * usize::from(channels));
+    interleave(scratch, channels, whole);
+    rest.fill(0.0);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,4 +4,6 @@ mod util;
 
 mod check;
 mod cli;
+mod export;
 mod plan;
+mod play;

@@ -1,0 +1,445 @@
+//! Live playback: a session played through the sound card as it renders.
+//!
+//! [`play`] streams the same samples `export` writes (from the same
+//! [`Samples`]), rendering a few seconds ahead in the background so the
+//! first sound comes at once even for a session of hours. While it plays,
+//! the listener can pause, skip to the next step, go back, change the
+//! volume and quit, from a terminal or with no keys when there is none.
+//!
+//! Layout (private modules): `ahead` renders in the background and makes
+//! one rodio source per step; `transport` queues them on a rodio `Player`
+//! and holds the controls; `output` plays the player's stream on the device
+//! (`alsa` on Linux, rodio's own output elsewhere); `ui` shows and listens.
+//! This file ties them together and owns the errors.
+
+mod ahead;
+#[cfg(target_os = "linux")]
+mod alsa;
+mod output;
+mod transport;
+mod ui;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::render::{RenderError, Samples};
+use crate::timeline::Timeline;
+
+use ahead::Ahead;
+use output::Output;
+use transport::{Steps, Transport};
+use ui::{Action, Screen, Status};
+
+/// How often the screen is redrawn and the device checked.
+const TICK: Duration = Duration::from_millis(50);
+
+/// How [`play`] runs.
+#[derive(Clone, Debug)]
+pub struct PlayOptions {
+    /// Start at this step: its 1-based number or its name (any case).
+    pub from: Option<String>,
+    /// Volume factor on the rendered level, 0.0 to 2.0 (1.0 as exported).
+    pub volume: f32,
+    /// The sound device. On Linux an ALSA device name: `default` (the
+    /// desktop's sound server or card), `hw:1`, a name from `~/.asoundrc`…
+    /// Elsewhere only `default`.
+    pub device: String,
+    /// Print one plain line per step and take no keys, even in a terminal.
+    pub plain: bool,
+    /// Set to stop at once, as Ctrl-C does: the caller's signal handler
+    /// sets it (the terminal view handles Ctrl-C itself, in raw mode no
+    /// signal arrives). `play` sets it too when playback stops before the
+    /// end, so a renderer made with the same flag
+    /// (`RenderOptions::interrupt`) stops its current
+    /// phrase instead of finishing it.
+    pub interrupt: Arc<AtomicBool>,
+}
+
+impl Default for PlayOptions {
+    fn default() -> PlayOptions {
+        PlayOptions {
+            from: None,
+            volume: 1.0,
+            device: "default".into(),
+            plain: false,
+            interrupt: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// How a session that played ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// It played to the end.
+    Finished,
+    /// The listener quit (`q`, Esc) during step `step` (0-based).
+    Quit {
+        /// Index into the timeline's steps.
+        step: usize,
+        /// Session position in samples.
+        position: u64,
+    },
+    /// Ctrl-C, or the caller's interrupt flag, during step `step`.
+    Interrupted {
+        /// Index into the timeline's steps.
+        step: usize,
+        /// Session position in samples.
+        position: u64,
+    },
+}
+
+/// Why a session could not be played. Every message says what to do; those
+/// about the sound device suggest `vinyasa export`, which needs none.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    /// The ALSA library could not be loaded (Linux).
+    #[error(
+        "cannot load the sound library {library} ({reason}); install the package libasound2, \
+         or write the session to a WAV file with `vinyasa export`"
+    )]
+    NoLibrary {
+        /// The library's file name.
+        library: String,
+        /// The loader's reason.
+        reason: String,
+    },
+    /// The sound device could not be opened.
+    #[error(
+        "cannot open the sound device \"{device}\": {reason}; check that a sound card or \
+         sound server is available, or write the session to a WAV file with `vinyasa export`"
+    )]
+    NoDevice {
+        /// The device name.
+        device: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The sound device failed or stopped taking sound while playing.
+    #[error(
+        "the sound device stopped during playback: {reason}; \
+         write the session to a WAV file with `vinyasa export` instead"
+    )]
+    DeviceLost {
+        /// What failed.
+        reason: String,
+    },
+    /// `--from` named no step of the routine.
+    #[error("--from {given}: {problem}")]
+    UnknownStep {
+        /// The value given.
+        given: String,
+        /// What is wrong and what would be right.
+        problem: String,
+    },
+    /// The samples are not the timeline's (a caller's bug).
+    #[error(
+        "the samples ({samples_total} at {samples_rate} Hz) do not match the timeline \
+         ({timeline_total} at {timeline_rate} Hz)"
+    )]
+    Mismatch {
+        /// The timeline's rate.
+        timeline_rate: u32,
+        /// The timeline's length in samples.
+        timeline_total: u64,
+        /// The samples' rate.
+        samples_rate: u32,
+        /// The samples' length.
+        samples_total: u64,
+    },
+    /// The renderer failed part-way (the cause is the error's source).
+    #[error("cannot render the session")]
+    Render(#[from] RenderError),
+    /// A playback thread could not be started.
+    #[error("cannot start a thread for {what}")]
+    Thread {
+        /// What the thread was for.
+        what: &'static str,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// The terminal could not be written or read.
+    #[error("cannot draw on the terminal or read its keys")]
+    Terminal(#[source] std::io::Error),
+}
+
+/// Resolves `--from`: a 1-based step number or a step's name (any case).
+pub fn find_step(timeline: &Timeline, given: &str) -> Result<usize, PlayError> {
+    let count = timeline.steps.len();
+    let unknown = |problem: String| PlayError::UnknownStep {
+        given: given.to_owned(),
+        problem,
+    };
+    let trimmed = given.trim();
+    if let Ok(number) = trimmed.parse::<usize>() {
+        return match number {
+            1.. if number <= count => Ok(number - 1),
+            _ => Err(unknown(format!(
+                "there is no step {number}; this routine's steps are numbered 1 to {count}"
+            ))),
+        };
+    }
+    if let Some(step) = timeline.step_named(trimmed) {
+        return Ok(step.index);
+    }
+    let wanted = trimmed.to_lowercase();
+    let closest = timeline
+        .steps
+        .iter()
+        .map(|s| (strsim::jaro_winkler(&wanted, &s.name.to_lowercase()), s))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score >= 0.8);
+    Err(unknown(match closest {
+        Some((_, step)) => format!(
+            "no step is named \"{trimmed}\"; did you mean \"{}\" (step {})?",
+            step.name,
+            step.index + 1
+        ),
+        None => format!(
+            "no step is named \"{trimmed}\"; give a step's name or its number, 1 to {count}"
+        ),
+    }))
+}
+
+/// Plays `timeline` live: `samples` must be its rendering (the same
+/// renderer `export` uses). Returns when the session ends, the listener
+/// quits, or `options.interrupt` is set; the sound has stopped and the
+/// terminal is restored by then. One closing line goes to stdout.
+pub fn play(
+    timeline: &Timeline,
+    samples: &mut (dyn Samples + Send),
+    options: &PlayOptions,
+) -> Result<Ended, PlayError> {
+    if samples.rate() != timeline.rate || samples.total() != timeline.total {
+        return Err(PlayError::Mismatch {
+            timeline_rate: timeline.rate,
+            timeline_total: timeline.total,
+            samples_rate: samples.rate(),
+            samples_total: samples.total(),
+        });
+    }
+    let first = match &options.from {
+        Some(given) => find_step(timeline, given)?,
+        None => 0,
+    };
+    let ahead = Ahead::new(timeline.rate, timeline.total);
+    // The render thread borrows `samples`, so it runs in a scope that
+    // `play` waits for; the guard closes the cache on every way out
+    // (panics included) so the thread ends and the wait does too.
+    std::thread::scope(|scope| {
+        let worker = ahead.clone();
+        std::thread::Builder::new()
+            .name("vinyasa-render".into())
+            .spawn_scoped(scope, move || worker.render(samples))
+            .map_err(|source| PlayError::Thread {
+                what: "rendering",
+                source,
+            })?;
+        let _close = CloseOnDrop(&ahead);
+        play_with(timeline, &ahead, first, options)
+    })
+}
+
+/// Closes the render-ahead cache when dropped.
+struct CloseOnDrop<'a>(&'a Ahead);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// [`play`] once the render thread runs.
+fn play_with(
+    timeline: &Timeline,
+    ahead: &Ahead,
+    first: usize,
+    options: &PlayOptions,
+) -> Result<Ended, PlayError> {
+    let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
+    if steps.is_empty() {
+        steps.push((0, timeline.total));
+    }
+    let mut transport = Transport::new(ahead.clone(), Steps(steps), first, options.volume);
+    let output = Output::start(transport.feed(), timeline.rate, &options.device)?;
+    let mut screen = Screen::open(timeline, options.plain, first);
+
+    let result = run(&mut transport, &output, &mut screen, ahead, options);
+    // Sound first: quitting silences at once, before the terminal redraws.
+    let ended = match result {
+        Ok(Some(ended)) => {
+            output.stop();
+            Ok(ended)
+        }
+        Ok(None) => output.finish().map(|()| Ended::Finished),
+        Err(error) => {
+            output.stop();
+            Err(error)
+        }
+    };
+    if !matches!(ended, Ok(Ended::Finished)) {
+        // A renderer sharing the flag stops its current phrase now.
+        options.interrupt.store(true, Ordering::SeqCst);
+    }
+    match &ended {
+        Ok(ended) => screen.close(&closing_line(timeline, ended)),
+        Err(_) => drop(screen),
+    }
+    ended
+}
+
+/// The main loop. `Ok(None)`: the session played to its end and the
+/// output should play out; `Ok(Some(_))`: stop now.
+fn run(
+    transport: &mut Transport,
+    output: &Output,
+    screen: &mut Screen,
+    ahead: &Ahead,
+    options: &PlayOptions,
+) -> Result<Option<Ended>, PlayError> {
+    loop {
+        let here = || (transport.step(), transport.position());
+        if options.interrupt.load(Ordering::SeqCst) {
+            let (step, position) = here();
+            return Ok(Some(Ended::Interrupted { step, position }));
+        }
+        // Before `finished`: a failing renderer ends every step early.
+        if ahead.failed() {
+            return Err(ahead.take_failure().map_or(
+                PlayError::Render(RenderError::Interrupted),
+                PlayError::Render,
+            ));
+        }
+        output.check()?;
+        let finished = transport.finished();
+        screen
+            .show(&Status {
+                position: transport.position(),
+                paused: transport.paused(),
+                volume: transport.volume(),
+            })
+            .map_err(PlayError::Terminal)?;
+        if finished {
+            return Ok(None);
+        }
+        match screen.poll(TICK).map_err(PlayError::Terminal)? {
+            None => {}
+            Some(Action::TogglePause) => {
+                transport.toggle_pause();
+            }
+            Some(Action::Next) => transport.next_step(),
+            Some(Action::Back) => transport.back(),
+            Some(Action::VolumeUp) => {
+                transport.change_volume(1);
+            }
+            Some(Action::VolumeDown) => {
+                transport.change_volume(-1);
+            }
+            Some(Action::Quit) => {
+                let (step, position) = here();
+                return Ok(Some(Ended::Quit { step, position }));
+            }
+            Some(Action::Interrupt) => {
+                let (step, position) = here();
+                return Ok(Some(Ended::Interrupted { step, position }));
+            }
+        }
+    }
+}
+
+/// The line left on the terminal when playback ends.
+fn closing_line(timeline: &Timeline, ended: &Ended) -> String {
+    let rate = timeline.rate;
+    let total = ui::minutes(timeline.total, rate, false);
+    match ended {
+        Ended::Finished => format!("Finished \"{}\" ({total}).", timeline.title),
+        Ended::Quit { step, position } | Ended::Interrupted { step, position } => {
+            let name = timeline.steps.get(*step).map_or("", |s| s.name.as_str());
+            format!(
+                "Stopped at {} of {total}, in step {} ({name}); `--from {}` starts there again.",
+                ui::minutes(*position, rate, false),
+                step + 1,
+                step + 1
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routine::Level;
+    use crate::timeline::StepSpan;
+
+    fn timeline() -> Timeline {
+        let step = |index: usize, name: &str| StepSpan {
+            index,
+            name: name.into(),
+            start: index as u64 * 1000,
+            end: (index as u64 + 1) * 1000,
+            line: 1,
+        };
+        Timeline {
+            title: "Mid-back".into(),
+            rate: 100,
+            total: 3000,
+            level: Level::Standard,
+            voice: "test".into(),
+            steps: vec![
+                step(0, "Welcome"),
+                step(1, "Cat-cow"),
+                step(2, "Child's pose"),
+            ],
+            cues: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn from_takes_a_number_or_a_name() {
+        let t = timeline();
+        assert_eq!(find_step(&t, "1").unwrap(), 0);
+        assert_eq!(find_step(&t, " 3 ").unwrap(), 2);
+        assert_eq!(find_step(&t, "cat-COW").unwrap(), 1);
+    }
+
+    #[test]
+    fn from_errors_say_what_would_work() {
+        let t = timeline();
+        assert_eq!(
+            find_step(&t, "4").unwrap_err().to_string(),
+            "--from 4: there is no step 4; this routine's steps are numbered 1 to 3"
+        );
+        assert_eq!(
+            find_step(&t, "0").unwrap_err().to_string(),
+            "--from 0: there is no step 0; this routine's steps are numbered 1 to 3"
+        );
+        assert_eq!(
+            find_step(&t, "catcow").unwrap_err().to_string(),
+            "--from catcow: no step is named \"catcow\"; did you mean \"Cat-cow\" (step 2)?"
+        );
+        assert_eq!(
+            find_step(&t, "warrior").unwrap_err().to_string(),
+            "--from warrior: no step is named \"warrior\"; give a step's name or its number, 1 to 3"
+        );
+    }
+
+    #[test]
+    fn closing_lines() {
+        let t = timeline();
+        assert_eq!(
+            closing_line(&t, &Ended::Finished),
+            "Finished \"Mid-back\" (0:30)."
+        );
+        assert_eq!(
+            closing_line(
+                &t,
+                &Ended::Quit {
+                    step: 1,
+                    position: 1450
+                }
+            ),
+            "Stopped at 0:14 of 0:30, in step 2 (Cat-cow); `--from 2` starts there again."
+        );
+    }
+}

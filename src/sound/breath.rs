@@ -1,0 +1,140 @@
+//! The breath tone: a soft swell that rises over an inhale and falls over an
+//! exhale, filling exactly the length of its cue.
+//!
+//! It is a warm low tone (a fundamental with two quiet overtones) with a
+//! breath of low-passed noise on top. Over an inhale it swells slowly and its
+//! pitch rises a whole tone; over an exhale it starts full and ebbs away as
+//! the pitch sinks. The loudness follows raised-cosine curves, so it starts
+//! and ends at exactly zero with no corner. Everything is a function of the
+//! position within the cue, so a longer breath is the same gesture, slower.
+
+use std::f64::consts::TAU;
+
+use super::Noise;
+use super::fade::raised_cosine;
+use crate::timeline::Phase;
+
+/// Where an inhale's swell peaks, as a fraction of the cue: it rises over
+/// this much and settles over the rest (an exhale mirrors it).
+pub const INHALE_PEAK: f64 = 0.82;
+
+/// The swell's loudness curve (0 to 1) at position `u` (0 to 1) of the cue.
+pub fn envelope(phase: Phase, u: f64) -> f64 {
+    let u = match phase {
+        Phase::Inhale => u,
+        Phase::Exhale => 1.0 - u,
+    };
+    if u <= INHALE_PEAK {
+        raised_cosine(u / INHALE_PEAK)
+    } else {
+        raised_cosine((1.0 - u) / (1.0 - INHALE_PEAK))
+    }
+}
+
+/// The tone's pitch in Hz at position `u` of the cue: an inhale glides up
+/// from F3 to G3, an exhale down from G3 to E3.
+pub fn pitch(phase: Phase, u: f64) -> f64 {
+    let (from, to) = match phase {
+        Phase::Inhale => (174.61, 196.0),
+        Phase::Exhale => (196.0, 164.81),
+    };
+    from + (to - from) * raised_cosine(u)
+}
+
+/// `len` samples of the breath tone for `phase` at `rate` Hz, peaking near
+/// 0.5, zero at both ends.
+pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
+    let fs = f64::from(rate);
+    let mut noise = Noise::new(match phase {
+        Phase::Inhale => 0x001a_4a1e,
+        Phase::Exhale => 0x000e_4a1e,
+    });
+    // White noise through a low pass has a power proportional to the
+    // filter's bandwidth over the rate: scaling by √rate keeps the breath
+    // equally airy at any output rate.
+    let noise_gain = 1.2 * (fs / 44_100.0).sqrt();
+    let (mut lp1, mut lp2) = (0.0f64, 0.0f64);
+    let mut phi = 0.0f64;
+    let n = len.max(1) as f64;
+    (0..len)
+        .map(|i| {
+            // The first and last samples sit at u = 0 and u = 1, where the
+            // envelope is zero (a one-sample cue is just silence).
+            let u = if len == 1 { 0.0 } else { i as f64 / (n - 1.0) };
+            let env = envelope(phase, u);
+            phi = (phi + TAU * pitch(phase, u) / fs) % TAU;
+            let tone = phi.sin() + 0.3 * (2.0 * phi).sin() + 0.1 * (3.0 * phi).sin();
+            // The air opens up (a brighter low pass) as the swell grows.
+            let cutoff = 250.0 + 650.0 * env;
+            let a = (-TAU * cutoff / fs).exp();
+            lp1 = a * lp1 + (1.0 - a) * noise.next();
+            lp2 = a * lp2 + (1.0 - a) * lp1;
+            (0.36 * env * (tone + noise_gain * lp2)) as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sound::analysis::{peak_between, window_rms};
+
+    const RATE: u32 = 44_100;
+
+    #[test]
+    fn fills_the_cue_and_starts_and_ends_at_zero() {
+        for phase in [Phase::Inhale, Phase::Exhale] {
+            for len in [1usize, 2, 441, 176_400, 176_401] {
+                let x = breath(phase, len, RATE);
+                assert_eq!(x.len(), len);
+                assert_eq!(x[0], 0.0, "{phase:?} {len}");
+                assert_eq!(x[len - 1], 0.0, "{phase:?} {len}");
+            }
+            let x = breath(phase, 4 * RATE as usize, RATE);
+            let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!((0.3..0.75).contains(&peak), "{phase:?} peak {peak}");
+        }
+    }
+
+    #[test]
+    fn inhale_swells_and_exhale_ebbs() {
+        let argmax = |x: &[f64]| (0..x.len()).max_by(|&a, &b| x[a].total_cmp(&x[b])).unwrap();
+        let inhale = window_rms(&breath(Phase::Inhale, 4 * RATE as usize, RATE), 10);
+        // Rises through the first eight tenths, peaks at INHALE_PEAK, settles.
+        assert!(inhale[..8].windows(2).all(|w| w[1] > w[0]), "{inhale:?}");
+        assert!((7..=8).contains(&argmax(&inhale)), "{inhale:?}");
+        assert!(inhale[9] < inhale[8] / 2.0);
+        // An exhale is the mirror image.
+        let exhale = window_rms(&breath(Phase::Exhale, 4 * RATE as usize, RATE), 10);
+        assert!(exhale[2..].windows(2).all(|w| w[1] < w[0]), "{exhale:?}");
+        assert!((1..=2).contains(&argmax(&exhale)), "{exhale:?}");
+        assert!(exhale[0] < exhale[1] / 2.0);
+        // The curves themselves.
+        assert_eq!(envelope(Phase::Inhale, INHALE_PEAK), 1.0);
+        assert_eq!(envelope(Phase::Exhale, 1.0 - INHALE_PEAK), 1.0);
+        assert_eq!(envelope(Phase::Inhale, 0.0), 0.0);
+        assert_eq!(envelope(Phase::Exhale, 1.0), 0.0);
+    }
+
+    #[test]
+    fn pitch_rises_on_inhale_and_falls_on_exhale() {
+        let x = breath(Phase::Inhale, 6 * RATE as usize, RATE);
+        let second = RATE as usize;
+        let early = peak_between(&x[second..2 * second], RATE, 150.0, 220.0);
+        let late = peak_between(&x[4 * second..5 * second], RATE, 150.0, 220.0);
+        assert!(late > early + 8.0, "{early} → {late}");
+        let y = breath(Phase::Exhale, 6 * RATE as usize, RATE);
+        let early = peak_between(&y[second..2 * second], RATE, 150.0, 220.0);
+        let late = peak_between(&y[4 * second..5 * second], RATE, 150.0, 220.0);
+        assert!(late < early - 12.0, "{early} → {late}");
+    }
+
+    #[test]
+    fn no_clicks_inside() {
+        // No step beyond what the tone's own slope gives (0.36 × (1 + 0.6 +
+        // 0.3) × 2π × 196 Hz / 44.1 kHz ≈ 0.019) plus the air's (≈ 0.013).
+        let x = breath(Phase::Exhale, 2 * RATE as usize, RATE);
+        let step = crate::sound::analysis::max_step(&x);
+        assert!(step < 0.035, "{step}");
+    }
+}

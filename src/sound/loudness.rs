@@ -1,0 +1,266 @@
+//! Loudness: BS.1770 K-weighting, and measurement with the ebur128 crate.
+//!
+//! Two jobs live here. [`Meter`] wraps ebur128 to measure a finished stream
+//! (integrated LUFS, true peak), as export does for its summary and the tests
+//! do to check the target. The K-weighting functions compute the same
+//! weighted energy as ebur128 (same filter, same coefficients) on single
+//! clips, which the renderer uses to set each clip's level and to predict the
+//! session's loudness before rendering it ([`super::level`]).
+
+/// The loudness of a mono K-weighted mean square `power`, in LUFS.
+pub fn power_to_lufs(power: f64) -> f64 {
+    -0.691 + 10.0 * power.log10()
+}
+
+/// The K-weighted mean square of a mono signal at `lufs`.
+pub fn lufs_to_power(lufs: f64) -> f64 {
+    10f64.powf((lufs + 0.691) / 10.0)
+}
+
+/// Samples in one 100 ms step of the BS.1770 block grid, as ebur128 counts
+/// them.
+pub fn samples_per_100ms(rate: u32) -> usize {
+    (rate as usize + 5) / 10
+}
+
+/// The BS.1770 K-weighting filter (a high shelf and a high pass as one
+/// fourth-order section), with the coefficients ebur128 uses.
+#[derive(Clone, Debug)]
+pub struct KWeighting {
+    b: [f64; 5],
+    a: [f64; 5],
+    state: [f64; 5],
+}
+
+impl KWeighting {
+    /// A filter at rest for `rate` Hz.
+    #[allow(non_snake_case)]
+    pub fn new(rate: u32) -> Self {
+        let rate = f64::from(rate);
+        let (f0, G, Q) = (1681.974450955533, 3.999843853973347, 0.7071752369554196);
+        let K = (std::f64::consts::PI * f0 / rate).tan();
+        let Vh = 10f64.powf(G / 20.0);
+        let Vb = Vh.powf(0.4996667741545416);
+        let a0 = 1.0 + K / Q + K * K;
+        let pb = [
+            (Vh + Vb * K / Q + K * K) / a0,
+            2.0 * (K * K - Vh) / a0,
+            (Vh - Vb * K / Q + K * K) / a0,
+        ];
+        let pa = [1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0];
+        let (f0, Q) = (38.13547087602444, 0.5003270373238773);
+        let K = (std::f64::consts::PI * f0 / rate).tan();
+        let rb = [1.0, -2.0, 1.0];
+        let d = 1.0 + K / Q + K * K;
+        let ra = [1.0, 2.0 * (K * K - 1.0) / d, (1.0 - K / Q + K * K) / d];
+        let conv = |p: [f64; 3], r: [f64; 3]| {
+            [
+                p[0] * r[0],
+                p[0] * r[1] + p[1] * r[0],
+                p[0] * r[2] + p[1] * r[1] + p[2] * r[0],
+                p[1] * r[2] + p[2] * r[1],
+                p[2] * r[2],
+            ]
+        };
+        KWeighting {
+            b: conv(pb, rb),
+            a: conv(pa, ra),
+            state: [0.0; 5],
+        }
+    }
+
+    /// Filters one sample.
+    pub fn process(&mut self, x: f32) -> f64 {
+        let (a, b, s) = (&self.a, &self.b, &mut self.state);
+        s[0] = f64::from(x) - a[1] * s[1] - a[2] * s[2] - a[3] * s[3] - a[4] * s[4];
+        let y = b[0] * s[0] + b[1] * s[1] + b[2] * s[2] + b[3] * s[3] + b[4] * s[4];
+        s[4] = s[3];
+        s[3] = s[2];
+        s[2] = s[1];
+        s[1] = s[0];
+        y
+    }
+}
+
+/// K-weighted energy (sum of squares) of every `step` samples of a mono
+/// clip, as a running total: `out[k]` is the energy of samples `0 .. k×step`
+/// (the last entry covers the whole clip).
+pub fn cumulative_energy(samples: &[f32], rate: u32, step: usize) -> Vec<f64> {
+    let mut k = KWeighting::new(rate);
+    let mut out = Vec::with_capacity(samples.len() / step + 2);
+    let mut total = 0.0;
+    out.push(0.0);
+    for chunk in samples.chunks(step) {
+        total += chunk.iter().map(|&x| k.process(x).powi(2)).sum::<f64>();
+        out.push(total);
+    }
+    out
+}
+
+/// K-weighted mean square of a whole mono clip (no gating): its energy over
+/// its length. Zero for an empty clip.
+pub fn mean_power(samples: &[f32], rate: u32) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let mut k = KWeighting::new(rate);
+    samples.iter().map(|&x| k.process(x).powi(2)).sum::<f64>() / samples.len() as f64
+}
+
+/// The loudest `window` of a clip: the largest K-weighted mean square over
+/// windows of `window` samples stepped by 100 ms, or the whole clip's mean
+/// square if it is shorter than one window.
+///
+/// This is how loud a sound seems at its peak (for a bell, its strike), and
+/// what the palette levels refer to.
+pub fn reference_power(samples: &[f32], rate: u32, window: usize) -> f64 {
+    let window = window.max(1);
+    if samples.len() <= window {
+        return mean_power(samples, rate);
+    }
+    let hop = samples_per_100ms(rate).min(window);
+    let cum = cumulative_energy(samples, rate, hop);
+    let per_window = window.div_ceil(hop);
+    (0..cum.len().saturating_sub(per_window))
+        .map(|k| (cum[k + per_window] - cum[k]) / (per_window * hop) as f64)
+        .fold(0.0, f64::max)
+}
+
+/// Why a loudness meter failed.
+#[derive(Debug, thiserror::Error)]
+#[error("loudness meter: {0}")]
+pub struct MeterError(String);
+
+impl From<ebur128::Error> for MeterError {
+    fn from(e: ebur128::Error) -> Self {
+        MeterError(e.to_string())
+    }
+}
+
+/// A BS.1770 / EBU R128 meter for a stream of interleaved samples.
+pub struct Meter {
+    inner: ebur128::EbuR128,
+    channels: u32,
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter")
+            .field("rate", &self.inner.rate())
+            .field("channels", &self.channels)
+            .finish()
+    }
+}
+
+impl Meter {
+    /// A meter for `channels` interleaved channels at `rate` Hz.
+    pub fn new(rate: u32, channels: u32) -> Result<Self, MeterError> {
+        let inner =
+            ebur128::EbuR128::new(channels, rate, ebur128::Mode::I | ebur128::Mode::TRUE_PEAK)?;
+        Ok(Meter { inner, channels })
+    }
+
+    /// Adds interleaved frames.
+    pub fn add(&mut self, samples: &[f32]) -> Result<(), MeterError> {
+        Ok(self.inner.add_frames_f32(samples)?)
+    }
+
+    /// Integrated loudness so far, in LUFS (`-inf` when nothing passed the
+    /// gates, e.g. a silent stream).
+    pub fn integrated(&self) -> Result<f64, MeterError> {
+        Ok(self.inner.loudness_global()?)
+    }
+
+    /// True peak so far over all channels, in dBTP (`-inf` for silence).
+    pub fn true_peak(&self) -> Result<f64, MeterError> {
+        let mut peak = 0.0f64;
+        for c in 0..self.channels {
+            peak = peak.max(self.inner.true_peak(c)?);
+        }
+        Ok(20.0 * peak.log10())
+    }
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of a mono clip.
+pub fn measure(samples: &[f32], rate: u32) -> Result<(f64, f64), MeterError> {
+    let mut m = Meter::new(rate, 1)?;
+    m.add(samples)?;
+    Ok((m.integrated()?, m.true_peak()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(freq: f64, amp: f64, rate: u32, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                (amp * (std::f64::consts::TAU * freq * i as f64 / f64::from(rate)).sin()) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn k_weighting_matches_ebur128() {
+        // A steady tone: every gating block passes, so the integrated
+        // loudness is the mean square we compute ourselves.
+        for (rate, freq) in [(44_100, 997.0), (48_000, 3000.0), (16_000, 150.0)] {
+            let x = sine(freq, 0.3, rate, rate as usize * 3);
+            let (integrated, _) = measure(&x, rate).unwrap();
+            let ours = power_to_lufs(mean_power(&x, rate));
+            assert!(
+                (integrated - ours).abs() < 0.05,
+                "{rate}: {integrated} vs {ours}"
+            );
+        }
+        // BS.1770's reference: a full-scale 997 Hz sine in one channel reads
+        // -3.01 LUFS, so one of peak 0.1 (-20 dB) reads -23.0.
+        let x = sine(997.0, 0.1, 48_000, 48_000 * 2);
+        let l = power_to_lufs(mean_power(&x, 48_000));
+        assert!((l - -23.0).abs() < 0.1, "{l}");
+    }
+
+    #[test]
+    fn power_and_lufs_round_trip() {
+        assert!((power_to_lufs(lufs_to_power(-16.0)) - -16.0).abs() < 1e-12);
+        assert_eq!(samples_per_100ms(44_100), 4410);
+        assert_eq!(samples_per_100ms(22_050), 2205);
+        assert_eq!(samples_per_100ms(11_025), 1103);
+    }
+
+    #[test]
+    fn cumulative_energy_adds_up() {
+        let x = sine(500.0, 0.5, 8000, 1000);
+        let cum = cumulative_energy(&x, 8000, 64);
+        assert_eq!(cum.len(), 1000usize.div_ceil(64) + 1);
+        let total = mean_power(&x, 8000) * 1000.0;
+        assert!((cum.last().unwrap() - total).abs() < 1e-9);
+        assert!(cum.windows(2).all(|w| w[1] >= w[0]));
+    }
+
+    #[test]
+    fn reference_power_finds_the_loudest_window() {
+        let rate = 10_000;
+        let mut x = sine(1000.0, 0.1, rate, 20_000);
+        x.extend(sine(1000.0, 0.4, rate, 4_000));
+        x.extend(sine(1000.0, 0.1, rate, 20_000));
+        let r = reference_power(&x, rate, 4000);
+        let loud = mean_power(&sine(1000.0, 0.4, rate, 4_000), rate);
+        assert!((power_to_lufs(r) - power_to_lufs(loud)).abs() < 0.3);
+        // Shorter than the window: the whole clip.
+        let short = sine(1000.0, 0.4, rate, 300);
+        assert_eq!(
+            reference_power(&short, rate, 4000),
+            mean_power(&short, rate)
+        );
+    }
+
+    #[test]
+    fn meter_reports_true_peak_and_silence() {
+        let x = sine(1000.0, 0.5, 44_100, 44_100);
+        let (_, tp) = measure(&x, 44_100).unwrap();
+        assert!((tp - -6.02).abs() < 0.1, "{tp}");
+        let (i, _) = measure(&vec![0.0; 44_100], 44_100).unwrap();
+        assert_eq!(i, f64::NEG_INFINITY);
+    }
+}
