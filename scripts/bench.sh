@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmark `vinyasa export` against the pipeline people build by hand today
+# (the espeak-ng program per phrase, sox joining the clips with silence), side
+# by side in one run, on the three routines in routines/ and on generated
+# 30-minute and 2-hour routines.
+#
+#   scripts/bench.sh            # everything (a few minutes on 2 cores)
+#   scripts/bench.sh --quick    # without the 2-hour pipeline run
+#
+# For each routine it measures, with /usr/bin/time (wall seconds, peak RSS):
+#   vinyasa cold   `vinyasa export R -o OUT.wav --force --cache-dir EMPTY`
+#   vinyasa warm   the same again with the cache the cold run filled
+#                  (the median of --warm-runs runs)
+#   pipeline       scripts/espeak_sox_pipeline.sh on the phrases and start
+#                  times of `vinyasa plan --json R`
+# and prints one table, then the issue's targets with the figures beside them.
+# Peak memory is the largest single process's peak RSS (for the pipeline,
+# the largest of bash, espeak-ng and sox). Figures move with the machine's
+# load: run it on a quiet machine and compare within one run.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: scripts/bench.sh [--quick] [--minutes N] [--warm-runs N] [--keep DIR] [--no-build]
+
+  --quick        skip the reference pipeline on the 2-hour routine (its slowest part)
+  --minutes N    length of the long generated routine (default 120)
+  --warm-runs N  warm exports per routine; the median is shown (default 3)
+  --keep DIR     keep the routines, WAV files and logs in DIR (default: a temporary
+                 directory, removed at the end)
+  --no-build     use the vinyasa binary already built (skip `cargo build --release`)
+EOF
+}
+
+quick=0 minutes=120 warm_runs=3 keep= build=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --minutes) minutes=${2:?--minutes needs a number}; shift ;;
+    --warm-runs) warm_runs=${2:?--warm-runs needs a number}; shift ;;
+    --keep) keep=${2:?--keep needs a directory}; shift ;;
+    --no-build) build=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+case $minutes in '' | *[!0-9]*) echo "bench.sh: --minutes takes whole minutes, got '$minutes'" >&2; exit 2 ;; esac
+case $warm_runs in '' | *[!0-9]* | 0) echo "bench.sh: --warm-runs takes a count of 1 or more, got '$warm_runs'" >&2; exit 2 ;; esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+scripts=$root/scripts
+cd "$root"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- What the benchmark needs -------------------------------------------------
+
+need_packages=()
+command -v espeak-ng >/dev/null || need_packages+=(espeak-ng)
+{ command -v sox >/dev/null && command -v soxi >/dev/null; } || need_packages+=(sox)
+[ -x /usr/bin/time ] || need_packages+=(time)
+if [ ${#need_packages[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        say "bench.sh: installing ${need_packages[*]} (apt-get)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q "${need_packages[@]}" >&2 ||
+            { apt-get update -q >&2 && apt-get install -y -q "${need_packages[@]}" >&2; }
+    else
+        say "bench.sh: missing ${need_packages[*]}; install them and run again, e.g."
+        say "    sudo apt-get install ${need_packages[*]}"
+        exit 1
+    fi
+fi
+command -v python3 >/dev/null || { say "bench.sh: needs python3 (apt-get install python3)"; exit 1; }
+
+if [ "$build" -eq 1 ]; then
+    say "bench.sh: cargo build --release"
+    cargo build --release --quiet >&2
+fi
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+vinyasa=$target_dir/release/vinyasa
+[ -x "$vinyasa" ] || { say "bench.sh: no binary at $vinyasa; run without --no-build"; exit 1; }
+
+if [ -n "$keep" ]; then
+    mkdir -p "$keep"
+    work=$(cd "$keep" && pwd)
+else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/vinyasa-bench.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+fi
+results=$work/results.tsv
+: >"$results"
+
+# --- Measuring ------------------------------------------------------------------
+
+# measure LOG CMD…: run CMD under /usr/bin/time, its output in LOG; prints
+# "wall_seconds peak_kb cpu_seconds".
+measure() {
+    local log=$1 t
+    shift
+    t=$(mktemp "$work/time.XXXXXX")
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$t" "$@" >"$log" 2>&1; then
+        say "bench.sh: failed: $*"
+        say "--- $log:"
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$t"
+    rm -f "$t"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+bench_routine() {
+    local name=$1 routine=$2 run_pipeline=$3
+    local out=$work/out/$name cache=$work/cache/$name
+    mkdir -p "$out"
+    say "bench.sh: $name"
+
+    # The pipeline's input: every spoken phrase and its start, from the plan
+    # (not timed; planning fills its own cache, not the one measured below).
+    local plan total rate phrases distinct
+    "$vinyasa" plan --json --cache-dir "$work/plan-cache" "$routine" >"$out/plan.json" 2>"$out/plan.log"
+    read -r total rate phrases distinct < <(python3 "$scripts/phrases.py" "$out/phrases.tsv" <"$out/plan.json")
+
+    local cold warm pipeline
+    rm -rf "$cache" && mkdir -p "$cache"
+    cold=$(measure "$out/cold.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --force --cache-dir "$cache")
+    local i runs=()
+    for ((i = 0; i < warm_runs; i++)); do
+        runs+=("$(measure "$out/warm.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --force --cache-dir "$cache")")
+    done
+    # The median run by wall time, with its own memory and CPU figures.
+    warm=$(printf '%s\n' "${runs[@]}" | sort -g | sed -n "$(((warm_runs + 1) / 2))p")
+
+    if [ "$run_pipeline" -eq 1 ]; then
+        pipeline=$(measure "$out/pipeline.log" "$scripts/espeak_sox_pipeline.sh" \
+            "$out/phrases.tsv" "$total" "$rate" "$out/pipeline.wav")
+    else
+        pipeline="- - -"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$total" "$rate" "$phrases" "$distinct" \
+        "$cold" "$warm" "$pipeline" "$out" >>"$results"
+}
+
+say "bench.sh: generating the long routines in $work"
+"$scripts/long_routine.py" --minutes 30 -o "$work/long-30min.toml"
+"$scripts/long_routine.py" --minutes "$minutes" -o "$work/long-${minutes}min.toml"
+for r in "$work/long-30min.toml" "$work/long-${minutes}min.toml"; do
+    "$vinyasa" check "$r" >&2
+done
+
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+for r in childs-pose seven-stretches mid-back; do
+    bench_routine "$r" "routines/$r.toml" 1
+done
+bench_routine long-30min "$work/long-30min.toml" 1
+bench_routine "long-${minutes}min" "$work/long-${minutes}min.toml" $((quick ? 0 : 1))
+
+python3 "$scripts/bench_table.py" "$results" \
+    --machine "$(nproc) cores, load $load at start; $("$vinyasa" --version), espeak-ng $(espeak-ng --version | sed -n 's/.*speech: *\([^ ]*\).*/\1/p'), sox $(sox --version | sed 's/.*SoX v//')" \
+    --warm-runs "$warm_runs"
+[ -z "$keep" ] || say "bench.sh: files kept in $work"
