@@ -376,8 +376,8 @@ impl fmt::Display for ExportSummary {
                 Some(lufs) => write!(f, ", {lufs:.1} LUFS")?,
                 None => write!(f, ", too quiet or short to measure loudness")?,
             }
-            match l.true_peak {
-                Some(tp) => write!(f, ", {tp:.1} dBTP")?,
+            match l.sample_peak {
+                Some(peak) => write!(f, ", peak {peak:.1} dBFS")?,
                 None => write!(f, ", silent")?,
             }
         }
@@ -574,15 +574,15 @@ mod tests {
     fn summary_line() {
         let l = Loudness {
             lufs: Some(-16.07),
-            true_peak: Some(-1.44),
+            sample_peak: Some(-1.44),
         };
         assert_eq!(
             summary(Some(l), vec![]).to_string(),
-            "wrote mid-back.wav: 32:10 (1 ch, 44.1 kHz, 170 MB), -16.1 LUFS, -1.4 dBTP"
+            "wrote mid-back.wav: 32:10 (1 ch, 44.1 kHz, 170 MB), -16.1 LUFS, peak -1.4 dBFS"
         );
         assert_eq!(
             summary(Some(l), paths(&["out/mid-back.srt", "out/mid-back.vtt"])).to_string(),
-            "wrote mid-back.wav: 32:10 (1 ch, 44.1 kHz, 170 MB), -16.1 LUFS, -1.4 dBTP; \
+            "wrote mid-back.wav: 32:10 (1 ch, 44.1 kHz, 170 MB), -16.1 LUFS, peak -1.4 dBFS; \
              captions: mid-back.srt, mid-back.vtt"
         );
         assert_eq!(
@@ -591,7 +591,7 @@ mod tests {
         );
         let silent = Loudness {
             lufs: None,
-            true_peak: None,
+            sample_peak: None,
         };
         assert_eq!(
             summary(Some(silent), vec![]).to_string(),

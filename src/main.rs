@@ -293,7 +293,7 @@ fn export(
         channels: args.channels,
         captions,
         progress: true,
-        loudness: std::env::var_os("VINYASA_NO_METER").is_none(),
+        loudness: true,
         cancel: cancel.clone(),
     };
     let targets = export::targets(&args.files, args.output.as_deref())?;

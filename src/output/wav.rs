@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::ScopedJoinHandle;
+
+use crate::sound::loudness::Integrated;
 use std::time::Duration;
 
 use super::{OutputError, Staged};
@@ -102,8 +104,11 @@ pub struct Loudness {
     /// Integrated loudness in LUFS; `None` when nothing passes the −70 LUFS
     /// gate (silence, or less than 0.4 s of audio).
     pub lufs: Option<f64>,
-    /// Highest true peak in dBTP; `None` for digital silence.
-    pub true_peak: Option<f64>,
+    /// Highest sample in dBFS; `None` for digital silence. (The true peak,
+    /// between samples, is held at or below −1 dBTP by the renderer and
+    /// checked in the tests; measuring it here would cost more than the
+    /// rendering.)
+    pub sample_peak: Option<f64>,
 }
 
 impl WavSummary {
@@ -259,32 +264,19 @@ fn encode<W: Write + Seek>(
     // ends the meter threads before the scope joins them.
     std::thread::scope(|scope| {
         let meters = if plan.loudness {
-            vec![
-                Meter::spawn(scope, plan, ebur128::Mode::I),
-                Meter::spawn(scope, plan, ebur128::Mode::TRUE_PEAK),
-            ]
+            vec![Meter::spawn(scope, plan)]
         } else {
             vec![]
         };
         let bytes = write_samples(out, path, samples, plan, cancel, progress, &meters)?;
-        let measured = !meters.is_empty();
-        let mut lufs = None;
-        let mut true_peak = None;
-        for meter in meters {
-            let m = meter
-                .finish()
-                .map_err(|e| write_error(path, io::Error::other(format!("loudness meter: {e}"))))?;
-            if let Ok(l) = m.loudness_global() {
-                lufs = Some(l).filter(|l| l.is_finite());
+        let loudness = meters.into_iter().next().map(|meter| {
+            let m = meter.finish();
+            Loudness {
+                lufs: m.lufs().filter(|l| l.is_finite()),
+                sample_peak: m.sample_peak(),
             }
-            if let Ok(tp) = m.true_peak(0) {
-                true_peak = (tp > 0.0).then(|| 20.0 * tp.log10());
-            }
-        }
-        Ok(Written {
-            bytes,
-            loudness: measured.then_some(Loudness { lufs, true_peak }),
-        })
+        });
+        Ok(Written { bytes, loudness })
     })
 }
 
@@ -321,7 +313,16 @@ fn write_samples<W: Write + Seek>(
                 source,
             },
         })?;
-        let mono: Arc<[i16]> = block.iter().map(|&x| to_i16(x)).collect();
+        // The same signal in two channels counts twice in BS.1770 (+3 dB):
+        // 1/√2 keeps a stereo file at the loudness of the mono one.
+        let mono: Arc<[i16]> = if channels == 2 {
+            block
+                .iter()
+                .map(|&x| to_i16(x * std::f32::consts::FRAC_1_SQRT_2))
+                .collect()
+        } else {
+            block.iter().map(|&x| to_i16(x)).collect()
+        };
         // n * channels ≤ 2 * BLOCK_FRAMES: fits u32.
         let mut w = writer.get_i16_writer((n * channels) as u32);
         for &s in mono.iter() {
@@ -341,36 +342,32 @@ fn write_samples<W: Write + Seek>(
     append_markers(out, &plan.markers).map_err(|e| write_error(path, e))
 }
 
-/// An EBU R128 meter on its own thread, measuring the mono signal.
+/// A BS.1770 meter ([`Integrated`]) on its own thread, measuring the mono
+/// signal as written (16-bit).
 ///
-/// Stereo files carry the mono signal twice; metering it once as
-/// `DualMono` gives exactly the BS.1770 figure of the two channels (the
-/// energy counted twice, gating included) at half the cost.
+/// Stereo files carry the mono signal twice; metering it once as dual mono
+/// gives exactly the BS.1770 figure of the two channels (the energy counted
+/// twice, gating included) at half the cost.
 struct Meter<'scope> {
     blocks: Option<SyncSender<Arc<[i16]>>>,
-    thread: ScopedJoinHandle<'scope, Result<ebur128::EbuR128, ebur128::Error>>,
+    thread: ScopedJoinHandle<'scope, Integrated>,
 }
 
 impl<'scope> Meter<'scope> {
-    fn spawn<'env>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        plan: &Plan,
-        mode: ebur128::Mode,
-    ) -> Meter<'scope> {
+    fn spawn<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, plan: &Plan) -> Meter<'scope> {
         // A few blocks in flight keep both threads busy; memory stays bounded.
         let (tx, rx) = sync_channel::<Arc<[i16]>>(16);
         let (rate, dual) = (plan.rate, plan.channels == 2);
         let thread = scope.spawn(move || {
-            // Rate and channels were checked in `Plan::new`, inside what
-            // ebur128 accepts.
-            let mut m = ebur128::EbuR128::new(1, rate, mode)?;
-            if dual {
-                m.set_channel(0, ebur128::Channel::DualMono)?;
-            }
+            let mut m = Integrated::new(rate, dual);
+            let mut scratch = Vec::with_capacity(BLOCK_FRAMES);
             for block in rx {
-                m.add_frames_i16(&block)?;
+                scratch.clear();
+                // As ebur128 reads 16-bit samples: full scale is 32768.
+                scratch.extend(block.iter().map(|&v| f32::from(v) / 32_768.0));
+                m.add(&scratch);
             }
-            Ok(m)
+            m
         });
         Meter {
             blocks: Some(tx),
@@ -380,15 +377,14 @@ impl<'scope> Meter<'scope> {
 
     fn feed(&self, block: &Arc<[i16]>) {
         if let Some(tx) = &self.blocks {
-            // A meter that stopped early has failed; `finish` reports why.
             let _ = tx.send(Arc::clone(block));
         }
     }
 
-    fn finish(mut self) -> Result<ebur128::EbuR128, ebur128::Error> {
+    fn finish(mut self) -> Integrated {
         self.blocks = None;
         match self.thread.join() {
-            Ok(result) => result,
+            Ok(m) => m,
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }
@@ -680,7 +676,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn stereo_duplicates_the_mono_signal() {
+    fn stereo_duplicates_the_mono_signal_3_db_down() {
         let mut s = Signal::new(8_000, 5000, |n| n as f32 / 5000.0 - 0.5);
         let (bytes, _) = encode_vec(&mut s, &[], 2);
         let r = hound::WavReader::new(Cursor::new(&bytes)).unwrap();
@@ -689,7 +685,7 @@ pub(crate) mod tests {
         let got: Vec<i16> = r.into_samples().map(|s| s.unwrap()).collect();
         assert_eq!(got.len(), 10_000);
         for (n, pair) in got.chunks_exact(2).enumerate() {
-            let want = to_i16(n as f32 / 5000.0 - 0.5);
+            let want = to_i16((n as f32 / 5000.0 - 0.5) * std::f32::consts::FRAC_1_SQRT_2);
             assert_eq!(pair, [want, want], "frame {n}");
         }
     }
@@ -704,7 +700,7 @@ pub(crate) mod tests {
             w.loudness,
             Some(Loudness {
                 lufs: None,
-                true_peak: None
+                sample_peak: None
             })
         );
         // And values too small for one step stay zero: no dither.
@@ -718,9 +714,9 @@ pub(crate) mod tests {
     fn loudness_of_a_known_tone() {
         // BS.1770's −0.691 dB offset cancels the K-filter's gain near 1 kHz,
         // so a sine's loudness per channel is its mean square: peak − 3.01 dB.
-        // A −20 dBFS sine is −23.0 LUFS in mono; duplicated into two channels
-        // the energies add: −20.0 LUFS (EBU Tech 3341 case 1 is the same
-        // figure for a stereo −23 dBFS sine).
+        // A −20 dBFS sine is −23.0 LUFS in mono; in two channels the energies
+        // would add (+3 dB, EBU Tech 3341 case 1), so stereo is written 3 dB
+        // down per channel.
         let tone = |channels| {
             let amp = 10f32.powf(-20.0 / 20.0);
             let rate = 48_000;
@@ -733,11 +729,13 @@ pub(crate) mod tests {
         let (mono, stereo) = (mono.loudness.unwrap(), stereo.loudness.unwrap());
         let (mono_lufs, stereo_lufs) = (mono.lufs.unwrap(), stereo.lufs.unwrap());
         assert!((mono_lufs - -23.0).abs() < 0.1, "{mono_lufs}");
-        assert!((stereo_lufs - -20.0).abs() < 0.1, "{stereo_lufs}");
-        // A sine's true peak is its peak.
-        for tp in [mono.true_peak.unwrap(), stereo.true_peak.unwrap()] {
-            assert!((tp - -20.0).abs() < 0.05, "{tp}");
-        }
+        // Stereo carries the signal 3 dB down in each channel, so it
+        // measures as loud as mono.
+        assert!((stereo_lufs - -23.0).abs() < 0.1, "{stereo_lufs}");
+        // A sine's sample peak at 48 kHz is (within 16-bit rounding) its peak.
+        let (mono_peak, stereo_peak) = (mono.sample_peak.unwrap(), stereo.sample_peak.unwrap());
+        assert!((mono_peak - -20.0).abs() < 0.05, "{mono_peak}");
+        assert!((stereo_peak - -23.01).abs() < 0.05, "{stereo_peak}");
     }
 
     #[test]
@@ -874,11 +872,11 @@ pub(crate) mod tests {
         assert_eq!(sum.markers, 2);
         assert_eq!((sum.rate, sum.channels), (44_100, 1));
         assert!((sum.seconds() - 2.0 - 5.0 / 44_100.0).abs() < 1e-12);
-        // A −6.02 dBFS sine at 440 Hz: −6.02 dBTP; in mono its mean square
+        // A −6.02 dBFS sine at 440 Hz peaks at −6.02 dBFS; in mono its mean square
         // is −9.03 dB, the K-filter's gain at 440 Hz is +0.01 dB (from the
         // BS.1770 coefficients), and the −0.691 dB offset applies: −9.71 LUFS.
         let loudness = sum.loudness.unwrap();
-        let tp = loudness.true_peak.unwrap();
+        let tp = loudness.sample_peak.unwrap();
         assert!((tp - -6.02).abs() < 0.05, "{tp}");
         let lufs = loudness.lufs.unwrap();
         assert!((lufs - -9.71).abs() < 0.05, "{lufs}");
