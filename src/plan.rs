@@ -50,18 +50,18 @@ pub const CONTINUED: &str = ", continued";
 pub const GAP_MS: Millis = 600;
 /// Breath moves need their words plus this much to fit their phase.
 pub const MOVE_MARGIN_MS: Millis = 300;
-/// Length of the session bell cue (opening and closing).
-pub const SESSION_BELL_MS: Millis = 6_000;
-/// Length of a step bell cue.
-pub const STEP_BELL_MS: Millis = 3_000;
+/// Length of the session bell cue (opening and closing): the bell's own.
+pub const SESSION_BELL_MS: Millis = (crate::sound::bell::SESSION_BELL_SECONDS * 1000.0) as Millis;
+/// Length of a step bell cue: the bell's own.
+pub const STEP_BELL_MS: Millis = (crate::sound::bell::STEP_BELL_SECONDS * 1000.0) as Millis;
 /// Speech starts this long after the opening session bell is struck.
 pub const BELL_LEAD_MS: Millis = 2_500;
 /// Speech starts this long after a step bell is struck.
 pub const STEP_BELL_LEAD_MS: Millis = 1_500;
 /// The closing bell is struck this long after the last spoken word.
 pub const CLOSING_BELL_DELAY_MS: Millis = 1_000;
-/// Length of a countdown tick cue.
-pub const TICK_MS: Millis = 60;
+/// Length of a countdown tick cue: the tick's own.
+pub const TICK_MS: Millis = (crate::sound::tick::TICK_SECONDS * 1000.0) as Millis;
 /// Timed holds at least this long get "Halfway.".
 pub const HALFWAY_MIN_MS: Millis = 20_000;
 /// "Halfway." is left out when a "seconds left" cue falls closer than this.
