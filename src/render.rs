@@ -524,11 +524,18 @@ impl<'a> Renderer<'a> {
                 let mut mix = vec![0.0f32; (group.end - group.start) as usize];
                 for &i in cues {
                     let at = (self.timeline.cues[i].start - group.start) as usize;
-                    let clip = match self.cache.get(&self.cue_key(i)) {
-                        Some(clip) => clip.to_vec(),
-                        None => self.make_cue_clip(i)?,
+                    // Members are kept too: the same breath tone or bell
+                    // under many phrases is made once.
+                    let key = self.cue_key(i);
+                    let clip = match self.cache.get(&key) {
+                        Some(clip) => clip,
+                        None => {
+                            let clip: Arc<[f32]> = self.make_cue_clip(i)?.into();
+                            self.cache.insert(key, Arc::clone(&clip));
+                            clip
+                        }
                     };
-                    for (m, c) in mix[at..].iter_mut().zip(&clip) {
+                    for (m, c) in mix[at..].iter_mut().zip(clip.iter()) {
                         *m += c;
                     }
                 }
@@ -672,8 +679,20 @@ impl Samples for Renderer<'_> {
             self.add_group(k, start, live)?;
         }
         let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
-        for v in live.iter_mut() {
-            *v = limit::soft_clip(*v, knee, ceiling);
+        // Every clip is limited to the knee, so the clipper has work only
+        // where clips overlap: a chunk whose loudest sample is under the knee
+        // (compared as bits, which order like magnitudes and vectorize) is
+        // what the clipper would give back unchanged.
+        let knee_bits = knee.to_bits();
+        for chunk in live.chunks_mut(1024) {
+            let loudest = chunk
+                .iter()
+                .fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
+            if loudest > knee_bits {
+                for v in chunk.iter_mut() {
+                    *v = limit::soft_clip(*v, knee, ceiling);
+                }
+            }
         }
         Ok(())
     }

@@ -169,37 +169,117 @@ fn read_header(path: &Path) -> Option<(u32, u64)> {
 }
 
 /// Prepared clips (see [`crate::render::ClipStore`]) kept in a directory,
-/// in the clip file format, written atomically like the phrase cache.
+/// written atomically like the phrase cache.
+///
+/// A warm export reads every prepared clip of the session, so their check
+/// must cost next to nothing: the file is the phrase cache's layout with its
+/// own magic and a 64-bit [`checksum64`] in place of the SHA-256 (which took
+/// a fifth of a warm export). It guards against short and damaged files, not
+/// against tampering: the keys are SHA-256 names already.
 #[derive(Debug)]
 pub struct DiskClipStore {
     dir: PathBuf,
 }
+
+/// Prepared-clip file layout, little-endian: magic, format version, sample
+/// count (u64), samples (f32 bits), [`checksum64`] of all that (u64).
+const PREPARED_MAGIC: &[u8; 8] = b"VINYPREP";
+const PREPARED_FORMAT: u32 = 1;
+const PREPARED_HEADER: usize = 8 + 4 + 8;
 
 impl DiskClipStore {
     /// A store in `dir` (created when first written).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         DiskClipStore { dir: dir.into() }
     }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.prep"))
+    }
 }
 
 impl crate::render::ClipStore for DiskClipStore {
     fn load(&self, key: &str) -> Option<Vec<f32>> {
-        let bytes = std::fs::read(self.dir.join(format!("{key}.clip"))).ok()?;
-        decode(&bytes).map(|clip| clip.samples)
+        decode_prepared(&std::fs::read(self.path(key)).ok()?)
     }
 
     fn save(&self, key: &str, samples: &[f32]) {
-        let clip = Clip {
-            rate: 1,
-            samples: samples.to_vec(),
-        };
         // A store that cannot save just makes the clip again next time.
-        let _ = write_atomically(
-            &self.dir,
-            &self.dir.join(format!("{key}.clip")),
-            &encode(&clip),
-        );
+        let _ = write_atomically(&self.dir, &self.path(key), &encode_prepared(samples));
     }
+}
+
+fn encode_prepared(samples: &[f32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(PREPARED_HEADER + 4 * samples.len() + 8);
+    bytes.extend_from_slice(PREPARED_MAGIC);
+    bytes.extend_from_slice(&PREPARED_FORMAT.to_le_bytes());
+    bytes.extend_from_slice(&(samples.len() as u64).to_le_bytes());
+    for sample in samples {
+        bytes.extend_from_slice(&sample.to_bits().to_le_bytes());
+    }
+    let checksum = checksum64(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    bytes
+}
+
+/// The samples in `bytes`, or `None` if they are not a whole, undamaged
+/// prepared-clip file.
+fn decode_prepared(bytes: &[u8]) -> Option<Vec<f32>> {
+    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
+    let (header, samples) = body.split_at_checked(PREPARED_HEADER)?;
+    let count = u64::from_le_bytes(header[12..20].try_into().ok()?);
+    if &header[..8] != PREPARED_MAGIC
+        || u32::from_le_bytes(header[8..12].try_into().ok()?) != PREPARED_FORMAT
+        || u64::try_from(samples.len()).ok()? != count.checked_mul(4)?
+        || checksum64(body).to_le_bytes() != checksum
+    {
+        return None;
+    }
+    Some(
+        samples
+            .chunks_exact(4)
+            .map(|b| f32::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect(),
+    )
+}
+
+/// A fast 64-bit checksum: four lanes of multiply-rotate over 8-byte words
+/// (in the manner of xxHash64), then the tail, the length and a final mix.
+/// Several bytes a cycle; any flipped bit or changed length changes it
+/// with near certainty.
+fn checksum64(bytes: &[u8]) -> u64 {
+    const P1: u64 = 0x9e37_79b1_85eb_ca87;
+    const P2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    const P3: u64 = 0x1656_67b1_9e37_79f9;
+    let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let round = |acc: u64, v: u64| (acc ^ v.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1);
+    let mut lanes = [P1, P2, P3, P1 ^ P2];
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = round(*lane, word(w));
+        }
+    }
+    let mut h = lanes
+        .iter()
+        .enumerate()
+        .fold(bytes.len() as u64, |h, (i, &l)| {
+            round(h, l.rotate_left(7 * i as u32 + 1))
+        });
+    let rest = blocks.remainder();
+    let mut words = rest.chunks_exact(8);
+    for w in &mut words {
+        h = round(h, word(w));
+    }
+    for &b in words.remainder() {
+        h = round(h, u64::from(b) ^ P3);
+    }
+    // Final avalanche (xxHash64's).
+    h ^= h >> 33;
+    h = h.wrapping_mul(P2);
+    h ^= h >> 29;
+    h = h.wrapping_mul(P3);
+    h ^ (h >> 32)
 }
 
 /// Writes `bytes` to a temporary file in `dir`, then renames it to `path`.
@@ -489,6 +569,60 @@ mod tests {
         let voice = CachedVoice::new(Mute, dir.path());
         assert!(voice.speak("a").is_err());
         assert!(files_in(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn prepared_clips_round_trip_and_damage_is_a_miss() {
+        use crate::render::ClipStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskClipStore::new(dir.path().join("prepared"));
+        assert_eq!(store.load("k"), None);
+        let samples: Vec<f32> = [-0.0, 1e-42, -1.0, 1.0, 0.25]
+            .into_iter()
+            .chain((0..1000).map(|i| (i as f32 * 0.01).sin()))
+            .collect();
+        store.save("k", &samples);
+        let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&store.load("k").unwrap()), bits(&samples));
+        // Header, 4 bytes a sample, checksum.
+        let path = dir.path().join("prepared").join("k.prep");
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 20 + 4 * samples.len() + 8);
+        store.save("empty", &[]);
+        assert_eq!(store.load("empty"), Some(vec![]));
+
+        for at in [0, 9, 13, 25, 2000, bytes.len() - 1] {
+            for bit in [0, 3, 7] {
+                let mut flipped = bytes.clone();
+                flipped[at] ^= 1 << bit;
+                std::fs::write(&path, &flipped).unwrap();
+                assert_eq!(store.load("k"), None, "byte {at}, bit {bit}");
+            }
+        }
+        for cut in [0, 7, 20, 27, bytes.len() - 8, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            assert_eq!(store.load("k"), None, "cut at {cut}");
+        }
+        // A phrase-cache file under the name is not a prepared clip.
+        std::fs::write(&path, encode(&Clip { rate: 1, samples })).unwrap();
+        assert_eq!(store.load("k"), None);
+    }
+
+    #[test]
+    fn the_checksum_sees_every_byte_and_the_length() {
+        let base: Vec<u8> = (0..100u8).collect();
+        let sum = checksum64(&base);
+        for at in 0..base.len() {
+            let mut changed = base.clone();
+            changed[at] ^= 0x10;
+            assert_ne!(checksum64(&changed), sum, "byte {at}");
+        }
+        for len in 0..base.len() {
+            assert_ne!(checksum64(&base[..len]), sum, "length {len}");
+        }
+        let zeros = [0u8; 64];
+        assert_ne!(checksum64(&zeros[..32]), checksum64(&zeros[..33]));
+        assert_ne!(checksum64(&zeros[..8]), checksum64(&zeros[..16]));
     }
 
     #[test]
