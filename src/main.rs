@@ -109,7 +109,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     writeln!(
                         out,
                         "{:<10} {:<14} {:<8} {}",
-                        v.engine, name, lang, v.description
+                        v.engine.to_string(),
+                        name,
+                        lang,
+                        v.description
                     )?;
                 } else {
                     writeln!(
