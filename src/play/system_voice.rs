@@ -722,4 +722,57 @@ mod tests {
         r.ends.ended(2);
         assert_eq!(r.play(3), samples(30..33));
     }
+
+    #[test]
+    fn through_the_player_the_stream_holds_at_the_cue_end_then_plays_on() {
+        use super::super::ahead::tests::{Ramp, spawn};
+        use super::super::transport::{Steps, Transport};
+        let ahead = spawn(Box::new(Ramp {
+            rate: 100,
+            total: 100,
+        }));
+        let log = Log::default();
+        let voice = SystemVoice::new(
+            &timeline(),
+            Box::new(FakeSpeaker {
+                log: log.clone(),
+                next_key: 0,
+                reports: true,
+            }),
+        );
+        let ends = UtteranceEnds {
+            state: voice.gate.state.clone(),
+        };
+        let mut voice = voice;
+        let mut transport = Transport::new(ahead.clone(), Steps(vec![(0, 50), (50, 100)]), 0, 1.0);
+        transport.set_gate(voice.gate());
+        let feed = transport.feed();
+        let mut pull = |n: usize| {
+            let mut out = vec![0.0; n];
+            let filled = feed.fill(&mut out);
+            out.truncate(filled);
+            out
+        };
+        let ramp = |r: std::ops::Range<u64>| r.map(Ramp::at).collect::<Vec<f32>>();
+        assert_eq!(pull(30), ramp(0..30));
+        voice.service().unwrap();
+        assert_eq!(
+            std::mem::take(&mut *log.0.lock().unwrap()),
+            [Said::Speak("One.".into(), 1)]
+        );
+        assert_eq!(pull(20), vec![0.0; 20]);
+        assert_eq!(transport.position(), 30);
+        ends.ended(1);
+        // Then on, each phrase ending just in time ("Two." 50..60, "Three."
+        // 80..90): every sample of the session after the hold, then the end.
+        assert_eq!(pull(30), ramp(30..60));
+        voice.service().unwrap();
+        ends.ended(2);
+        assert_eq!(pull(30), ramp(60..90));
+        voice.service().unwrap();
+        ends.ended(3);
+        assert_eq!(pull(200), ramp(90..100));
+        assert!(transport.finished());
+        ahead.close();
+    }
 }
