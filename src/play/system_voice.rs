@@ -747,7 +747,7 @@ mod tests {
         let mut transport = Transport::new(ahead.clone(), Steps(vec![(0, 50), (50, 100)]), 0, 1.0);
         transport.set_gate(voice.gate());
         let feed = transport.feed();
-        let mut pull = |n: usize| {
+        let pull = |n: usize| {
             let mut out = vec![0.0; n];
             let filled = feed.fill(&mut out);
             out.truncate(filled);
