@@ -78,6 +78,10 @@ pub enum Command {
         /// Folder of WAV files replacing built-in sounds, as for export.
         #[arg(long, value_name = "DIR")]
         sounds: Option<PathBuf>,
+        /// Speak through the operating system's voice (speech-dispatcher on
+        /// Linux) instead of the built-in one; needs the system-voice build feature.
+        #[arg(long)]
+        system_voice: bool,
         #[command(flatten)]
         session: SessionArgs,
         #[command(flatten)]

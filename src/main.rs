@@ -89,13 +89,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             device,
             plain,
             sounds,
+            system_voice,
             session,
             voice,
         } => play(
             &file,
-            from,
-            device,
-            plain,
+            PlayArgs {
+                from,
+                device,
+                plain,
+                system_voice,
+            },
             sounds.as_deref(),
             &session,
             &voice,
@@ -391,16 +395,35 @@ fn renderer<'a>(
         .with_context(|| format!("cannot render {}", routine.file))
 }
 
-fn play(
-    file: &std::path::Path,
+/// `vinyasa play`'s own options.
+struct PlayArgs {
     from: Option<String>,
     device: String,
     plain: bool,
+    system_voice: bool,
+}
+
+fn play(
+    file: &std::path::Path,
+    args: PlayArgs,
     sounds: Option<&std::path::Path>,
     session: &SessionArgs,
     voice_args: &VoiceArgs,
 ) -> anyhow::Result<ExitCode> {
     use vinyasa::play::{Ended, PlayOptions};
+    let PlayArgs {
+        from,
+        device,
+        plain,
+        system_voice,
+    } = args;
+    if system_voice && !cfg!(feature = "system-voice") {
+        anyhow::bail!(
+            "this vinyasa was built without the system-voice feature: \
+             cargo install --path . --features system-voice (needs libclang-dev and \
+             libspeechd-dev on Linux); or drop --system-voice to use the built-in voice"
+        );
+    }
     let Some(routine) = load(file)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -415,9 +438,15 @@ fn play(
         .context("cannot install the Ctrl-C handler")?;
     let store =
         cache_dir(voice_args).map(|d| vinyasa::voice::DiskClipStore::new(d.join("prepared")));
+    // With the OS voice, the renderer plays everything but the speech.
+    let rendered = if system_voice {
+        std::borrow::Cow::Owned(vinyasa::play::system_voice::speech_as_silence(&timeline))
+    } else {
+        std::borrow::Cow::Borrowed(&timeline)
+    };
     let mut renderer = renderer(
         &routine,
-        &timeline,
+        &rendered,
         voice.as_ref(),
         &palette,
         &interrupt,
@@ -430,9 +459,36 @@ fn play(
         interrupt: interrupt.clone(),
         ..Default::default()
     };
-    match vinyasa::play::play(&timeline, &mut renderer, &options) {
+    let played = if system_voice {
+        play_system_voice(&timeline, &mut renderer, &options)
+    } else {
+        vinyasa::play::play(&timeline, &mut renderer, &options)
+    };
+    match played {
         Ok(Ended::Finished | Ended::Quit { .. }) => Ok(ExitCode::SUCCESS),
         Ok(Ended::Interrupted { .. }) => Ok(ExitCode::from(130)),
         Err(e) => Err(anyhow::Error::from(e).context(format!("cannot play {}", routine.file))),
     }
+}
+
+#[cfg(feature = "system-voice")]
+fn play_system_voice(
+    timeline: &vinyasa::Timeline,
+    renderer: &mut vinyasa::render::Renderer<'_>,
+    options: &vinyasa::play::PlayOptions,
+) -> Result<vinyasa::play::Ended, vinyasa::play::PlayError> {
+    let speaker = vinyasa::play::system_voice::os_speaker()?;
+    vinyasa::play::play_system_voice(timeline, renderer, options, speaker)
+}
+
+#[cfg(not(feature = "system-voice"))]
+fn play_system_voice(
+    _timeline: &vinyasa::Timeline,
+    _renderer: &mut vinyasa::render::Renderer<'_>,
+    _options: &vinyasa::play::PlayOptions,
+) -> Result<vinyasa::play::Ended, vinyasa::play::PlayError> {
+    // Refused before planning; kept as an error rather than a panic.
+    Err(vinyasa::play::PlayError::SystemVoice {
+        reason: "this vinyasa was built without the system-voice feature".into(),
+    })
 }

@@ -10,12 +10,15 @@
 //! one rodio source per step; `transport` queues them on a rodio `Player`
 //! and holds the controls; `output` plays the player's stream on the device
 //! (`alsa` on Linux, rodio's own output elsewhere); `ui` shows and listens.
-//! This file ties them together and owns the errors.
+//! [`system_voice`] lets the operating system's voice speak instead of the
+//! renderer ([`play_system_voice`]). This file ties them together and owns
+//! the errors.
 
 mod ahead;
 #[cfg(target_os = "linux")]
 mod alsa;
 mod output;
+pub mod system_voice;
 mod transport;
 mod ui;
 
@@ -28,6 +31,7 @@ use crate::timeline::Timeline;
 
 use ahead::Ahead;
 use output::Output;
+use system_voice::{Speaker, SystemVoice};
 use transport::{Steps, Transport};
 use ui::{Action, Screen, Status};
 
@@ -158,6 +162,16 @@ pub enum PlayError {
         /// The system's reason.
         source: std::io::Error,
     },
+    /// The operating system's voice could not be reached or failed.
+    #[error(
+        "the system voice failed: {reason}; on Linux it is speech-dispatcher, which must be \
+         installed and running (`spd-say hello` should speak), or drop --system-voice to use \
+         the built-in voice"
+    )]
+    SystemVoice {
+        /// What failed.
+        reason: String,
+    },
     /// The terminal could not be written or read.
     #[error("cannot draw on the terminal or read its keys")]
     Terminal(#[source] std::io::Error),
@@ -210,6 +224,29 @@ pub fn play(
     samples: &mut (dyn Samples + Send),
     options: &PlayOptions,
 ) -> Result<Ended, PlayError> {
+    play_inner(timeline, samples, options, None)
+}
+
+/// Plays `timeline` live with `speaker` (the OS voice,
+/// [`system_voice::os_speaker`]) saying its speech cues: `samples` must be
+/// the rendering of [`system_voice::speech_as_silence`]`(timeline)`, which
+/// gives the bells, tones and silences. See [`system_voice`] for how the
+/// two are kept in step. Otherwise as [`play`].
+pub fn play_system_voice(
+    timeline: &Timeline,
+    samples: &mut (dyn Samples + Send),
+    options: &PlayOptions,
+    speaker: Box<dyn Speaker>,
+) -> Result<Ended, PlayError> {
+    play_inner(timeline, samples, options, Some(speaker))
+}
+
+fn play_inner(
+    timeline: &Timeline,
+    samples: &mut (dyn Samples + Send),
+    options: &PlayOptions,
+    speaker: Option<Box<dyn Speaker>>,
+) -> Result<Ended, PlayError> {
     if samples.rate() != timeline.rate || samples.total() != timeline.total {
         return Err(PlayError::Mismatch {
             timeline_rate: timeline.rate,
@@ -236,7 +273,7 @@ pub fn play(
                 source,
             })?;
         let _close = CloseOnDrop(&ahead);
-        play_with(timeline, &ahead, first, options)
+        play_with(timeline, &ahead, first, options, speaker)
     })
 }
 
@@ -255,16 +292,31 @@ fn play_with(
     ahead: &Ahead,
     first: usize,
     options: &PlayOptions,
+    speaker: Option<Box<dyn Speaker>>,
 ) -> Result<Ended, PlayError> {
     let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
     if steps.is_empty() {
         steps.push((0, timeline.total));
     }
     let mut transport = Transport::new(ahead.clone(), Steps(steps), first, options.volume);
+    let mut voice = speaker.map(|speaker| SystemVoice::new(timeline, speaker));
+    if let Some(voice) = &voice {
+        transport.set_gate(voice.gate());
+    }
     let output = Output::start(transport.feed(), timeline.rate, &options.device)?;
     let mut screen = Screen::open(timeline, options.plain, first);
 
-    let result = run(&mut transport, &output, &mut screen, ahead, options);
+    let result = run(
+        &mut transport,
+        &output,
+        &mut screen,
+        ahead,
+        options,
+        voice.as_mut(),
+    );
+    if let Some(voice) = &mut voice {
+        voice.silence();
+    }
     // Sound first: quitting silences at once, before the terminal redraws.
     let ended = match result {
         Ok(Some(ended)) => {
@@ -296,6 +348,7 @@ fn run(
     screen: &mut Screen,
     ahead: &Ahead,
     options: &PlayOptions,
+    mut voice: Option<&mut SystemVoice>,
 ) -> Result<Option<Ended>, PlayError> {
     loop {
         let here = || (transport.step(), transport.position());
@@ -311,6 +364,9 @@ fn run(
             ));
         }
         output.check()?;
+        if let Some(voice) = voice.as_deref_mut() {
+            voice.service()?;
+        }
         let finished = transport.finished();
         screen
             .show(&Status {
@@ -325,10 +381,23 @@ fn run(
         match screen.poll(TICK).map_err(PlayError::Terminal)? {
             None => {}
             Some(Action::TogglePause) => {
-                transport.toggle_pause();
+                let paused = transport.toggle_pause();
+                if let Some(voice) = voice.as_deref_mut() {
+                    voice.paused(paused)?;
+                }
             }
-            Some(Action::Next) => transport.next_step(),
-            Some(Action::Back) => transport.back(),
+            Some(Action::Next) => {
+                transport.next_step();
+                if let Some(voice) = voice.as_deref_mut() {
+                    voice.moved()?;
+                }
+            }
+            Some(Action::Back) => {
+                transport.back();
+                if let Some(voice) = voice.as_deref_mut() {
+                    voice.moved()?;
+                }
+            }
             Some(Action::VolumeUp) => {
                 transport.change_volume(1);
             }

@@ -16,6 +16,7 @@ use rodio::Player;
 use rodio::queue::SourcesQueueOutput;
 
 use super::ahead::Ahead;
+use super::system_voice::Gate;
 
 /// Within this many seconds of a step's start, "back" goes to the step
 /// before instead of restarting this one (as in music players).
@@ -32,6 +33,8 @@ pub(crate) const VOLUME_MAX: f32 = 2.0;
 pub(crate) struct Feed {
     queue: Arc<Mutex<SourcesQueueOutput>>,
     ahead: Ahead,
+    /// With the OS voice: sequences it and holds the stream while it speaks.
+    gate: Option<Gate>,
 }
 
 impl Feed {
@@ -46,6 +49,12 @@ impl Feed {
             .queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(gate) = &self.gate {
+            let ahead = &self.ahead;
+            return gate.fill(out, &|| ahead.position(), &mut || queue.next(), &|| {
+                ahead.ended()
+            });
+        }
         for (filled, sample) in out.iter_mut().enumerate() {
             *sample = queue.next().unwrap_or(0.0);
             // The end marker yields nothing: the queue's filler silence came
@@ -104,6 +113,7 @@ impl Transport {
             feed: Feed {
                 queue: Arc::new(Mutex::new(queue)),
                 ahead: ahead.clone(),
+                gate: None,
             },
             ahead,
             steps,
@@ -117,6 +127,11 @@ impl Transport {
         };
         transport.start_at(first);
         transport
+    }
+
+    /// Puts `gate` between the queue and the output (before [`Transport::feed`]).
+    pub(crate) fn set_gate(&mut self, gate: Gate) {
+        self.feed.gate = Some(gate);
     }
 
     /// The stream to pull samples from.
