@@ -267,6 +267,12 @@ fn plan(
         rate: args.rate,
         level: args.level.into(),
     };
+    // Phrases are spoken on every core into the cache first; without a
+    // cache that would speak them twice.
+    if voice.cache_stats().is_some() {
+        vinyasa::plan::speak_ahead(routine, voice, &options)
+            .with_context(|| format!("cannot plan {}", routine.file))?;
+    }
     vinyasa::plan(routine, voice, &options).with_context(|| format!("cannot plan {}", routine.file))
 }
 
