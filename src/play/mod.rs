@@ -228,7 +228,7 @@ pub fn play(
 }
 
 /// Plays `timeline` live with `speaker` (the OS voice,
-/// [`system_voice::os_speaker`]) saying its speech cues: `samples` must be
+/// `system_voice::os_speaker`) saying its speech cues: `samples` must be
 /// the rendering of [`system_voice::speech_as_silence`]`(timeline)`, which
 /// gives the bells, tones and silences. See [`system_voice`] for how the
 /// two are kept in step. Otherwise as [`play`].

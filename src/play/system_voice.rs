@@ -6,7 +6,7 @@
 //! it cannot go through the renderer. Instead the renderer plays the
 //! session with every speech cue turned into silence of the same length
 //! ([`speech_as_silence`]; bells, breath tones and ticks stay, including
-//! those under speech), and a [`Gate`] between the player's queue and the
+//! those under speech), and a gate between the player's queue and the
 //! output sequences the voice against that stream:
 //!
 //! * when the stream reaches a speech cue's first sample, the OS voice is
@@ -25,7 +25,7 @@
 //! those of the plan.
 //!
 //! The voice itself is behind the [`Speaker`] trait so that the sequencing
-//! is tested without a speech server; [`os_speaker`] (feature
+//! is tested without a speech server; `os_speaker` (feature
 //! `system-voice`) is the real one.
 
 use std::collections::VecDeque;

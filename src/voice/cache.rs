@@ -173,7 +173,7 @@ fn read_header(path: &Path) -> Option<(u32, u64)> {
 ///
 /// A warm export reads every prepared clip of the session, so their check
 /// must cost next to nothing: the file is the phrase cache's layout with its
-/// own magic and a 64-bit [`checksum64`] in place of the SHA-256 (which took
+/// own magic and a 64-bit checksum in place of the SHA-256 (which took
 /// a fifth of a warm export). It guards against short and damaged files, not
 /// against tampering: the keys are SHA-256 names already.
 #[derive(Debug)]
