@@ -7,3 +7,4 @@ mod cli;
 mod export;
 mod plan;
 mod play;
+mod readme;

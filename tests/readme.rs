@@ -1,0 +1,33 @@
+//! The README's annotated routine is a working routine.
+
+use crate::util::root;
+
+#[test]
+fn the_readme_routine_checks_clean_and_plans() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("no toml block") + "```toml\n".len();
+    let text = &readme[start..start + readme[start..].find("```").unwrap()];
+    // Its [sounds] table names a WAV beside the routine: make one.
+    let dir = root().join("target/test-readme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 22_050,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join("my-bowl.wav"), spec).unwrap();
+    for n in 0..22_050 {
+        w.write_sample(((n as f32 * 0.05).sin() * 8_000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let (routine, report) = match vinyasa::routine::parse("README.md", &dir, text) {
+        Ok(ok) => ok,
+        Err(report) => panic!("{report}"),
+    };
+    assert!(report.diagnostics.is_empty(), "{report}");
+    assert_eq!(routine.steps.len(), 7);
+    let t = crate::util::plan(&routine, vinyasa::Level::Standard);
+    crate::util::assert_well_formed(&t);
+}
