@@ -35,24 +35,8 @@ pub enum Command {
     },
     /// Render routines to WAV files (with markers per step, and captions).
     Export {
-        /// Routine files (TOML).
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// Output file (one routine) or directory (several) [default: ROUTINE.wav here]
-        #[arg(short, long, value_name = "OUT")]
-        output: Option<PathBuf>,
-        /// Replace files that exist.
-        #[arg(long)]
-        force: bool,
-        /// Also write captions beside the WAV: srt, vtt, lrc or all (comma-separated).
-        #[arg(long, value_name = "FORMATS")]
-        captions: Option<String>,
-        /// Channels in the WAV: 1 (mono) or 2 (the same in both).
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        channels: u16,
-        /// Folder of WAV files replacing built-in sounds (bell.wav, step-bell.wav, inhale.wav, exhale.wav, tick.wav).
-        #[arg(long, value_name = "DIR")]
-        sounds: Option<PathBuf>,
+        #[command(flatten)]
+        export: ExportArgs,
         #[command(flatten)]
         session: SessionArgs,
         #[command(flatten)]
@@ -126,6 +110,29 @@ pub enum EngineArg {
     /// The espeak-ng program.
     #[value(name = "espeak-ng", alias = "espeak")]
     EspeakNg,
+}
+
+/// What `vinyasa export` writes, and where.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// Routine files (TOML).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output file (one routine) or directory (several) [default: ROUTINE.wav here]
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Replace files that exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Also write captions beside the WAV: srt, vtt, lrc or all (comma-separated).
+    #[arg(long, value_name = "FORMATS")]
+    pub captions: Option<String>,
+    /// Channels in the WAV: 1 (mono) or 2 (the session in both, each 3 dB down so it measures as loud).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub channels: u16,
+    /// Folder of WAV files replacing built-in sounds (bell.wav, step-bell.wav, inhale.wav, exhale.wav, tick.wav).
+    #[arg(long, value_name = "DIR")]
+    pub sounds: Option<PathBuf>,
 }
 
 /// Options that shape a session, shared by plan, export and play.

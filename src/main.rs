@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, EngineArg, SessionArgs, VoiceArgs};
+use cli::{Cli, Command, EngineArg, ExportArgs, SessionArgs, VoiceArgs};
 use vinyasa::routine::{self, Report, Routine};
 use vinyasa::{PlanOptions, Timeline};
 
@@ -63,26 +63,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export {
-            files,
-            output,
-            force,
-            captions,
-            channels,
-            sounds,
+            export: args,
             session,
             voice,
-        } => export(
-            &ExportArgs {
-                files,
-                output,
-                force,
-                captions,
-                channels,
-                sounds,
-            },
-            &session,
-            &voice,
-        ),
+        } => export(&args, &session, &voice),
         Command::Play {
             file,
             from,
@@ -274,15 +258,6 @@ fn plan(
             .with_context(|| format!("cannot plan {}", routine.file))?;
     }
     vinyasa::plan(routine, voice, &options).with_context(|| format!("cannot plan {}", routine.file))
-}
-
-struct ExportArgs {
-    files: Vec<PathBuf>,
-    output: Option<PathBuf>,
-    force: bool,
-    captions: Option<String>,
-    channels: u16,
-    sounds: Option<PathBuf>,
 }
 
 fn export(
