@@ -258,18 +258,14 @@ fn encode<W: Write + Seek>(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Written, OutputError> {
-    // The meters run on their own threads, fed the same 16-bit blocks that
-    // are written, so measuring costs the writer little wall time when a core
-    // is free. Returning early (an error, a cancel) drops the senders, which
-    // ends the meter threads before the scope joins them.
+    // The meter runs on its own thread, fed the same 16-bit blocks that are
+    // written, so measuring costs the writer little wall time when a core is
+    // free. Returning early (an error, a cancel) drops the sender, which ends
+    // the meter thread before the scope joins it.
     std::thread::scope(|scope| {
-        let meters = if plan.loudness {
-            vec![Meter::spawn(scope, plan)]
-        } else {
-            vec![]
-        };
-        let bytes = write_samples(out, path, samples, plan, cancel, progress, &meters)?;
-        let loudness = meters.into_iter().next().map(|meter| {
+        let meter = plan.loudness.then(|| Meter::spawn(scope, plan));
+        let bytes = write_samples(out, path, samples, plan, cancel, progress, meter.as_ref())?;
+        let loudness = meter.map(|meter| {
             let m = meter.finish();
             Loudness {
                 lufs: m.lufs().filter(|l| l.is_finite()),
@@ -288,7 +284,7 @@ fn write_samples<W: Write + Seek>(
     plan: &Plan,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
-    meters: &[Meter<'_>],
+    meter: Option<&Meter<'_>>,
 ) -> Result<u64, OutputError> {
     let channels = usize::from(plan.channels);
     let spec = hound::WavSpec {
@@ -331,7 +327,7 @@ fn write_samples<W: Write + Seek>(
             }
         }
         w.flush().map_err(|e| hound_error(path, e))?;
-        for meter in meters {
+        if let Some(meter) = meter {
             meter.feed(&mono);
         }
         pos += n as u64;
