@@ -114,30 +114,37 @@ pub trait ClipStore: Send + Sync {
     fn save(&self, key: &str, samples: &[f32]);
 }
 
-/// Version of the speech preparation (resampling, phase, fades, level,
-/// limiting): part of every [`ClipStore`] key, raised whenever a change
+/// Version of clip preparation (speech: resampling, phase, fades, level,
+/// limiting; sounds: synthesis, level, limiting; the mixing and limiting of
+/// overlap groups): part of every [`ClipStore`] key, raised whenever a change
 /// would give other samples, so stale clips are never used.
-pub const SPEECH_PREPARATION_VERSION: u32 = 1;
+pub const PREPARATION_VERSION: u32 = 2;
+
+/// A [`ClipStore`] key: the hex SHA-256 of `parts`, each length-prefixed so
+/// no two different lists join into one string.
+fn store_key<S: AsRef<str>>(parts: &[S]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in parts {
+        let part = part.as_ref();
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The [`ClipStore`] key of a prepared speech clip: a SHA-256 (hex) of the
 /// preparation version, the voice's identity, the text, the output rate, the
 /// clip's planned length and its level.
 pub fn speech_key(voice: &str, text: &str, rate: u32, len: u64, level: f64) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for part in [
-        format!("vinyasa speech v{SPEECH_PREPARATION_VERSION}"),
+    store_key(&[
+        format!("vinyasa speech v{PREPARATION_VERSION}"),
         voice.to_owned(),
         rate.to_string(),
         len.to_string(),
         format!("{:016x}", level.to_bits()),
         text.to_owned(),
-    ] {
-        // Length-prefixed, so no two different inputs join into one string.
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    ])
 }
 
 /// Settings of a [`Renderer`] beyond the timeline, voice and palette.
@@ -152,7 +159,7 @@ pub struct RenderOptions<'a> {
     pub interrupt: Option<&'a AtomicBool>,
     /// Most samples of prepared clips to keep between fills.
     pub cache_samples: usize,
-    /// Where to keep prepared speech between runs, if anywhere.
+    /// Where to keep prepared clips between runs, if anywhere.
     pub store: Option<&'a dyn ClipStore>,
 }
 
@@ -518,10 +525,26 @@ impl<'a> Renderer<'a> {
         if let Some(samples) = self.cache.get(&key) {
             return Ok(samples);
         }
+        // The store keeps every group's clip (a lone phrase is kept under its
+        // own key by `stored_speech_clip`), so a second export only adds.
+        let lone_phrase = matches!(group.cues.as_slice(),
+            [one] if self.timeline.cues[*one].kind == CueKind::Speech);
+        let stored = match self.store {
+            Some(store) if !lone_phrase => Some((store, self.group_store_key(k))),
+            _ => None,
+        };
+        let most = (group.end - group.start) as usize;
+        if let Some((store, name)) = &stored
+            && let Some(samples) = store.load(name).filter(|s| s.len() <= most)
+        {
+            let samples: Arc<[f32]> = samples.into();
+            self.cache.insert(key, Arc::clone(&samples));
+            return Ok(samples);
+        }
         let mixed = match group.cues.as_slice() {
             [one] => self.make_cue_clip(*one)?,
             cues => {
-                let mut mix = vec![0.0f32; (group.end - group.start) as usize];
+                let mut mix = vec![0.0f32; most];
                 for &i in cues {
                     let at = (self.timeline.cues[i].start - group.start) as usize;
                     // Members are kept too: the same breath tone or bell
@@ -550,8 +573,44 @@ impl<'a> Renderer<'a> {
             .rposition(|&v| v != 0.0)
             .map_or(0, |last| last + 1);
         let samples: Arc<[f32]> = Arc::from(&mixed[..end]);
+        if let Some((store, name)) = stored {
+            store.save(&name, &samples);
+        }
         self.cache.insert(key, Arc::clone(&samples));
         Ok(samples)
+    }
+
+    /// The [`ClipStore`] key of group `k`'s clip: every member's own key
+    /// and offset, the rate and the ceiling the mix is limited to.
+    fn group_store_key(&self, k: usize) -> String {
+        let group = &self.groups.groups[k];
+        let rate = self.timeline.rate;
+        let mut parts = vec![
+            format!("vinyasa group v{PREPARATION_VERSION}"),
+            rate.to_string(),
+            format!("{:08x}", self.source_ceiling.to_bits()),
+        ];
+        for &i in &group.cues {
+            let cue = &self.timeline.cues[i];
+            parts.push((cue.start - group.start).to_string());
+            parts.push(match Sound::for_cue(cue.kind) {
+                Some(sound) => format!(
+                    "{} {} {} {:08x}",
+                    sound.name(),
+                    self.bank.identity(sound),
+                    cue.len,
+                    self.sound_gain[sound as usize].to_bits()
+                ),
+                None => speech_key(
+                    &self.voice.identity(),
+                    &cue.text,
+                    rate,
+                    cue.len,
+                    self.speech_power,
+                ),
+            });
+        }
+        store_key(&parts)
     }
 
     /// [`Renderer::speech_clip`], from the store when it has it.

@@ -2,21 +2,24 @@
 //! marker per step.
 //!
 //! The samples are pulled from a [`Samples`] in blocks of [`BLOCK_FRAMES`],
-//! converted to 16-bit, measured (EBU R128 integrated loudness and true peak,
-//! of exactly what is written) and written through hound; memory does not
-//! grow with the session. After hound has finished the file, a `cue ` chunk
-//! (one cue point per marker) and a `LIST`/`adtl` chunk (one `labl` per
-//! marker) are appended so editors show where each step starts.
+//! converted to 16-bit ([`super::to_i16`]), measured (BS.1770 integrated
+//! loudness and sample peak, of exactly what is written, on a second
+//! thread) and written; memory does not grow with the session. The length
+//! is known before the first sample, so the file is written front to back
+//! in one pass: the canonical 44-byte header with its final sizes, the
+//! samples, then a `cue ` chunk (one cue point per marker) and a
+//! `LIST`/`adtl` chunk (one `labl` per marker) so editors show where each
+//! step starts. (hound, which reads every file in the tests, wrote the
+//! samples one call each and needed a seek back to patch its sizes.)
 //!
 //! The file goes through the rule in [`crate::output`]: temporary file,
 //! sync, rename; no overwrite without `force`; nothing left on an error or a
 //! cancel.
 
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::ScopedJoinHandle;
 
 use crate::sound::loudness::Integrated;
@@ -29,8 +32,8 @@ use crate::timeline::StepSpan;
 /// Frames pulled from the renderer at a time.
 pub const BLOCK_FRAMES: usize = 4096;
 
-/// Size of what hound writes before the samples (RIFF, `fmt ` as
-/// PCMWAVEFORMAT, `data` header) for 1 or 2 channels at 16 bits.
+/// Size of the file before the samples (RIFF, `fmt ` as PCMWAVEFORMAT,
+/// `data` header) for 1 or 2 channels at 16 bits.
 const HEADER_BYTES: u64 = 44;
 
 /// A labelled position in the file: where a step starts.
@@ -228,6 +231,18 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Size of the `data` chunk's samples.
+    fn data_bytes(&self) -> u64 {
+        self.frames * u64::from(self.channels) * 2
+    }
+
+    /// Size of the whole file.
+    fn bytes(&self) -> u64 {
+        HEADER_BYTES + self.data_bytes() + marker_chunks_len(&self.markers)
+    }
+}
+
 /// What [`encode`] measured.
 struct Written {
     bytes: u64,
@@ -241,16 +256,8 @@ fn write_error(path: &Path, source: io::Error) -> OutputError {
     }
 }
 
-fn hound_error(path: &Path, e: hound::Error) -> OutputError {
-    let source = match e {
-        hound::Error::IoError(e) => e,
-        other => io::Error::other(other),
-    };
-    write_error(path, source)
-}
-
 /// Writes the whole file into `out` (positioned at its start).
-fn encode<W: Write + Seek>(
+fn encode<W: Write>(
     out: &mut W,
     path: &Path,
     samples: &mut dyn Samples,
@@ -276,8 +283,10 @@ fn encode<W: Write + Seek>(
     })
 }
 
-/// The sample loop: render, convert, meter, write; then finish the file.
-fn write_samples<W: Write + Seek>(
+/// The sample loop: header, then render, convert, meter, write; then the
+/// marker chunks. Every size is known before the first sample, so the file
+/// is written front to back in one pass.
+fn write_samples<W: Write>(
     out: &mut W,
     path: &Path,
     samples: &mut dyn Samples,
@@ -286,15 +295,18 @@ fn write_samples<W: Write + Seek>(
     progress: &mut dyn FnMut(u64),
     meter: Option<&Meter<'_>>,
 ) -> Result<u64, OutputError> {
+    let write = |out: &mut W, bytes: &[u8]| out.write_all(bytes).map_err(|e| write_error(path, e));
     let channels = usize::from(plan.channels);
-    let spec = hound::WavSpec {
-        channels: plan.channels,
-        sample_rate: plan.rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
+    write(out, &header(plan))?;
+    // The same signal in two channels counts twice in BS.1770 (+3 dB):
+    // 1/√2 keeps a stereo file at the loudness of the mono one.
+    let scale = if channels == 2 {
+        std::f32::consts::FRAC_1_SQRT_2
+    } else {
+        1.0
     };
-    let mut writer = hound::WavWriter::new(&mut *out, spec).map_err(|e| hound_error(path, e))?;
     let mut block = vec![0.0f32; BLOCK_FRAMES];
+    let mut frames: Vec<i16> = Vec::with_capacity(BLOCK_FRAMES * channels);
     let mut pos = 0u64;
     while pos < plan.frames {
         if cancel.load(Ordering::Relaxed) {
@@ -309,33 +321,48 @@ fn write_samples<W: Write + Seek>(
                 source,
             },
         })?;
-        // The same signal in two channels counts twice in BS.1770 (+3 dB):
-        // 1/√2 keeps a stereo file at the loudness of the mono one.
-        let mono: Arc<[i16]> = if channels == 2 {
-            block
-                .iter()
-                .map(|&x| to_i16(x * std::f32::consts::FRAC_1_SQRT_2))
-                .collect()
+        let mut mono = meter.map_or_else(Vec::new, Meter::buffer);
+        mono.clear();
+        mono.extend(block.iter().map(|&x| super::to_i16(x * scale)));
+        frames.clear();
+        if channels == 2 {
+            frames.extend(mono.iter().flat_map(|&s| [s.to_le(), s.to_le()]));
         } else {
-            block.iter().map(|&x| to_i16(x)).collect()
-        };
-        // n * channels ≤ 2 * BLOCK_FRAMES: fits u32.
-        let mut w = writer.get_i16_writer((n * channels) as u32);
-        for &s in mono.iter() {
-            for _ in 0..channels {
-                w.write_sample(s);
-            }
+            frames.extend(mono.iter().map(|&s| s.to_le()));
         }
-        w.flush().map_err(|e| hound_error(path, e))?;
+        write(out, bytemuck::cast_slice(&frames))?;
         if let Some(meter) = meter {
-            meter.feed(&mono);
+            meter.feed(mono);
         }
         pos += n as u64;
         progress(pos);
     }
-    // hound's Drop would swallow errors: finish explicitly.
-    writer.finalize().map_err(|e| hound_error(path, e))?;
-    append_markers(out, &plan.markers).map_err(|e| write_error(path, e))
+    let markers = marker_chunks(&plan.markers);
+    write(out, &markers)?;
+    Ok(plan.bytes())
+}
+
+/// The RIFF header, the `fmt ` chunk (PCMWAVEFORMAT: 16-bit integer PCM)
+/// and the `data` chunk's header, with the sizes of the finished file.
+fn header(plan: &Plan) -> [u8; HEADER_BYTES as usize] {
+    let channels = u32::from(plan.channels);
+    let data = plan.data_bytes();
+    let mut h = Vec::with_capacity(HEADER_BYTES as usize);
+    h.extend_from_slice(b"RIFF");
+    // Fit: `Plan::new` refused files past the 32-bit size fields.
+    put_u32(&mut h, (plan.bytes() - 8) as u32);
+    h.extend_from_slice(b"WAVE");
+    h.extend_from_slice(b"fmt ");
+    put_u32(&mut h, 16);
+    h.extend_from_slice(&1u16.to_le_bytes()); // WAVE_FORMAT_PCM
+    h.extend_from_slice(&plan.channels.to_le_bytes());
+    put_u32(&mut h, plan.rate);
+    put_u32(&mut h, plan.rate * channels * 2); // bytes per second
+    h.extend_from_slice(&(plan.channels * 2).to_le_bytes()); // bytes per frame
+    h.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    h.extend_from_slice(b"data");
+    put_u32(&mut h, data as u32);
+    h.try_into().expect("a WAV header is 44 bytes")
 }
 
 /// A BS.1770 meter ([`Integrated`]) on its own thread, measuring the mono
@@ -345,14 +372,17 @@ fn write_samples<W: Write + Seek>(
 /// gives exactly the BS.1770 figure of the two channels (the energy counted
 /// twice, gating included) at half the cost.
 struct Meter<'scope> {
-    blocks: Option<SyncSender<Arc<[i16]>>>,
+    blocks: Option<SyncSender<Vec<i16>>>,
+    /// Blocks the meter is done with, to be filled again.
+    spent: Receiver<Vec<i16>>,
     thread: ScopedJoinHandle<'scope, Integrated>,
 }
 
 impl<'scope> Meter<'scope> {
     fn spawn<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, plan: &Plan) -> Meter<'scope> {
         // A few blocks in flight keep both threads busy; memory stays bounded.
-        let (tx, rx) = sync_channel::<Arc<[i16]>>(16);
+        let (tx, rx) = sync_channel::<Vec<i16>>(16);
+        let (give_back, spent) = channel::<Vec<i16>>();
         let (rate, dual) = (plan.rate, plan.channels == 2);
         let thread = scope.spawn(move || {
             let mut m = Integrated::new(rate, dual);
@@ -362,18 +392,28 @@ impl<'scope> Meter<'scope> {
                 // As ebur128 reads 16-bit samples: full scale is 32768.
                 scratch.extend(block.iter().map(|&v| f32::from(v) / 32_768.0));
                 m.add(&scratch);
+                // The writer may be gone (an error): then the block just drops.
+                let _ = give_back.send(block);
             }
             m
         });
         Meter {
             blocks: Some(tx),
+            spent,
             thread,
         }
     }
 
-    fn feed(&self, block: &Arc<[i16]>) {
+    /// A block buffer: one the meter has finished with, or a new one.
+    fn buffer(&self) -> Vec<i16> {
+        self.spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BLOCK_FRAMES))
+    }
+
+    fn feed(&self, block: Vec<i16>) {
         if let Some(tx) = &self.blocks {
-            let _ = tx.send(Arc::clone(block));
+            let _ = tx.send(block);
         }
     }
 
@@ -386,17 +426,7 @@ impl<'scope> Meter<'scope> {
     }
 }
 
-/// Full scale to 16 bits, rounded to nearest (halves away from zero). No
-/// dither: silence stays digital zero. The sum is exact in f64, so the
-/// truncating cast rounds correctly; the cast saturates, which clamps overs,
-/// and maps NaN to 0. (`f32::round` is a libm call on baseline x86-64 and
-/// made the whole loop twice as slow.)
-fn to_i16(x: f32) -> i16 {
-    let y = f64::from(x) * 32767.0;
-    (y + 0.5f64.copysign(y)) as i16
-}
-
-/// Bytes [`append_markers`] adds for `markers`.
+/// Bytes [`marker_chunks`] makes for `markers`.
 fn marker_chunks_len(markers: &[(u32, Vec<u8>)]) -> u64 {
     if markers.is_empty() {
         return 0;
@@ -412,16 +442,13 @@ fn labl_len(label: &[u8]) -> u64 {
     8 + size + (size & 1)
 }
 
-/// Appends the `cue ` and `LIST`/`adtl` chunks after hound's finished file,
-/// patches the RIFF size, and returns the file's length.
-fn append_markers<W: Write + Seek>(out: &mut W, markers: &[(u32, Vec<u8>)]) -> io::Result<u64> {
-    let end = out.seek(SeekFrom::End(0))?;
-    if markers.is_empty() {
-        out.flush()?;
-        return Ok(end);
-    }
+/// The `cue ` and `LIST`/`adtl` chunks for `markers` (nothing when there
+/// are none): one cue point and one `labl` per marker.
+fn marker_chunks(markers: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let mut chunks = Vec::with_capacity(marker_chunks_len(markers) as usize);
-
+    if markers.is_empty() {
+        return chunks;
+    }
     chunks.extend_from_slice(b"cue ");
     put_u32(&mut chunks, 4 + 24 * markers.len() as u32);
     put_u32(&mut chunks, markers.len() as u32);
@@ -450,15 +477,7 @@ fn append_markers<W: Write + Seek>(out: &mut W, markers: &[(u32, Vec<u8>)]) -> i
         }
     }
     debug_assert_eq!(chunks.len() as u64, marker_chunks_len(markers));
-
-    // hound's data chunk is whole 16-bit samples, so `end` is even.
-    out.write_all(&chunks)?;
-    let len = end + chunks.len() as u64;
-    out.seek(SeekFrom::Start(4))?;
-    out.write_all(&((len - 8) as u32).to_le_bytes())?;
-    out.seek(SeekFrom::End(0))?;
-    out.flush()?;
-    Ok(len)
+    chunks
 }
 
 fn put_u32(v: &mut Vec<u8>, x: u32) {
@@ -469,7 +488,9 @@ fn put_u32(v: &mut Vec<u8>, x: u32) {
 pub(crate) mod tests {
     use super::*;
     use crate::output::tests::names;
+    use crate::output::to_i16;
     use std::io::Cursor;
+    use std::sync::Arc;
 
     /// A test signal: `f(i)` for sample i, `total` samples at `rate`.
     pub(crate) struct Signal<F: FnMut(u64) -> f32> {
@@ -639,13 +660,25 @@ pub(crate) mod tests {
         assert_eq!(to_i16(-1.0), -32767);
         assert_eq!(to_i16(2.0), 32767);
         assert_eq!(to_i16(-2.0), -32768);
-        // 16383.5 exactly: halves round away from zero.
+        // 16383.5 exactly: a tie, to the even neighbour.
         assert_eq!(to_i16(0.5), 16384);
         assert_eq!(to_i16(-0.5), -16384);
         assert_eq!(to_i16(0.49 / 32767.0), 0);
         assert_eq!(to_i16(0.51 / 32767.0), 1);
         assert_eq!(to_i16(-0.51 / 32767.0), -1);
         assert_eq!(to_i16(f32::NAN), 0);
+        assert_eq!(to_i16(f32::INFINITY), 32767);
+        assert_eq!(to_i16(f32::NEG_INFINITY), -32768);
+        // Ties go to even: 2.5 → 2, 3.5 → 4.
+        assert_eq!(to_i16(2.5 / 32767.0), 2);
+        assert_eq!(to_i16(3.5 / 32767.0), 4);
+        // Every step of a slow ramp is rounded to its nearest integer.
+        for i in -40_000..40_000 {
+            let x = i as f32 / 40_000.0;
+            let exact = f64::from(x * 32767.0);
+            let got = f64::from(to_i16(x));
+            assert!((got - exact).abs() <= 0.5, "{x}: {got} vs {exact}");
+        }
     }
 
     #[test]

@@ -306,9 +306,7 @@ impl AlsaOutput {
                 for _ in 0..self.channels {
                     match self.format {
                         Format::F32 => self.scratch.extend(s.to_le_bytes()),
-                        Format::I16 => self
-                            .scratch
-                            .extend(((s * 32767.0).round() as i16).to_le_bytes()),
+                        Format::I16 => self.scratch.extend(crate::output::to_i16(s).to_le_bytes()),
                     }
                 }
             }

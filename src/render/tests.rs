@@ -881,13 +881,18 @@ impl Voice for FliteVoice {
 
 /// A store in memory that counts what passes through it.
 #[derive(Default)]
-struct MemoryStore(std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>);
+struct MemoryStore(
+    std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>,
+    /// Calls to `save`.
+    std::sync::atomic::AtomicUsize,
+);
 
 impl ClipStore for MemoryStore {
     fn load(&self, key: &str) -> Option<Vec<f32>> {
         self.0.lock().unwrap().get(key).cloned()
     }
     fn save(&self, key: &str, samples: &[f32]) {
+        self.1.fetch_add(1, Ordering::Relaxed);
         self.0
             .lock()
             .unwrap()
@@ -931,7 +936,10 @@ fn a_clip_store_gives_the_same_samples_without_speaking() {
     );
     assert_eq!(first, plain);
     assert_eq!(voice.0.load(Ordering::Relaxed), 2 * spoken);
-    assert_eq!(store.0.lock().unwrap().len(), spoken);
+    // Every phrase, and the sounds and the mixes of sounds under phrases.
+    let stored = store.0.lock().unwrap().len();
+    assert!(stored > spoken, "{stored} clips for {spoken} phrases");
+    let saves = store.1.load(Ordering::Relaxed);
 
     let second = render(
         &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap(),
@@ -939,6 +947,7 @@ fn a_clip_store_gives_the_same_samples_without_speaking() {
     );
     assert_eq!(second, plain);
     assert_eq!(voice.0.load(Ordering::Relaxed), 2 * spoken, "spoke again");
+    assert_eq!(store.1.load(Ordering::Relaxed), saves, "made a clip again");
 
     // A louder voice setting is another clip: nothing stale is reused.
     let louder = RenderOptions {

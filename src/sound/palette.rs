@@ -276,8 +276,13 @@ impl Palette {
                 0.0
             };
             let peak = probe.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let identity = match &file {
+                Some(samples) => format!("file {}", samples_digest(samples)),
+                None => "built-in".to_owned(),
+            };
             entries.push(BankEntry {
                 natural: file.is_none().then_some(probe),
+                identity,
                 file,
                 gain,
                 peak: f64::from(peak) * gain,
@@ -306,6 +311,16 @@ pub fn unknown_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     out.sort();
     out
+}
+
+/// Hex SHA-256 of samples' bits.
+fn samples_digest(samples: &[f32]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for v in samples {
+        h.update(v.to_bits().to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn resample_file(file: &SoundFile, rate: u32) -> Result<Arc<[f32]>, PaletteError> {
@@ -380,6 +395,9 @@ struct BankEntry {
     file: Option<Arc<[f32]>>,
     /// The built-in sound at its natural length (before `gain`), if built in.
     natural: Option<Arc<[f32]>>,
+    /// What the sound is made from (built in, or a digest of the file's
+    /// samples at the bank's rate), for the keys of stored clips.
+    identity: String,
     /// Gain that sets the sound at its palette level.
     gain: f64,
     /// Its peak at that level (of the file, or of the built-in sound at its
@@ -445,6 +463,13 @@ impl SoundBank {
     /// rendered at their natural length).
     pub fn peak(&self, sound: Sound) -> f64 {
         self.entry(sound).peak
+    }
+
+    /// What `sound` is made from: `built-in`, or `file` and a SHA-256 of
+    /// the file's samples at this rate. Two banks at one rate whose
+    /// identities agree render the same samples.
+    pub fn identity(&self, sound: Sound) -> &str {
+        &self.entry(sound).identity
     }
 
     /// Whether `sound` comes from a file.
