@@ -3,8 +3,8 @@
 //!
 //! One file per clip, named by the SHA-256 of the voice's identity and the
 //! text. A file holds the rate and the exact `f32` samples (so a cached
-//! render is bit-identical to a cold one) and a SHA-256 of its contents: a
-//! truncated or damaged file is a miss and is rewritten. Files are written
+//! render is bit-identical to a cold one) and a 64-bit checksum of its
+//! contents: a truncated or damaged file is a miss and is rewritten. Files are written
 //! to a temporary file in the same directory and renamed into place, so two
 //! exports running at once never see half a clip. The cache never fails a
 //! voice: if it cannot be written, clips are spoken uncached and
@@ -56,11 +56,13 @@ pub struct CachedVoice<V: Voice> {
 }
 
 /// File layout, little-endian: magic, format version, rate (u32), sample
-/// count (u64), samples (f32 bits), SHA-256 of all that.
+/// count (u64), samples (f32 bits), [`checksum64`] of all that (u64).
+/// (Format 1 ended in a SHA-256, a tenth of a cold export; its files are
+/// misses and are rewritten.)
 const MAGIC: &[u8; 8] = b"VINYCLIP";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8;
-const CHECKSUM: usize = 32;
+const CHECKSUM: usize = 8;
 
 impl<V: Voice> CachedVoice<V> {
     /// `inner`, with its clips kept in `dir` (created when first written).
@@ -172,10 +174,9 @@ fn read_header(path: &Path) -> Option<(u32, u64)> {
 /// written atomically like the phrase cache.
 ///
 /// A warm export reads every prepared clip of the session, so their check
-/// must cost next to nothing: the file is the phrase cache's layout with its
-/// own magic and a 64-bit checksum in place of the SHA-256 (which took
-/// a fifth of a warm export). It guards against short and damaged files, not
-/// against tampering: the keys are SHA-256 names already.
+/// must cost next to nothing: like the phrase cache, a 64-bit checksum (a
+/// SHA-256 took a fifth of a warm export). It guards against short and
+/// damaged files, not against tampering: the keys are SHA-256 names already.
 #[derive(Debug)]
 pub struct DiskClipStore {
     dir: PathBuf,
@@ -214,9 +215,7 @@ fn encode_prepared(samples: &[f32]) -> Vec<u8> {
     bytes.extend_from_slice(PREPARED_MAGIC);
     bytes.extend_from_slice(&PREPARED_FORMAT.to_le_bytes());
     bytes.extend_from_slice(&(samples.len() as u64).to_le_bytes());
-    for sample in samples {
-        bytes.extend_from_slice(&sample.to_bits().to_le_bytes());
-    }
+    put_samples(&mut bytes, samples);
     let checksum = checksum64(&bytes);
     bytes.extend_from_slice(&checksum.to_le_bytes());
     bytes
@@ -235,12 +234,30 @@ fn decode_prepared(bytes: &[u8]) -> Option<Vec<f32>> {
     {
         return None;
     }
-    Some(
-        samples
-            .chunks_exact(4)
-            .map(|b| f32::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect(),
-    )
+    Some(get_samples(samples))
+}
+
+/// Appends `samples` as little-endian `f32` bits: on a little-endian
+/// machine, one copy.
+fn put_samples(bytes: &mut Vec<u8>, samples: &[f32]) {
+    if cfg!(target_endian = "little") {
+        bytes.extend_from_slice(bytemuck::cast_slice(samples));
+    } else {
+        bytes.extend(samples.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+    }
+}
+
+/// The `f32` samples in little-endian `bytes` (a multiple of 4 long).
+fn get_samples(bytes: &[u8]) -> Vec<f32> {
+    // A copy, aligned whatever the bytes' address.
+    let mut samples = vec![0.0f32; bytes.len() / 4];
+    bytemuck::cast_slice_mut::<f32, u8>(&mut samples).copy_from_slice(bytes);
+    if cfg!(target_endian = "big") {
+        for v in &mut samples {
+            *v = f32::from_bits(u32::from_le(v.to_bits()));
+        }
+    }
+    samples
 }
 
 /// A fast 64-bit checksum: four lanes of multiply-rotate over 8-byte words
@@ -309,11 +326,9 @@ fn encode(clip: &Clip) -> Vec<u8> {
     bytes.extend_from_slice(&FORMAT.to_le_bytes());
     bytes.extend_from_slice(&clip.rate.to_le_bytes());
     bytes.extend_from_slice(&(clip.samples.len() as u64).to_le_bytes());
-    for sample in &clip.samples {
-        bytes.extend_from_slice(&sample.to_bits().to_le_bytes());
-    }
-    let checksum = Sha256::digest(&bytes);
-    bytes.extend_from_slice(&checksum);
+    put_samples(&mut bytes, &clip.samples);
+    let checksum = checksum64(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
     bytes
 }
 
@@ -324,7 +339,7 @@ fn decode(bytes: &[u8]) -> Option<Clip> {
     let (header, samples) = body.split_at_checked(HEADER)?;
     if &header[..8] != MAGIC
         || u32::from_le_bytes(header[8..12].try_into().ok()?) != FORMAT
-        || Sha256::digest(body).as_slice() != checksum
+        || checksum64(body).to_le_bytes() != checksum
     {
         return None;
     }
@@ -333,11 +348,10 @@ fn decode(bytes: &[u8]) -> Option<Clip> {
     if rate == 0 || u64::try_from(samples.len()).ok()? != count.checked_mul(4)? {
         return None;
     }
-    let samples = samples
-        .chunks_exact(4)
-        .map(|b| f32::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-        .collect();
-    Some(Clip { rate, samples })
+    Some(Clip {
+        rate,
+        samples: get_samples(samples),
+    })
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -422,7 +436,7 @@ mod tests {
         let files = files_in(dir.path());
         assert_eq!(files.len(), 1);
         let len = std::fs::metadata(&files[0]).unwrap().len();
-        assert_eq!(len, (24 + 4 * spoken.samples.len() + 32) as u64);
+        assert_eq!(len, (24 + 4 * spoken.samples.len() + 8) as u64);
     }
 
     #[test]
