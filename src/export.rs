@@ -295,6 +295,16 @@ pub fn export(
     }
 
     let bar = progress_bar(wav, timeline, options.progress);
+    // The clips first, on every core; then the samples, front to back.
+    let name = bar.message();
+    let prepared = samples.prepare(&|done, all| {
+        bar.set_message(format!("{name}: preparing clip {done}/{all}"));
+    });
+    bar.set_message(name);
+    if let Err(e) = prepared {
+        bar.finish_and_clear();
+        return Err(OutputError::from_render(wav, e).into());
+    }
     let result = write_wav(
         wav,
         samples,

@@ -81,6 +81,15 @@ pub trait Samples {
     /// Writes samples `start .. start + out.len()` into `out`; positions at or
     /// past `total()` are zero.
     fn fill(&mut self, start: u64, out: &mut [f32]) -> Result<(), RenderError>;
+
+    /// Does ahead, on every core, the work `fill` would do on the way (see
+    /// [`Renderer::prepare`]); `progress` is told how many of how many
+    /// pieces are done. The samples are the same with or without it. By
+    /// default there is nothing to do.
+    fn prepare(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<(), RenderError> {
+        let _ = progress;
+        Ok(())
+    }
 }
 
 /// Fade-in put on every speech clip. Voices trim and fade their own clips;
@@ -112,6 +121,11 @@ pub trait ClipStore: Send + Sync {
     /// Saves `samples` under `key`. A store that cannot save just drops them:
     /// the clip is made again next time.
     fn save(&self, key: &str, samples: &[f32]);
+    /// Whether `load(key)` would probably give samples, found cheaply (a
+    /// damaged entry may still be a miss when loaded).
+    fn contains(&self, key: &str) -> bool {
+        self.load(key).is_some()
+    }
 }
 
 /// Version of clip preparation (speech: resampling, phase, fades, level,
@@ -207,6 +221,7 @@ struct CacheEntry {
 }
 
 /// Prepared clips, least recently used dropped first.
+#[derive(Default)]
 struct ClipCache {
     entries: Vec<CacheEntry>,
     held: usize,
@@ -541,38 +556,21 @@ impl<'a> Renderer<'a> {
             self.cache.insert(key, Arc::clone(&samples));
             return Ok(samples);
         }
-        let mixed = match group.cues.as_slice() {
-            [one] => self.make_cue_clip(*one)?,
-            cues => {
-                let mut mix = vec![0.0f32; most];
-                for &i in cues {
-                    let at = (self.timeline.cues[i].start - group.start) as usize;
-                    // Members are kept too: the same breath tone or bell
-                    // under many phrases is made once.
-                    let key = self.cue_key(i);
-                    let clip = match self.cache.get(&key) {
-                        Some(clip) => clip,
-                        None => {
-                            let clip: Arc<[f32]> = self.make_cue_clip(i)?.into();
-                            self.cache.insert(key, Arc::clone(&clip));
-                            clip
-                        }
-                    };
-                    for (m, c) in mix[at..].iter_mut().zip(clip.iter()) {
-                        *m += c;
-                    }
-                }
-                limit::limit(&mut mix, self.source_ceiling, self.timeline.rate);
-                mix
+        // Members are kept too: the same breath tone or bell under many
+        // phrases is made once. (The cache is moved out while `mix_group`
+        // borrows the renderer, and back after.)
+        let mut members = std::mem::take(&mut self.cache);
+        let mixed = self.mix_group(k, |i| {
+            let key = self.cue_key(i);
+            if let Some(clip) = members.get(&key) {
+                return Ok(clip);
             }
-        };
-        // Trailing silence (a tick's cue after the tick, a short file's
-        // padding) need not be held: past a clip's end it adds nothing.
-        let end = mixed
-            .iter()
-            .rposition(|&v| v != 0.0)
-            .map_or(0, |last| last + 1);
-        let samples: Arc<[f32]> = Arc::from(&mixed[..end]);
+            let clip: Arc<[f32]> = self.make_cue_clip(i)?.into();
+            members.insert(key, Arc::clone(&clip));
+            Ok(clip)
+        });
+        self.cache = members;
+        let samples: Arc<[f32]> = mixed?.into();
         if let Some((store, name)) = stored {
             store.save(&name, &samples);
         }
@@ -601,16 +599,129 @@ impl<'a> Renderer<'a> {
                     cue.len,
                     self.sound_gain[sound as usize].to_bits()
                 ),
-                None => speech_key(
-                    &self.voice.identity(),
-                    &cue.text,
-                    rate,
-                    cue.len,
-                    self.speech_power,
-                ),
+                None => self.speech_store_key(&cue.text, cue.len),
             });
         }
         store_key(&parts)
+    }
+
+    /// The store key of what group `k`'s clip is kept under: a lone
+    /// phrase's own [`speech_key`], or [`Renderer::group_store_key`].
+    fn stored_key(&self, k: usize) -> String {
+        match self.groups.groups[k].cues.as_slice() {
+            [one] if self.timeline.cues[*one].kind == CueKind::Speech => {
+                let cue = &self.timeline.cues[*one];
+                self.speech_store_key(&cue.text, cue.len)
+            }
+            _ => self.group_store_key(k),
+        }
+    }
+
+    fn speech_store_key(&self, text: &str, len: u64) -> String {
+        speech_key(
+            &self.voice.identity(),
+            text,
+            self.timeline.rate,
+            len,
+            self.speech_power,
+        )
+    }
+
+    /// Prepares every clip the session needs (speaking, resampling, levels,
+    /// limiting, mixing the groups) into the store, on all cores, so that
+    /// rendering afterwards only reads them back: what a cold export spends
+    /// most of its time on, spread over the machine. Clips already stored
+    /// are left alone, so a warm export pays a file lookup per clip. Without
+    /// a store it does nothing: there is nowhere to keep the clips, and
+    /// `fill` makes them as it goes. The samples are the same either way.
+    ///
+    /// `progress(done, all)` is called after each clip, from any thread.
+    pub fn prepare(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<(), RenderError> {
+        let Some(store) = self.store else {
+            return Ok(());
+        };
+        // One piece of work per distinct clip, in session order.
+        let mut seen = std::collections::HashSet::new();
+        let work: Vec<(usize, String)> = (0..self.groups.groups.len())
+            .map(|k| (k, self.stored_key(k)))
+            .filter(|(_, key)| seen.insert(key.clone()))
+            .filter(|(_, key)| !store.contains(key))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+            .min(work.len().max(1));
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| -> Result<(), RenderError> {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((k, key)) = work.get(i) else {
+                                return Ok(());
+                            };
+                            self.prepare_group(*k, key, store).inspect_err(|_| {
+                                // The others stop at their next clip.
+                                next.store(work.len(), Ordering::Relaxed);
+                            })?;
+                            progress(done.fetch_add(1, Ordering::Relaxed) + 1, work.len());
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        })
+    }
+
+    /// Makes group `k`'s clip and saves it under `key` (see
+    /// [`Renderer::prepare`]).
+    fn prepare_group(&self, k: usize, key: &str, store: &dyn ClipStore) -> Result<(), RenderError> {
+        self.check_interrupt()?;
+        let group = &self.groups.groups[k];
+        let clip = match group.cues.as_slice() {
+            [one] if self.timeline.cues[*one].kind == CueKind::Speech => {
+                let cue = &self.timeline.cues[*one];
+                let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
+                self.speech_clip(&cue.text, len)?
+            }
+            _ => self.mix_group(k, |i| self.make_cue_clip(i).map(Arc::from))?,
+        };
+        store.save(key, &clip);
+        Ok(())
+    }
+
+    /// The mix of group `k`'s members (each from `clip`), limited, with
+    /// trailing silence cut: past a clip's end it adds nothing.
+    fn mix_group(
+        &self,
+        k: usize,
+        mut clip: impl FnMut(usize) -> Result<Arc<[f32]>, RenderError>,
+    ) -> Result<Vec<f32>, RenderError> {
+        let group = &self.groups.groups[k];
+        let mut mix = match group.cues.as_slice() {
+            [one] => clip(*one)?.to_vec(),
+            cues => {
+                let mut mix = vec![0.0f32; (group.end - group.start) as usize];
+                for &i in cues {
+                    let at = (self.timeline.cues[i].start - group.start) as usize;
+                    for (m, c) in mix[at..].iter_mut().zip(clip(i)?.iter()) {
+                        *m += c;
+                    }
+                }
+                limit::limit(&mut mix, self.source_ceiling, self.timeline.rate);
+                mix
+            }
+        };
+        let end = mix
+            .iter()
+            .rposition(|&v| v != 0.0)
+            .map_or(0, |last| last + 1);
+        mix.truncate(end);
+        Ok(mix)
     }
 
     /// [`Renderer::speech_clip`], from the store when it has it.
@@ -618,13 +729,7 @@ impl<'a> Renderer<'a> {
         let Some(store) = self.store else {
             return self.speech_clip(text, len);
         };
-        let key = speech_key(
-            &self.voice.identity(),
-            text,
-            self.timeline.rate,
-            len as u64,
-            self.speech_power,
-        );
+        let key = self.speech_store_key(text, len as u64);
         if let Some(samples) = store.load(&key).filter(|s| s.len() == len) {
             return Ok(samples);
         }
@@ -754,6 +859,10 @@ impl Samples for Renderer<'_> {
             }
         }
         Ok(())
+    }
+
+    fn prepare(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<(), RenderError> {
+        Renderer::prepare(self, progress)
     }
 }
 

@@ -127,6 +127,20 @@ pub enum OutputError {
     },
 }
 
+impl OutputError {
+    /// What a render error means for the file at `path`: a cancel when
+    /// rendering was interrupted (Ctrl-C), else the render error itself.
+    pub fn from_render(path: &Path, e: RenderError) -> Self {
+        match e {
+            RenderError::Interrupted => OutputError::Cancelled { path: path.into() },
+            source => OutputError::Render {
+                path: path.into(),
+                source,
+            },
+        }
+    }
+}
+
 /// Fails if `path` cannot be written under the overwrite rule: it exists and
 /// `force` is false, or it is a directory.
 pub fn check_target(path: &Path, force: bool) -> Result<(), OutputError> {

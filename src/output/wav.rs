@@ -26,7 +26,7 @@ use crate::sound::loudness::Integrated;
 use std::time::Duration;
 
 use super::{OutputError, Staged};
-use crate::render::{RenderError, Samples};
+use crate::render::Samples;
 use crate::timeline::StepSpan;
 
 /// Frames pulled from the renderer at a time.
@@ -314,13 +314,9 @@ fn write_samples<W: Write>(
         }
         let n = (plan.frames - pos).min(BLOCK_FRAMES as u64) as usize;
         let block = &mut block[..n];
-        samples.fill(pos, block).map_err(|e| match e {
-            RenderError::Interrupted => OutputError::Cancelled { path: path.into() },
-            source => OutputError::Render {
-                path: path.into(),
-                source,
-            },
-        })?;
+        samples
+            .fill(pos, block)
+            .map_err(|e| OutputError::from_render(path, e))?;
         let mut mono = meter.map_or_else(Vec::new, Meter::buffer);
         mono.clear();
         mono.extend(block.iter().map(|&x| super::to_i16(x * scale)));
@@ -489,6 +485,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::output::tests::names;
     use crate::output::to_i16;
+    use crate::render::RenderError;
     use std::io::Cursor;
     use std::sync::Arc;
 

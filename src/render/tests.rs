@@ -1026,3 +1026,67 @@ fn a_muted_voice_keeps_its_time_in_silence() {
     );
     assert!(x.iter().any(|&v| v != 0.0), "the bells still ring");
 }
+
+#[test]
+fn prepare_makes_every_clip_ahead_and_changes_no_sample() {
+    let voice = CountingVoice::default();
+    let t = mixed(&TestVoice::default(), 22_050);
+    let plain = render(
+        &mut Renderer::new(&t, &voice, &Palette::builtin()).unwrap(),
+        4096,
+    );
+    let spoken = voice.0.load(Ordering::Relaxed);
+
+    let store = MemoryStore::default();
+    let options = RenderOptions {
+        store: Some(&store),
+        ..RenderOptions::default()
+    };
+    let mut r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
+    let calls = std::sync::Mutex::new(Vec::new());
+    r.prepare(&|done, all| calls.lock().unwrap().push((done, all)))
+        .unwrap();
+    // Every phrase spoken once more (on the workers), each clip reported.
+    assert_eq!(voice.0.load(Ordering::Relaxed), 2 * spoken);
+    let calls = calls.into_inner().unwrap();
+    let all = calls.first().map_or(0, |c| c.1);
+    assert!(all > spoken, "{all} clips for {spoken} phrases");
+    let mut done: Vec<usize> = calls.iter().map(|c| c.0).collect();
+    done.sort_unstable();
+    assert_eq!(done, (1..=all).collect::<Vec<_>>());
+    // Rendering then only reads: no speaking, no clip made or saved.
+    let saves = store.1.load(Ordering::Relaxed);
+    assert_eq!(render(&mut r, 4096), plain);
+    assert_eq!(voice.0.load(Ordering::Relaxed), 2 * spoken);
+    assert_eq!(store.1.load(Ordering::Relaxed), saves);
+
+    // A second prepare finds everything stored and does nothing.
+    let again = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
+    again.prepare(&|_, _| panic!("prepared again")).unwrap();
+    assert_eq!(store.1.load(Ordering::Relaxed), saves);
+}
+
+#[test]
+fn prepare_without_a_store_does_nothing_and_an_interrupt_stops_it() {
+    let voice = CountingVoice::default();
+    let t = mixed(&TestVoice::default(), 16_000);
+    Renderer::new(&t, &voice, &Palette::builtin())
+        .unwrap()
+        .prepare(&|_, _| panic!("no store, no work"))
+        .unwrap();
+    assert_eq!(voice.0.load(Ordering::Relaxed), 0);
+
+    let store = MemoryStore::default();
+    let stop = AtomicBool::new(true);
+    let options = RenderOptions {
+        store: Some(&store),
+        interrupt: Some(&stop),
+        ..RenderOptions::default()
+    };
+    let r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
+    assert!(matches!(
+        r.prepare(&|_, _| {}),
+        Err(RenderError::Interrupted)
+    ));
+    assert_eq!(store.1.load(Ordering::Relaxed), 0);
+}

@@ -41,8 +41,18 @@ pub fn pitch(phase: Phase, u: f64) -> f64 {
     from + (to - from) * raised_cosine(u)
 }
 
+/// Samples between exact evaluations of the envelope, the pitch and the
+/// air's filter; in between the envelope is interpolated. Far faster than
+/// any of them moves (32 samples are under a millisecond).
+const CONTROL: usize = 32;
+
 /// `len` samples of the breath tone for `phase` at `rate` Hz, peaking near
 /// 0.5, zero at both ends.
+///
+/// The curves are evaluated every [`CONTROL`] samples and at the last
+/// sample, the envelope linearly interpolated between; the tone is a phasor
+/// turned by a fixed step within each stretch (a multiply instead of a
+/// sine and a cosine per sample), set back to unit length at each.
 pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
     let fs = f64::from(rate);
     let mut noise = Noise::new(match phase {
@@ -54,32 +64,49 @@ pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
     // equally airy at any output rate.
     let noise_gain = 1.2 * (fs / 44_100.0).sqrt();
     let (mut lp1, mut lp2) = (0.0f64, 0.0f64);
-    let mut phi = 0.0f64;
-    let mut a = 0.0;
-    let n = len.max(1) as f64;
-    (0..len)
-        .map(|i| {
-            // The first and last samples sit at u = 0 and u = 1, where the
-            // envelope is zero (a one-sample cue is just silence).
-            let u = if len == 1 { 0.0 } else { i as f64 / (n - 1.0) };
-            let env = envelope(phase, u);
-            phi += TAU * pitch(phase, u) / fs;
-            if phi >= TAU {
-                phi -= TAU;
-            }
+    // The oscillator: (cos φ, sin φ), from φ = 0.
+    let (mut c, mut s) = (1.0f64, 0.0f64);
+    // The first and last samples sit at u = 0 and u = 1, where the envelope
+    // is zero (a one-sample cue is just silence).
+    let at = |i: usize| {
+        if len <= 1 {
+            0.0
+        } else {
+            i as f64 / (len - 1) as f64
+        }
+    };
+    let mut out = Vec::with_capacity(len);
+    let mut start = 0;
+    while start < len {
+        // This stretch: samples start .. end, with the curves exact at both
+        // `start` and `last`.
+        let end = (start + CONTROL).min(len);
+        let last = if end == len { len - 1 } else { end };
+        let (u0, u1) = (at(start), at(last));
+        let (e0, e1) = (envelope(phase, u0), envelope(phase, u1));
+        let slope = if last > start {
+            (e1 - e0) / (last - start) as f64
+        } else {
+            0.0
+        };
+        let step = TAU * pitch(phase, 0.5 * (u0 + u1)) / fs;
+        let (dc, ds) = (step.cos(), step.sin());
+        // The air opens up (a brighter low pass) as the swell grows.
+        let a = (-TAU * (250.0 + 650.0 * e0) / fs).exp();
+        for k in 0..end - start {
+            let env = e0 + slope * k as f64;
             // The fundamental and two overtones from one sine and cosine.
-            let (s, c) = phi.sin_cos();
             let tone = s + 0.3 * (2.0 * s * c) + 0.1 * (3.0 * s - 4.0 * s * s * s);
-            // The air opens up (a brighter low pass) as the swell grows; the
-            // filter follows every 32 samples, far faster than the swell.
-            if i % 32 == 0 {
-                a = (-TAU * (250.0 + 650.0 * env) / fs).exp();
-            }
+            (c, s) = (c * dc - s * ds, s * dc + c * ds);
             lp1 = a * lp1 + (1.0 - a) * noise.next();
             lp2 = a * lp2 + (1.0 - a) * lp1;
-            (0.36 * env * (tone + noise_gain * lp2)) as f32
-        })
-        .collect()
+            out.push((0.36 * env * (tone + noise_gain * lp2)) as f32);
+        }
+        let norm = (c * c + s * s).sqrt().recip();
+        (c, s) = (c * norm, s * norm);
+        start = end;
+    }
+    out
 }
 
 #[cfg(test)]

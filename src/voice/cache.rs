@@ -208,6 +208,14 @@ impl crate::render::ClipStore for DiskClipStore {
         // A store that cannot save just makes the clip again next time.
         let _ = write_atomically(&self.dir, &self.path(key), &encode_prepared(samples));
     }
+
+    fn contains(&self, key: &str) -> bool {
+        // A file of a possible size: the checksum is read when it is loaded.
+        let framing = (PREPARED_HEADER + 8) as u64;
+        std::fs::metadata(self.path(key)).is_ok_and(|m| {
+            m.is_file() && m.len() >= framing && (m.len() - framing).is_multiple_of(4)
+        })
+    }
 }
 
 fn encode_prepared(samples: &[f32]) -> Vec<u8> {
