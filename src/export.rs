@@ -610,18 +610,21 @@ mod tests {
         );
     }
 
+    /// Frames of [`short`]: four blocks of the writer and a bit.
+    const SHORT: u64 = 4 * crate::output::wav::BLOCK_FRAMES as u64 + 1_000;
+
     /// A short timeline at 8 kHz whose samples are a ramp.
     fn short() -> (Timeline, Signal<impl FnMut(u64) -> f32>) {
         let mut t = captions::tests::timeline();
         t.rate = 8_000;
-        t.total = 20_000;
+        t.total = SHORT;
         t.steps[0].end = 8_000;
         t.steps[1].start = 8_000;
-        t.steps[1].end = 20_000;
+        t.steps[1].end = SHORT;
         t.cues.truncate(2);
         t.cues[1].start = 100;
         t.cues[1].len = 4_000;
-        let s = Signal::new(8_000, 20_000, |n| (n % 200) as f32 / 400.0);
+        let s = Signal::new(8_000, SHORT, |n| (n % 200) as f32 / 400.0);
         (t, s)
     }
 
@@ -639,7 +642,7 @@ mod tests {
         let wav = dir.path().join("s.wav");
         let (t, mut s) = short();
         let sum = export(&t, &mut s, &wav, &options(&CaptionFormat::ALL)).unwrap();
-        assert_eq!(sum.wav.frames, 20_000);
+        assert_eq!(sum.wav.frames, SHORT);
         assert_eq!(
             sum.captions,
             [

@@ -16,6 +16,7 @@
 //! sync, rename; no overwrite without `force`; nothing left on an error or a
 //! cancel.
 
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,10 @@ use crate::render::Samples;
 use crate::timeline::StepSpan;
 
 /// Frames pulled from the renderer at a time.
-pub const BLOCK_FRAMES: usize = 4096;
+pub const BLOCK_FRAMES: usize = 32_768;
+
+/// Bytes written between syncs while writing (see [`write_wav`]).
+const SYNC_EVERY_BYTES: usize = 16 << 20;
 
 /// Size of the file before the samples (RIFF, `fmt ` as PCMWAVEFORMAT,
 /// `data` header) for 1 or 2 channels at 16 bits.
@@ -147,9 +151,11 @@ pub fn write_wav(
     let plan = Plan::new(path, samples, markers, options)?;
     // Refuses an existing target (without `force`) before rendering.
     let mut staged = Staged::new(path, options.force)?;
+    // A second handle, for syncing what is written while writing goes on.
+    let syncer = staged.file().try_clone().ok();
     let written = {
         let mut out = BufWriter::with_capacity(1 << 16, staged.file());
-        let written = encode(&mut out, path, samples, &plan, cancel, progress)?;
+        let written = encode(&mut out, path, samples, &plan, cancel, progress, syncer)?;
         out.flush().map_err(|e| write_error(path, e))?;
         written
     };
@@ -264,6 +270,7 @@ fn encode<W: Write>(
     plan: &Plan,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
+    syncer: Option<File>,
 ) -> Result<Written, OutputError> {
     // The meter runs on its own thread, fed the same 16-bit blocks that are
     // written, so measuring costs the writer little wall time when a core is
@@ -271,7 +278,26 @@ fn encode<W: Write>(
     // the meter thread before the scope joins it.
     std::thread::scope(|scope| {
         let meter = plan.loudness.then(|| Meter::spawn(scope, plan));
-        let bytes = write_samples(out, path, samples, plan, cancel, progress, meter.as_ref())?;
+        // The file is synced before it is renamed into place; syncing it as
+        // it grows, on a thread that only waits for the disk, leaves that
+        // last sync little to do. (A failure here shows in that last sync.)
+        let (sync, ticks) = sync_channel::<()>(1);
+        if let Some(file) = syncer {
+            scope.spawn(move || {
+                for () in ticks {
+                    let _ = file.sync_data();
+                }
+            });
+        }
+        let sync = move || {
+            // A sync still running will pick this data up too.
+            let _ = sync.try_send(());
+        };
+        let beside = Beside {
+            meter: meter.as_ref(),
+            sync: &sync,
+        };
+        let bytes = write_samples(out, path, samples, plan, cancel, progress, &beside)?;
         let loudness = meter.map(|meter| {
             let m = meter.finish();
             Loudness {
@@ -281,6 +307,14 @@ fn encode<W: Write>(
         });
         Ok(Written { bytes, loudness })
     })
+}
+
+/// What works beside the sample loop: the meter, and a sync of what has
+/// been written so far.
+#[derive(Clone, Copy)]
+struct Beside<'a, 'scope> {
+    meter: Option<&'a Meter<'scope>>,
+    sync: &'a dyn Fn(),
 }
 
 /// The sample loop: header, then render, convert, meter, write; then the
@@ -293,8 +327,9 @@ fn write_samples<W: Write>(
     plan: &Plan,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
-    meter: Option<&Meter<'_>>,
+    beside: &Beside<'_, '_>,
 ) -> Result<u64, OutputError> {
+    let Beside { meter, sync } = *beside;
     let write = |out: &mut W, bytes: &[u8]| out.write_all(bytes).map_err(|e| write_error(path, e));
     let channels = usize::from(plan.channels);
     write(out, &header(plan))?;
@@ -308,6 +343,7 @@ fn write_samples<W: Write>(
     let mut block = vec![0.0f32; BLOCK_FRAMES];
     let mut frames: Vec<i16> = Vec::with_capacity(BLOCK_FRAMES * channels);
     let mut pos = 0u64;
+    let mut unsynced = 0;
     while pos < plan.frames {
         if cancel.load(Ordering::Relaxed) {
             return Err(OutputError::Cancelled { path: path.into() });
@@ -327,6 +363,11 @@ fn write_samples<W: Write>(
             frames.extend(mono.iter().map(|&s| s.to_le()));
         }
         write(out, bytemuck::cast_slice(&frames))?;
+        unsynced += 2 * frames.len();
+        if unsynced >= SYNC_EVERY_BYTES {
+            sync();
+            unsynced = 0;
+        }
         if let Some(meter) = meter {
             meter.feed(mono);
         }
@@ -377,7 +418,7 @@ struct Meter<'scope> {
 impl<'scope> Meter<'scope> {
     fn spawn<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, plan: &Plan) -> Meter<'scope> {
         // A few blocks in flight keep both threads busy; memory stays bounded.
-        let (tx, rx) = sync_channel::<Vec<i16>>(16);
+        let (tx, rx) = sync_channel::<Vec<i16>>(4);
         let (give_back, spent) = channel::<Vec<i16>>();
         let (rate, dual) = (plan.rate, plan.channels == 2);
         let thread = scope.spawn(move || {
@@ -637,6 +678,7 @@ pub(crate) mod tests {
             &plan,
             &never,
             &mut |_| {},
+            None,
         )
         .unwrap();
         (out.into_inner(), w)
