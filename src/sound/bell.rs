@@ -142,12 +142,27 @@ fn recipe(bell: Bell) -> &'static Recipe {
     }
 }
 
+/// The decaying phasors of a bell's modes, one array per part.
+#[derive(Default)]
+struct Modes {
+    re: Vec<f64>,
+    im: Vec<f64>,
+    step_re: Vec<f64>,
+    step_im: Vec<f64>,
+}
+
 /// `len` samples of `bell` at `rate` Hz, peaking near 0.5: struck at sample
 /// 0, ringing, faded to exactly zero at the last sample.
 pub fn bell(bell: Bell, len: usize, rate: u32) -> Vec<f32> {
     let r = recipe(bell);
     let fs = f64::from(rate);
-    let mut out = vec![0.0f64; len];
+    // Each mode is a decaying phasor turned by a fixed complex step per
+    // sample (one multiply instead of a sine and an exponential); fixed
+    // starting phases keep the strike the same every time. Unequal halves
+    // of each pair: the beating swells and ebbs but never cancels. The
+    // modes are kept side by side (one array per part), so each sample
+    // turns them all at once, in vector registers.
+    let mut modes = Modes::default();
     for (k, p) in r.partials.iter().enumerate() {
         let f = r.fundamental * p.ratio;
         // A partial near or past Nyquist would fold back as a wrong pitch
@@ -155,20 +170,27 @@ pub fn bell(bell: Bell, len: usize, rate: u32) -> Vec<f32> {
         if f + p.beat >= 0.45 * fs {
             continue;
         }
-        // Each mode is a decaying phasor turned by a fixed complex step per
-        // sample (one multiply instead of a sine and an exponential); fixed
-        // starting phases keep the strike the same every time. Unequal
-        // halves of the pair: the beating swells and ebbs but never cancels.
         let fall = (-1.0 / (p.decay * fs)).exp();
         let phase = 0.37 * k as f64;
         for (weight, freq) in [(0.56, f - p.beat / 2.0), (0.44, f + p.beat / 2.0)] {
             let w = TAU * freq / fs;
-            let (step_re, step_im) = (fall * w.cos(), fall * w.sin());
-            let (mut re, mut im) = (weight * p.amp * phase.cos(), weight * p.amp * phase.sin());
-            for o in out.iter_mut() {
-                *o += im;
-                (re, im) = (re * step_re - im * step_im, re * step_im + im * step_re);
-            }
+            modes.re.push(weight * p.amp * phase.cos());
+            modes.im.push(weight * p.amp * phase.sin());
+            modes.step_re.push(fall * w.cos());
+            modes.step_im.push(fall * w.sin());
+        }
+    }
+    let Modes {
+        mut re,
+        mut im,
+        step_re,
+        step_im,
+    } = modes;
+    let mut out = vec![0.0f64; len];
+    for o in out.iter_mut() {
+        *o = im.iter().sum();
+        for (((re, im), sr), si) in re.iter_mut().zip(&mut im).zip(&step_re).zip(&step_im) {
+            (*re, *im) = (*re * sr - *im * si, *re * si + *im * sr);
         }
     }
     // The mallet's knock: noise through a low pass (a felt mallet thuds, it

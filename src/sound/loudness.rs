@@ -143,7 +143,7 @@ impl KWeighting {
     /// and the filter is at rest.
     #[inline]
     fn sounds(&self, samples: &[f32]) -> bool {
-        self.state != [0.0; 5] || samples.iter().any(|&x| x != 0.0)
+        self.state != [0.0; 5] || first_sound(samples) < samples.len()
     }
 
     /// K-weighted energy (sum of squared outputs) of `samples`, flushing as it
@@ -168,16 +168,32 @@ impl KWeighting {
         if self.state != [0.0; 5] {
             return samples;
         }
-        let sound = samples
-            .iter()
-            .position(|&x| x != 0.0)
-            .unwrap_or(samples.len());
-        &samples[sound..]
+        &samples[first_sound(samples)..]
     }
 }
 
 /// Samples between flushes of the K-weighting state ([`KWeighting::flush`]).
 const FLUSH_EVERY: usize = 4096;
+
+/// The index of the first sample that is not zero (±0), or the length.
+///
+/// Looks at 64 samples at a time, OR-ing their bits without the sign,
+/// which vectorizes (a search sample by sample, stopping at the first hit,
+/// does not, and took a third of the meter's time in silence).
+fn first_sound(samples: &[f32]) -> usize {
+    let mut at = 0;
+    for chunk in samples.chunks(64) {
+        if chunk
+            .iter()
+            .fold(0u32, |bits, &x| bits | (x.to_bits() << 1))
+            != 0
+        {
+            return at + chunk.iter().position(|&x| x != 0.0).unwrap_or(0);
+        }
+        at += chunk.len();
+    }
+    samples.len()
+}
 
 /// The largest absolute sample (0 for none; NaN is no peak), as eight
 /// running maxima, which the compiler turns into vector instructions (a
@@ -325,7 +341,7 @@ impl Integrated {
         let mut energies = [0.0f64; RUN_SEGMENTS];
         for j in 0..half {
             let (xa, xb) = (segment(j), segment(skip + j));
-            let b_sounds = b != [0.0; 5] || xb.iter().any(|&v| v != 0.0);
+            let b_sounds = b != [0.0; 5] || first_sound(xb) < xb.len();
             let (ea, eb) = match (a.sounds(xa), b_sounds) {
                 (true, true) => a.energy_pair(xa, &mut b, xb),
                 (true, false) => (a.energy(xa), 0.0),
@@ -541,6 +557,19 @@ mod tests {
         }
         assert_eq!(Integrated::new(44_100, false).lufs(), None);
         assert_eq!(Integrated::new(44_100, false).sample_peak(), None);
+    }
+
+    #[test]
+    fn first_sound_finds_the_first_nonzero_sample() {
+        assert_eq!(first_sound(&[]), 0);
+        assert_eq!(first_sound(&[0.0, -0.0, 0.0]), 3);
+        for at in [0, 1, 63, 64, 65, 200] {
+            let mut x = vec![0.0f32; 300];
+            x[at] = -1e-30;
+            x[299] = 1.0;
+            assert_eq!(first_sound(&x), at);
+        }
+        assert_eq!(first_sound(&[-0.0, f32::NAN]), 1);
     }
 
     #[test]
