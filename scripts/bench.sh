@@ -8,7 +8,7 @@
 #   scripts/bench.sh --quick    # without the 2-hour pipeline run
 #
 # For each routine it measures, with /usr/bin/time (wall seconds, peak RSS):
-#   vinyasa cold   `vinyasa export R -o OUT.wav --force --cache-dir EMPTY`
+#   vinyasa cold   `vinyasa export R -o OUT.wav --cache-dir EMPTY`
 #   vinyasa warm   the same again with the cache the cold run filled
 #                  (the median of --warm-runs runs)
 #   pipeline       scripts/espeak_sox_pipeline.sh on the phrases and start
@@ -124,12 +124,18 @@ bench_routine() {
     "$vinyasa" plan --json --cache-dir "$work/plan-cache" "$routine" >"$out/plan.json" 2>"$out/plan.log"
     read -r total rate phrases distinct < <(python3 "$scripts/phrases.py" "$out/phrases.tsv" <"$out/plan.json")
 
+    # Every run writes a new file, as the pipeline does: the previous WAV is
+    # deleted first, untimed. (Replacing it with --force would add the
+    # filesystem's time to free it, ~0.2 s for 154 MB on an ext4 mounted
+    # with `discard` as here, which is not the export's work.)
     local cold warm pipeline
     rm -rf "$cache" && mkdir -p "$cache"
-    cold=$(measure "$out/cold.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --force --cache-dir "$cache")
+    rm -f "$out/vinyasa.wav"
+    cold=$(measure "$out/cold.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --cache-dir "$cache")
     local i runs=()
     for ((i = 0; i < warm_runs; i++)); do
-        runs+=("$(measure "$out/warm.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --force --cache-dir "$cache")")
+        rm -f "$out/vinyasa.wav"
+        runs+=("$(measure "$out/warm.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --cache-dir "$cache")")
     done
     # The median run by wall time, with its own memory and CPU figures.
     warm=$(printf '%s\n' "${runs[@]}" | sort -g | sed -n "$(((warm_runs + 1) / 2))p")
@@ -152,13 +158,19 @@ for r in "$work/long-30min.toml" "$work/long-${minutes}min.toml"; do
 done
 
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+# CPU time stolen by the hypervisor (other guests) while the benchmark runs:
+# figures taken under heavy steal are slower than the code.
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat 2>/dev/null || echo "0 0"; }
+read -r ticks0 steal0 < <(cpu_ticks)
 for r in childs-pose seven-stretches mid-back; do
     bench_routine "$r" "routines/$r.toml" 1
 done
 bench_routine long-30min "$work/long-30min.toml" 1
 bench_routine "long-${minutes}min" "$work/long-${minutes}min.toml" $((quick ? 0 : 1))
 
+read -r ticks1 steal1 < <(cpu_ticks)
+steal=$(awk -v t=$((ticks1 - ticks0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
 python3 "$scripts/bench_table.py" "$results" \
-    --machine "$(nproc) cores, load $load at start; $("$vinyasa" --version), espeak-ng $(espeak-ng --version | sed -n 's/.*speech: *\([^ ]*\).*/\1/p'), sox $(sox --version | sed 's/.*SoX v//')" \
+    --machine "$(nproc) cores, load $load at start, $steal of CPU time stolen by the host during the run; $("$vinyasa" --version), espeak-ng $(espeak-ng --version | sed -n 's/.*speech: *\([^ ]*\).*/\1/p'), sox $(sox --version | sed 's/.*SoX v//')" \
     --warm-runs "$warm_runs"
 [ -z "$keep" ] || say "bench.sh: files kept in $work"

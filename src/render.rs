@@ -839,8 +839,18 @@ impl Samples for Renderer<'_> {
         let live = &mut out[..(end - start) as usize];
         self.cache.clock += 1;
         let groups: Vec<usize> = self.groups.overlapping(start, end).collect();
-        for k in groups {
+        for &k in &groups {
             self.add_group(k, start, live)?;
+        }
+        // Groups do not overlap one another (but for the pieces of one too
+        // long to hold), and every clip is limited to the knee: unless two
+        // of this block's groups overlap, no sample can be over it.
+        let overlap = groups.windows(2).any(|w| {
+            let (a, b) = (&self.groups.groups[w[0]], &self.groups.groups[w[1]]);
+            b.start < a.end
+        });
+        if !overlap {
+            return Ok(());
         }
         let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
         // Every clip is limited to the knee, so the clipper has work only

@@ -356,14 +356,19 @@ fn write_samples<W: Write>(
         let mut mono = meter.map_or_else(Vec::new, Meter::buffer);
         mono.clear();
         mono.extend(block.iter().map(|&x| super::to_i16(x * scale)));
-        frames.clear();
-        if channels == 2 {
+        let data: &[i16] = if channels == 2 {
+            frames.clear();
             frames.extend(mono.iter().flat_map(|&s| [s.to_le(), s.to_le()]));
+            &frames
+        } else if cfg!(target_endian = "little") {
+            &mono
         } else {
+            frames.clear();
             frames.extend(mono.iter().map(|&s| s.to_le()));
-        }
-        write(out, bytemuck::cast_slice(&frames))?;
-        unsynced += 2 * frames.len();
+            &frames
+        };
+        write(out, bytemuck::cast_slice(data))?;
+        unsynced += 2 * data.len();
         if unsynced >= SYNC_EVERY_BYTES {
             sync();
             unsynced = 0;
@@ -423,12 +428,8 @@ impl<'scope> Meter<'scope> {
         let (rate, dual) = (plan.rate, plan.channels == 2);
         let thread = scope.spawn(move || {
             let mut m = Integrated::new(rate, dual);
-            let mut scratch = Vec::with_capacity(BLOCK_FRAMES);
             for block in rx {
-                scratch.clear();
-                // As ebur128 reads 16-bit samples: full scale is 32768.
-                scratch.extend(block.iter().map(|&v| f32::from(v) / 32_768.0));
-                m.add(&scratch);
+                m.add_pcm16(&block);
                 // The writer may be gone (an error): then the block just drops.
                 let _ = give_back.send(block);
             }
