@@ -75,6 +75,15 @@ pub enum Command {
     Voices,
     /// Print the licence notices of the built-in voice.
     Licenses,
+    /// Show what the clip cache holds, or empty it with --clear.
+    Cache {
+        /// Remove the cache's files (spoken and prepared clips).
+        #[arg(long)]
+        clear: bool,
+        /// The cache directory [default: the platform's cache dir, e.g. ~/.cache/vinyasa/clips]
+        #[arg(long, env = "VINYASA_CACHE_DIR", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// Voice options, shared by plan, export and play; they override [voice].

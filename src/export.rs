@@ -424,7 +424,8 @@ fn rate(hz: u32) -> String {
 }
 
 /// Decimal units, as file managers show them: `812 B`, `4.2 kB`, `170 MB`.
-fn size(bytes: u64) -> String {
+/// A size as people read it: `812 B`, `4.2 kB`, `170 MB` (powers of 1000).
+pub fn size(bytes: u64) -> String {
     let units = ["kB", "MB", "GB", "TB"];
     if bytes < 1000 {
         return format!("{bytes} B");

@@ -119,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .write_all(vinyasa::voice::NOTICES.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cache { clear, cache_dir } => cache(clear, cache_dir),
     }
 }
 
@@ -167,6 +168,45 @@ fn cache_dir(args: &VoiceArgs) -> Option<PathBuf> {
     args.cache_dir
         .clone()
         .or_else(vinyasa::voice::default_cache_dir)
+}
+
+/// `vinyasa cache`: what the cache holds, or `--clear` it.
+fn cache(clear: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use vinyasa::export::size;
+    use vinyasa::voice::FileCount;
+    let Some(dir) = dir.or_else(vinyasa::voice::default_cache_dir) else {
+        anyhow::bail!("this system has no cache directory; give one with --cache-dir");
+    };
+    let mut out = io::stdout().lock();
+    let line = |what: &str, n: FileCount| {
+        format!("  {what:<10}{:>7} files  {:>8}", n.files, size(n.bytes))
+    };
+    if clear {
+        let gone = vinyasa::voice::clear_cache(&dir)
+            .with_context(|| format!("cannot clear the cache {}", dir.display()))?;
+        let total = gone.total();
+        writeln!(
+            out,
+            "removed {} files ({}) from {}",
+            total.files,
+            size(total.bytes),
+            dir.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let usage = vinyasa::voice::cache_usage(&dir);
+    writeln!(out, "cache: {}", dir.display())?;
+    writeln!(out, "{}", line("phrases", usage.phrases))?;
+    writeln!(out, "{}", line("prepared", usage.prepared))?;
+    if usage.leftovers.files > 0 {
+        writeln!(out, "{}", line("leftovers", usage.leftovers))?;
+    }
+    writeln!(out, "{}", line("total", usage.total()))?;
+    writeln!(
+        out,
+        "(`vinyasa cache --clear` empties it; exports make what they need again)"
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The routine's voice, behind the phrase cache unless --no-cache.
@@ -299,8 +339,8 @@ fn export(
         let timeline = plan(&routine, voice.as_ref(), session)?;
         print_warnings(&routine, &timeline);
         let palette = palette(&routine, args.sounds.as_deref())?;
-        let store =
-            cache_dir(voice_args).map(|d| vinyasa::voice::DiskClipStore::new(d.join("prepared")));
+        let store = cache_dir(voice_args)
+            .map(|d| vinyasa::voice::DiskClipStore::new(d.join(vinyasa::voice::PREPARED_DIR)));
         let mut renderer = renderer(
             &routine,
             &timeline,
@@ -417,8 +457,8 @@ fn play(
     let flag = interrupt.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
         .context("cannot install the Ctrl-C handler")?;
-    let store =
-        cache_dir(voice_args).map(|d| vinyasa::voice::DiskClipStore::new(d.join("prepared")));
+    let store = cache_dir(voice_args)
+        .map(|d| vinyasa::voice::DiskClipStore::new(d.join(vinyasa::voice::PREPARED_DIR)));
     // With the OS voice, the renderer plays everything but the speech.
     let rendered = if system_voice {
         std::borrow::Cow::Owned(vinyasa::play::system_voice::speech_as_silence(&timeline))

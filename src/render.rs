@@ -17,6 +17,12 @@
 //! only a few near the play position are kept, so memory does not grow with
 //! the session.
 //!
+//! Making clips is most of the work, so they can be kept between runs in a
+//! [`ClipStore`] (on disk: [`crate::voice::DiskClipStore`]), each under a
+//! key naming everything it depends on. [`Renderer::prepare`] makes every
+//! clip a session needs into the store on all cores before an export
+//! writes; the writing then only reads them back.
+//!
 //! The session gain that lands the export on −16 LUFS is decided in
 //! [`Renderer::new`] from the timeline alone ([`crate::sound::level`]), so
 //! the first block can be played at once.
@@ -110,8 +116,9 @@ const MAKEUP_TOLERANCE: f64 = 1.023;
 /// minutes at 44.1 kHz, plenty for the clips around the play position.
 pub const DEFAULT_CACHE_SAMPLES: usize = 4 << 20;
 
-/// Keeps prepared speech clips between runs (on disk, say), so rendering a
-/// routine again skips speaking, resampling and limiting its phrases.
+/// Keeps prepared clips between runs (on disk, say): speech, sounds and the
+/// mixes of overlap groups, so rendering a routine again skips speaking,
+/// resampling, synthesizing, mixing and limiting.
 ///
 /// A key names everything the clip depends on (see [`speech_key`]); a store
 /// gives back exactly the samples saved under it, or nothing.

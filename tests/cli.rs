@@ -141,3 +141,64 @@ fn cue_overrides_change_the_plan() {
     assert!(with.contains("“Three.”") && !without.contains("“Three.”"));
     assert!(without.contains("tick 3"));
 }
+
+#[test]
+fn cache_shows_what_it_holds_and_clears_only_its_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wav = dir.path().join("s.wav");
+    let (code, _, err) = output(vinyasa().env("VINYASA_CACHE_DIR", &cache).args([
+        "export",
+        "routines/childs-pose.toml",
+        "-o",
+        wav.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    // Someone else's file in the same folder, and one in `prepared/`.
+    std::fs::write(cache.join("notes.txt"), "mine").unwrap();
+    std::fs::write(cache.join("prepared").join("keep.me"), "mine").unwrap();
+
+    let (code, out, err) = output(vinyasa().args(["cache", "--cache-dir"]).arg(&cache));
+    assert_eq!(code, 0, "{err}");
+    let files = |line: &str| -> u64 {
+        let row = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(line))
+            .unwrap();
+        row.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // One clip per distinct phrase; prepared speech, sounds and mixes.
+    assert_eq!(files("phrases"), 25, "{out}");
+    assert!(files("prepared") > 25, "{out}");
+    assert_eq!(
+        files("total"),
+        files("phrases") + files("prepared"),
+        "{out}"
+    );
+
+    let (code, out, err) = output(
+        vinyasa()
+            .args(["cache", "--clear", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("removed "), "{out}");
+    let (_, after, _) = output(vinyasa().args(["cache", "--cache-dir"]).arg(&cache));
+    assert!(after.contains("total           0 files"), "{after}");
+    assert_eq!(std::fs::read(cache.join("notes.txt")).unwrap(), b"mine");
+    assert_eq!(
+        std::fs::read(cache.join("prepared").join("keep.me")).unwrap(),
+        b"mine"
+    );
+
+    // An export after a clear makes what it needs again, to the same bytes.
+    let again = dir.path().join("again.wav");
+    let (code, _, err) = output(vinyasa().env("VINYASA_CACHE_DIR", &cache).args([
+        "export",
+        "routines/childs-pose.toml",
+        "-o",
+        again.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&wav).unwrap(), std::fs::read(&again).unwrap());
+}

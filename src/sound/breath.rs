@@ -49,7 +49,7 @@ const CONTROL: usize = 32;
 /// `len` samples of the breath tone for `phase` at `rate` Hz, peaking near
 /// 0.5, zero at both ends.
 ///
-/// The curves are evaluated every [`CONTROL`] samples and at the last
+/// The curves are evaluated every 32 samples (`CONTROL`) and at the last
 /// sample, the envelope linearly interpolated between; the tone is a phasor
 /// turned by a fixed step within each stretch (a multiply instead of a
 /// sine and a cosine per sample), set back to unit length at each.

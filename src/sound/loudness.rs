@@ -261,7 +261,10 @@ pub fn reference_power(samples: &[f32], rate: u32, window: usize) -> f64 {
 /// blocks on a 100 ms grid, −70 LUFS absolute and −10 LU relative gates),
 /// in one pass without allocation per sample, so an export can report the
 /// loudness of what it wrote at little cost: silence into a filter at rest
-/// is skipped (a session is half silence). Tests pin it to ebur128.
+/// is skipped (a session is half silence), and the filter runs as two
+/// interleaved lanes over two stretches of the stream, which the CPU
+/// overlaps (see [`Integrated::add`]). Tests pin it to ebur128 and the lanes
+/// to a single filter.
 #[derive(Clone, Debug)]
 pub struct Integrated {
     k: KWeighting,
@@ -309,9 +312,9 @@ impl Integrated {
 
     /// Measures more samples.
     ///
-    /// They are filtered [`RUN_SEGMENTS`] at a time as two lanes, each over
-    /// half of them: the second lane starts from rest [`WARM_UP_SEGMENTS`]
-    /// early, which gives the state the first would have reached. The
+    /// They are filtered 6.4 s at a time as two lanes, each over half of
+    /// them: the second lane starts from rest a second early, which gives
+    /// the state the first would have reached. The
     /// result is what one filter over the whole stream gives.
     pub fn add(&mut self, samples: &[f32]) {
         self.peak = self.peak.max(peak(samples));

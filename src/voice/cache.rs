@@ -33,6 +33,119 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     }
 }
 
+/// The folder of the cache directory that holds prepared clips
+/// ([`DiskClipStore`]); the phrase clips are in the cache directory itself.
+pub const PREPARED_DIR: &str = "prepared";
+
+/// Files and bytes of one kind in the cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileCount {
+    /// Files.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// What a cache directory holds (see [`usage`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheUsage {
+    /// Spoken phrases, as the voice gave them (`*.clip`).
+    pub phrases: FileCount,
+    /// Prepared clips: speech at the output rate and level, sounds, mixes
+    /// (`prepared/*.prep`).
+    pub prepared: FileCount,
+    /// Temporary files left by an export that was killed.
+    pub leftovers: FileCount,
+}
+
+impl CacheUsage {
+    /// Everything together.
+    pub fn total(&self) -> FileCount {
+        FileCount {
+            files: self.phrases.files + self.prepared.files + self.leftovers.files,
+            bytes: self.phrases.bytes + self.prepared.bytes + self.leftovers.bytes,
+        }
+    }
+}
+
+/// A file and its size in bytes.
+type Sized = (PathBuf, u64);
+
+/// The cache's own files in `dir`: a name of 64 hex digits with `ext`, or a
+/// temporary file of its atomic writes (tempfile's `.tmp` prefix). Nothing
+/// else is counted or removed, whatever `--cache-dir` points at.
+fn cache_files(dir: &Path, ext: &str) -> (Vec<Sized>, Vec<Sized>) {
+    let (mut ours, mut leftovers) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (ours, leftovers);
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let hex = |stem: &str| stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit());
+        if name.strip_suffix(ext).is_some_and(hex) {
+            ours.push((entry.path(), meta.len()));
+        } else if name.starts_with(".tmp") {
+            leftovers.push((entry.path(), meta.len()));
+        }
+    }
+    (ours, leftovers)
+}
+
+fn count(files: &[Sized]) -> FileCount {
+    FileCount {
+        files: files.len() as u64,
+        bytes: files.iter().map(|(_, n)| n).sum(),
+    }
+}
+
+/// What the cache in `dir` holds; an absent directory holds nothing.
+pub fn usage(dir: &Path) -> CacheUsage {
+    let (phrases, left1) = cache_files(dir, ".clip");
+    let (prepared, left2) = cache_files(&dir.join(PREPARED_DIR), ".prep");
+    CacheUsage {
+        phrases: count(&phrases),
+        prepared: count(&prepared),
+        leftovers: FileCount {
+            files: (left1.len() + left2.len()) as u64,
+            bytes: count(&left1).bytes + count(&left2).bytes,
+        },
+    }
+}
+
+/// Removes the cache's files from `dir` (only those: see [`usage`]) and
+/// the `prepared` folder if that leaves it empty; returns what was
+/// removed. Safe while no export runs: one that does simply makes its
+/// clips again.
+pub fn clear(dir: &Path) -> std::io::Result<CacheUsage> {
+    let prepared_dir = dir.join(PREPARED_DIR);
+    let (phrases, left1) = cache_files(dir, ".clip");
+    let (prepared, left2) = cache_files(&prepared_dir, ".prep");
+    let mut removed = CacheUsage::default();
+    for (files, into) in [
+        (&phrases, &mut removed.phrases),
+        (&prepared, &mut removed.prepared),
+    ] {
+        for (path, size) in files {
+            std::fs::remove_file(path)?;
+            into.files += 1;
+            into.bytes += size;
+        }
+    }
+    for (path, size) in left1.iter().chain(&left2) {
+        std::fs::remove_file(path)?;
+        removed.leftovers.files += 1;
+        removed.leftovers.bytes += size;
+    }
+    // Only if empty: a folder holding anything else is left alone.
+    let _ = std::fs::remove_dir(&prepared_dir);
+    Ok(removed)
+}
+
 /// What the cache did, for the export summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {

@@ -29,7 +29,10 @@ mod flite;
 pub mod lexicon;
 pub mod text;
 
-pub use cache::{CACHE_DIR_ENV, CacheStats, CachedVoice, DiskClipStore, default_cache_dir};
+pub use cache::{
+    CACHE_DIR_ENV, CacheStats, CacheUsage, CachedVoice, DiskClipStore, FileCount, PREPARED_DIR,
+    clear as clear_cache, default_cache_dir, usage as cache_usage,
+};
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
 
