@@ -221,9 +221,14 @@ enum ClipKey {
     Group(usize),
 }
 
+/// A prepared clip, shared between the cache and the block being made. (A
+/// `Vec` behind the `Arc`, not a slice: a clip loaded or made as a `Vec`
+/// is shared without copying it.)
+type Clip = Arc<Vec<f32>>;
+
 struct CacheEntry {
     key: ClipKey,
-    samples: Arc<[f32]>,
+    samples: Clip,
     last_used: u64,
 }
 
@@ -238,7 +243,7 @@ struct ClipCache {
 }
 
 impl ClipCache {
-    fn get(&mut self, key: &ClipKey) -> Option<Arc<[f32]>> {
+    fn get(&mut self, key: &ClipKey) -> Option<Clip> {
         let clock = self.clock;
         self.entries.iter_mut().find(|e| &e.key == key).map(|e| {
             e.last_used = clock;
@@ -246,7 +251,7 @@ impl ClipCache {
         })
     }
 
-    fn insert(&mut self, key: ClipKey, samples: Arc<[f32]>) {
+    fn insert(&mut self, key: ClipKey, samples: Clip) {
         self.held += samples.len();
         self.entries.push(CacheEntry {
             key,
@@ -538,7 +543,7 @@ impl<'a> Renderer<'a> {
     /// clip (cached by content, so a repeated phrase is made once); the
     /// clips of a larger group are mixed and limited together, so cues that
     /// sound at once never add up past the ceiling.
-    fn group_clip(&mut self, k: usize) -> Result<Arc<[f32]>, RenderError> {
+    fn group_clip(&mut self, k: usize) -> Result<Clip, RenderError> {
         let group = &self.groups.groups[k];
         let key = match group.cues.as_slice() {
             [one] => self.cue_key(*one),
@@ -559,7 +564,7 @@ impl<'a> Renderer<'a> {
         if let Some((store, name)) = &stored
             && let Some(samples) = store.load(name).filter(|s| s.len() <= most)
         {
-            let samples: Arc<[f32]> = samples.into();
+            let samples = Arc::new(samples);
             self.cache.insert(key, Arc::clone(&samples));
             return Ok(samples);
         }
@@ -572,12 +577,12 @@ impl<'a> Renderer<'a> {
             if let Some(clip) = members.get(&key) {
                 return Ok(clip);
             }
-            let clip: Arc<[f32]> = self.make_cue_clip(i)?.into();
+            let clip = Arc::new(self.make_cue_clip(i)?);
             members.insert(key, Arc::clone(&clip));
             Ok(clip)
         });
         self.cache = members;
-        let samples: Arc<[f32]> = mixed?.into();
+        let samples = Arc::new(mixed?);
         if let Some((store, name)) = stored {
             store.save(&name, &samples);
         }
@@ -695,7 +700,7 @@ impl<'a> Renderer<'a> {
                 let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
                 self.speech_clip(&cue.text, len)?
             }
-            _ => self.mix_group(k, |i| self.make_cue_clip(i).map(Arc::from))?,
+            _ => self.mix_group(k, |i| self.make_cue_clip(i).map(Arc::new))?,
         };
         store.save(key, &clip);
         Ok(())
@@ -706,7 +711,7 @@ impl<'a> Renderer<'a> {
     fn mix_group(
         &self,
         k: usize,
-        mut clip: impl FnMut(usize) -> Result<Arc<[f32]>, RenderError>,
+        mut clip: impl FnMut(usize) -> Result<Clip, RenderError>,
     ) -> Result<Vec<f32>, RenderError> {
         let group = &self.groups.groups[k];
         let mut mix = match group.cues.as_slice() {
@@ -728,6 +733,7 @@ impl<'a> Renderer<'a> {
             .rposition(|&v| v != 0.0)
             .map_or(0, |last| last + 1);
         mix.truncate(end);
+        mix.shrink_to_fit();
         Ok(mix)
     }
 

@@ -296,9 +296,10 @@ pub struct DiskClipStore {
 }
 
 /// Prepared-clip file layout, little-endian: magic, format version, sample
-/// count (u64), samples (f32 bits), [`checksum64`] of all that (u64).
+/// count (u64), samples (f32 bits), [`checksum64`] of the samples (u64; the
+/// header is checked by its magic, version and the file's size).
 const PREPARED_MAGIC: &[u8; 8] = b"VINYPREP";
-const PREPARED_FORMAT: u32 = 1;
+const PREPARED_FORMAT: u32 = 2;
 const PREPARED_HEADER: usize = 8 + 4 + 8;
 
 impl DiskClipStore {
@@ -314,7 +315,7 @@ impl DiskClipStore {
 
 impl crate::render::ClipStore for DiskClipStore {
     fn load(&self, key: &str) -> Option<Vec<f32>> {
-        decode_prepared(&std::fs::read(self.path(key)).ok()?)
+        read_prepared(&self.path(key))
     }
 
     fn save(&self, key: &str, samples: &[f32]) {
@@ -337,25 +338,46 @@ fn encode_prepared(samples: &[f32]) -> Vec<u8> {
     bytes.extend_from_slice(&PREPARED_FORMAT.to_le_bytes());
     bytes.extend_from_slice(&(samples.len() as u64).to_le_bytes());
     put_samples(&mut bytes, samples);
-    let checksum = checksum64(&bytes);
+    let checksum = checksum64(&bytes[PREPARED_HEADER..]);
     bytes.extend_from_slice(&checksum.to_le_bytes());
     bytes
 }
 
-/// The samples in `bytes`, or `None` if they are not a whole, undamaged
-/// prepared-clip file.
-fn decode_prepared(bytes: &[u8]) -> Option<Vec<f32>> {
-    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
-    let (header, samples) = body.split_at_checked(PREPARED_HEADER)?;
+/// The samples of the prepared-clip file at `path`, or `None` if it is not
+/// a whole, undamaged one. They are read straight into their own buffer: a
+/// warm export reads every clip of the session.
+fn read_prepared(path: &Path) -> Option<Vec<f32>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    let mut header = [0u8; PREPARED_HEADER];
+    file.read_exact(&mut header).ok()?;
     let count = u64::from_le_bytes(header[12..20].try_into().ok()?);
+    // The size must be the count's, so a damaged count cannot ask for more
+    // memory than the file holds.
+    let expected = count
+        .checked_mul(4)?
+        .checked_add((PREPARED_HEADER + 8) as u64)?;
     if &header[..8] != PREPARED_MAGIC
         || u32::from_le_bytes(header[8..12].try_into().ok()?) != PREPARED_FORMAT
-        || u64::try_from(samples.len()).ok()? != count.checked_mul(4)?
-        || checksum64(body).to_le_bytes() != checksum
+        || size != expected
     {
         return None;
     }
-    Some(get_samples(samples))
+    let mut samples = vec![0.0f32; usize::try_from(count).ok()?];
+    file.read_exact(bytemuck::cast_slice_mut(&mut samples))
+        .ok()?;
+    let mut checksum = [0u8; 8];
+    file.read_exact(&mut checksum).ok()?;
+    if checksum64(bytemuck::cast_slice(&samples)).to_le_bytes() != checksum {
+        return None;
+    }
+    if cfg!(target_endian = "big") {
+        for v in &mut samples {
+            *v = f32::from_bits(u32::from_le(v.to_bits()));
+        }
+    }
+    Some(samples)
 }
 
 /// Appends `samples` as little-endian `f32` bits: on a little-endian
