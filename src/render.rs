@@ -844,26 +844,49 @@ impl Samples for Renderer<'_> {
 
     fn fill(&mut self, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
         self.check_interrupt()?;
-        out.fill(0.0);
         let end = (start.saturating_add(out.len() as u64)).min(self.timeline.total);
+        // Past the end: silence.
+        let live_len = end.saturating_sub(start) as usize;
+        out[live_len..].fill(0.0);
         if start >= end {
             return Ok(());
         }
         let live = &mut out[..(end - start) as usize];
         self.cache.clock += 1;
         let groups: Vec<usize> = self.groups.overlapping(start, end).collect();
-        for &k in &groups {
-            self.add_group(k, start, live)?;
-        }
         // Groups do not overlap one another (but for the pieces of one too
         // long to hold), and every clip is limited to the knee: unless two
-        // of this block's groups overlap, no sample can be over it.
+        // of this block's groups overlap, each sample is one clip's or
+        // silence, and none can be over the knee.
         let overlap = groups.windows(2).any(|w| {
             let (a, b) = (&self.groups.groups[w[0]], &self.groups.groups[w[1]]);
             b.start < a.end
         });
         if !overlap {
+            // One pass: each clip's part in place, zeros between.
+            let mut done = 0;
+            for &k in &groups {
+                let clip = self.group_clip(k)?;
+                let group_start = self.groups.groups[k].start;
+                let from = group_start.max(start);
+                let to = (group_start + clip.len() as u64).min(end);
+                if from < to {
+                    let (f, t) = ((from - start) as usize, (to - start) as usize);
+                    live[done..f].fill(0.0);
+                    let src = &clip[(from - group_start) as usize..(to - group_start) as usize];
+                    // `+ 0.0` as the sum onto silence would: −0 becomes +0.
+                    for (d, s) in live[f..t].iter_mut().zip(src) {
+                        *d = s + 0.0;
+                    }
+                    done = t;
+                }
+            }
+            live[done..].fill(0.0);
             return Ok(());
+        }
+        live.fill(0.0);
+        for &k in &groups {
+            self.add_group(k, start, live)?;
         }
         let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
         // Every clip is limited to the knee, so the clipper has work only

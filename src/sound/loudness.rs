@@ -343,8 +343,14 @@ impl Integrated {
             .max()
             .unwrap_or(0);
         self.peak = self.peak.max(most as f32 / 32_768.0);
-        self.pending
-            .extend(samples.iter().map(|&v| f32::from(v) / 32_768.0));
+        if most == 0 {
+            // Silence (half a session): zeros without converting.
+            let len = self.pending.len();
+            self.pending.resize(len + samples.len(), 0.0);
+        } else {
+            self.pending
+                .extend(samples.iter().map(|&v| f32::from(v) / 32_768.0));
+        }
         self.run_pending();
     }
 
