@@ -426,18 +426,28 @@ impl<'a> Renderer<'a> {
 
         // The loudness prediction: speech as its level over its cue, each
         // sound as its measured profile.
-        let profiles: Vec<Option<level::Profile>> = Sound::ALL
-            .iter()
-            .map(|&sound| {
-                let longest = sounds
-                    .iter()
-                    .map(|&i| &timeline.cues[i])
-                    .filter(|c| Sound::for_cue(c.kind) == Some(sound))
-                    .map(|c| c.len)
-                    .max()?;
-                Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
-            })
-            .collect();
+        // A thread a sound: each profile renders and measures its sound.
+        let profiles: Vec<Option<level::Profile>> = std::thread::scope(|scope| {
+            let (bank, sounds) = (&bank, &sounds);
+            let workers: Vec<_> = Sound::ALL
+                .map(|sound| {
+                    scope.spawn(move || {
+                        let longest = sounds
+                            .iter()
+                            .map(|&i| &timeline.cues[i])
+                            .filter(|c| Sound::for_cue(c.kind) == Some(sound))
+                            .map(|c| c.len)
+                            .max()?;
+                        Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
+                    })
+                })
+                .into_iter()
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         let speech_parts = speech.iter().map(|&i| {
             let c = &timeline.cues[i];
             Part {

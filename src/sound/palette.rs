@@ -253,42 +253,55 @@ impl Palette {
     /// The palette ready to render at `rate` Hz: files resampled and every
     /// sound's level set.
     pub fn at_rate(&self, rate: u32) -> Result<SoundBank, PaletteError> {
-        let mut entries = Vec::with_capacity(Sound::ALL.len());
-        for sound in Sound::ALL {
-            let file = match self.files.get(&sound) {
-                Some(f) => Some(resample_file(f, rate)?),
-                None => None,
-            };
-            // The level is measured on the sound as it would play at its
-            // natural length: a file whole, a built-in sound at its design
-            // length. That rendering is kept: most cues are that long.
-            let natural = super::samples_in(sound.natural_seconds(), rate).max(1);
-            let probe: Arc<[f32]> = match &file {
-                Some(samples) => Arc::clone(samples),
-                None => sound.builtin(natural, rate).into(),
-            };
-            let window = super::samples_in(sound.reference_seconds(), rate);
-            let reference = loudness::reference_power(&probe, rate, window);
-            let wanted = loudness::lufs_to_power(level::SPEECH_LUFS + sound.level_db());
-            let gain = if reference > 0.0 {
-                (wanted / reference).sqrt()
-            } else {
-                0.0
-            };
-            let peak = probe.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let identity = match &file {
-                Some(samples) => format!("file {}", samples_digest(samples)),
-                None => "built-in".to_owned(),
-            };
-            entries.push(BankEntry {
-                natural: file.is_none().then_some(probe),
-                identity,
-                file,
-                gain,
-                peak: f64::from(peak) * gain,
-            });
-        }
+        // Each sound on a thread of its own: synthesis and measurement are
+        // most of what starting a render costs, and they are independent.
+        let entries = std::thread::scope(|scope| {
+            let workers: Vec<_> = Sound::ALL
+                .map(|sound| scope.spawn(move || self.entry_at_rate(sound, rate)))
+                .into_iter()
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         Ok(SoundBank { rate, entries })
+    }
+
+    /// `sound` at `rate`, set to its palette level.
+    fn entry_at_rate(&self, sound: Sound, rate: u32) -> Result<BankEntry, PaletteError> {
+        let file = match self.files.get(&sound) {
+            Some(f) => Some(resample_file(f, rate)?),
+            None => None,
+        };
+        // The level is measured on the sound as it would play at its
+        // natural length: a file whole, a built-in sound at its design
+        // length. That rendering is kept: most cues are that long.
+        let natural = super::samples_in(sound.natural_seconds(), rate).max(1);
+        let probe: Arc<[f32]> = match &file {
+            Some(samples) => Arc::clone(samples),
+            None => sound.builtin(natural, rate).into(),
+        };
+        let window = super::samples_in(sound.reference_seconds(), rate);
+        let reference = loudness::reference_power(&probe, rate, window);
+        let wanted = loudness::lufs_to_power(level::SPEECH_LUFS + sound.level_db());
+        let gain = if reference > 0.0 {
+            (wanted / reference).sqrt()
+        } else {
+            0.0
+        };
+        let peak = probe.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let identity = match &file {
+            Some(samples) => format!("file {}", samples_digest(samples)),
+            None => "built-in".to_owned(),
+        };
+        Ok(BankEntry {
+            natural: file.is_none().then_some(probe),
+            identity,
+            file,
+            gain,
+            peak: f64::from(peak) * gain,
+        })
     }
 }
 
