@@ -377,38 +377,27 @@ impl Integrated {
         let skip = half - warm;
         let segment = |j: usize| &x[j * step..(j + 1) * step];
         let mut a = self.k.clone();
-        let mut b = [0.0f64; 5];
+        let mut b = KWeighting {
+            state: [0.0; 5],
+            ..a.clone()
+        };
         let mut energies = [0.0f64; RUN_SEGMENTS];
         for j in 0..half {
             let (xa, xb) = (segment(j), segment(skip + j));
-            let b_sounds = b != [0.0; 5] || first_sound(xb) < xb.len();
-            let (ea, eb) = match (a.sounds(xa), b_sounds) {
-                (true, true) => a.energy_pair(xa, &mut b, xb),
+            let (ea, eb) = match (a.sounds(xa), b.sounds(xb)) {
+                (true, true) => a.energy_pair(xa, &mut b.state, xb),
                 (true, false) => (a.energy(xa), 0.0),
-                (false, true) => {
-                    let mut k = KWeighting {
-                        state: b,
-                        ..a.clone()
-                    };
-                    let e = k.energy(xb);
-                    b = k.state;
-                    (0.0, e)
-                }
+                (false, true) => (0.0, b.energy(xb)),
                 (false, false) => (0.0, 0.0),
             };
             a.flush();
-            let mut k = KWeighting {
-                state: b,
-                ..a.clone()
-            };
-            k.flush();
-            b = k.state;
+            b.flush();
             energies[j] = ea;
             if skip + j >= half {
                 energies[skip + j] = eb;
             }
         }
-        self.k.state = b;
+        self.k = b;
         for e in energies {
             self.push_segment(e);
         }
