@@ -27,6 +27,7 @@
 //! [`Renderer::new`] from the timeline alone ([`crate::sound::level`]), so
 //! the first block can be played at once.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -427,26 +428,14 @@ impl<'a> Renderer<'a> {
         // The loudness prediction: speech as its level over its cue, each
         // sound as its measured profile.
         // A thread a sound: each profile renders and measures its sound.
-        let profiles: Vec<Option<level::Profile>> = std::thread::scope(|scope| {
-            let (bank, sounds) = (&bank, &sounds);
-            let workers: Vec<_> = Sound::ALL
-                .map(|sound| {
-                    scope.spawn(move || {
-                        let longest = sounds
-                            .iter()
-                            .map(|&i| &timeline.cues[i])
-                            .filter(|c| Sound::for_cue(c.kind) == Some(sound))
-                            .map(|c| c.len)
-                            .max()?;
-                        Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
-                    })
-                })
-                .into_iter()
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+        let profiles: [Option<level::Profile>; 5] = Sound::each_on_a_thread(|sound| {
+            let longest = sounds
+                .iter()
+                .map(|&i| &timeline.cues[i])
+                .filter(|c| Sound::for_cue(c.kind) == Some(sound))
+                .map(|c| c.len)
+                .max()?;
+            Some(bank.profile(sound, usize::try_from(longest).unwrap_or(usize::MAX)))
         });
         let speech_parts = speech.iter().map(|&i| {
             let c = &timeline.cues[i];
@@ -564,10 +553,8 @@ impl<'a> Renderer<'a> {
         }
         // The store keeps every group's clip (a lone phrase is kept under its
         // own key by `stored_speech_clip`), so a second export only adds.
-        let lone_phrase = matches!(group.cues.as_slice(),
-            [one] if self.timeline.cues[*one].kind == CueKind::Speech);
         let stored = match self.store {
-            Some(store) if !lone_phrase => Some((store, self.group_store_key(k))),
+            Some(store) if self.lone_phrase(k).is_none() => Some((store, self.group_store_key(k))),
             _ => None,
         };
         let most = (group.end - group.start) as usize;
@@ -630,12 +617,18 @@ impl<'a> Renderer<'a> {
     /// The store key of what group `k`'s clip is kept under: a lone
     /// phrase's own [`speech_key`], or [`Renderer::group_store_key`].
     fn stored_key(&self, k: usize) -> String {
+        match self.lone_phrase(k) {
+            Some(cue) => self.speech_store_key(&cue.text, cue.len),
+            None => self.group_store_key(k),
+        }
+    }
+
+    /// The phrase that is group `k`'s only cue, if it is one: kept in the
+    /// store as speech, under its own key.
+    fn lone_phrase(&self, k: usize) -> Option<&Cue> {
         match self.groups.groups[k].cues.as_slice() {
-            [one] if self.timeline.cues[*one].kind == CueKind::Speech => {
-                let cue = &self.timeline.cues[*one];
-                self.speech_store_key(&cue.text, cue.len)
-            }
-            _ => self.group_store_key(k),
+            [one] => Some(&self.timeline.cues[*one]).filter(|c| c.kind == CueKind::Speech),
+            _ => None,
         }
     }
 
@@ -703,14 +696,12 @@ impl<'a> Renderer<'a> {
     /// [`Renderer::prepare`]).
     fn prepare_group(&self, k: usize, key: &str, store: &dyn ClipStore) -> Result<(), RenderError> {
         self.check_interrupt()?;
-        let group = &self.groups.groups[k];
-        let clip = match group.cues.as_slice() {
-            [one] if self.timeline.cues[*one].kind == CueKind::Speech => {
-                let cue = &self.timeline.cues[*one];
+        let clip = match self.lone_phrase(k) {
+            Some(cue) => {
                 let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
                 self.speech_clip(&cue.text, len)?
             }
-            _ => self.mix_group(k, |i| self.make_cue_clip(i).map(Arc::new))?,
+            None => self.mix_group(k, |i| self.make_cue_clip(i).map(Arc::new))?,
         };
         store.save(key, &clip);
         Ok(())
@@ -821,25 +812,25 @@ impl<'a> Renderer<'a> {
         Ok(x)
     }
 
-    /// Adds the overlapping part of group `k` into `out`, which holds
-    /// samples from `start`.
-    fn add_group(&mut self, k: usize, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
+    /// Group `k`'s clip and the part of it that falls in `start .. end`:
+    /// the range in the clip and where that range starts in a block from
+    /// `start`. `None` when nothing of it sounds there (the clip may be
+    /// shorter than its group: it was trimmed of trailing silence).
+    fn group_part(
+        &mut self,
+        k: usize,
+        start: u64,
+        end: u64,
+    ) -> Result<Option<(Clip, Range<usize>, usize)>, RenderError> {
         let clip = self.group_clip(k)?;
         let group_start = self.groups.groups[k].start;
-        let end = start + out.len() as u64;
-        // The clip may be shorter than its group: it was trimmed of trailing
-        // silence.
         let from = group_start.max(start);
         let to = (group_start + clip.len() as u64).min(end);
         if from >= to {
-            return Ok(());
+            return Ok(None);
         }
-        let src = &clip[(from - group_start) as usize..(to - group_start) as usize];
-        let dst = &mut out[(from - start) as usize..(to - start) as usize];
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d += s;
-        }
-        Ok(())
+        let range = (from - group_start) as usize..(to - group_start) as usize;
+        Ok(Some((clip, range, (from - start) as usize)))
     }
 }
 
@@ -876,19 +867,13 @@ impl Samples for Renderer<'_> {
             // One pass: each clip's part in place, zeros between.
             let mut done = 0;
             for &k in &groups {
-                let clip = self.group_clip(k)?;
-                let group_start = self.groups.groups[k].start;
-                let from = group_start.max(start);
-                let to = (group_start + clip.len() as u64).min(end);
-                if from < to {
-                    let (f, t) = ((from - start) as usize, (to - start) as usize);
-                    live[done..f].fill(0.0);
-                    let src = &clip[(from - group_start) as usize..(to - group_start) as usize];
+                if let Some((clip, range, at)) = self.group_part(k, start, end)? {
+                    live[done..at].fill(0.0);
+                    done = at + range.len();
                     // `+ 0.0` as the sum onto silence would: −0 becomes +0.
-                    for (d, s) in live[f..t].iter_mut().zip(src) {
+                    for (d, s) in live[at..done].iter_mut().zip(&clip[range]) {
                         *d = s + 0.0;
                     }
-                    done = t;
                 }
             }
             live[done..].fill(0.0);
@@ -896,7 +881,11 @@ impl Samples for Renderer<'_> {
         }
         live.fill(0.0);
         for &k in &groups {
-            self.add_group(k, start, live)?;
+            if let Some((clip, range, at)) = self.group_part(k, start, end)? {
+                for (d, s) in live[at..at + range.len()].iter_mut().zip(&clip[range]) {
+                    *d += s;
+                }
+            }
         }
         let (knee, ceiling) = (self.source_ceiling, self.mix_ceiling);
         // Every clip is limited to the knee, so the clipper has work only

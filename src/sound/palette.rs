@@ -48,6 +48,18 @@ impl Sound {
         Sound::Tick,
     ];
 
+    /// `f` of every sound, in palette order, each on a thread of its own
+    /// (synthesizing and measuring sounds are independent, and on the path
+    /// of every render's start). A panic in one is passed on.
+    pub(crate) fn each_on_a_thread<T: Send>(f: impl Fn(Sound) -> T + Sync) -> [T; 5] {
+        std::thread::scope(|scope| {
+            let f = &f;
+            Sound::ALL
+                .map(|sound| scope.spawn(move || f(sound)))
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        })
+    }
+
     /// The sound a cue plays, if it plays one (speech and silence do not).
     pub fn for_cue(kind: CueKind) -> Option<Sound> {
         match kind {
@@ -255,17 +267,11 @@ impl Palette {
     pub fn at_rate(&self, rate: u32) -> Result<SoundBank, PaletteError> {
         // Each sound on a thread of its own: synthesis and measurement are
         // most of what starting a render costs, and they are independent.
-        let entries = std::thread::scope(|scope| {
-            let workers: Vec<_> = Sound::ALL
-                .map(|sound| scope.spawn(move || self.entry_at_rate(sound, rate)))
-                .into_iter()
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        Ok(SoundBank { rate, entries })
+        let entries = Sound::each_on_a_thread(|sound| self.entry_at_rate(sound, rate));
+        Ok(SoundBank {
+            rate,
+            entries: entries.into_iter().collect::<Result<_, _>>()?,
+        })
     }
 
     /// `sound` at `rate`, set to its palette level.
