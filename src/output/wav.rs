@@ -341,7 +341,9 @@ fn write_samples<W: Write>(
         1.0
     };
     let mut block = vec![0.0f32; BLOCK_FRAMES];
-    let mut frames: Vec<i16> = Vec::with_capacity(BLOCK_FRAMES * channels);
+    // Interleaved or byte-swapped samples, when the block cannot be written
+    // as it is.
+    let mut frames: Vec<i16> = Vec::new();
     let mut pos = 0u64;
     let mut unsynced = 0;
     while pos < plan.frames {

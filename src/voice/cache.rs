@@ -372,11 +372,7 @@ fn read_prepared(path: &Path) -> Option<Vec<f32>> {
     if checksum64(bytemuck::cast_slice(&samples)).to_le_bytes() != checksum {
         return None;
     }
-    if cfg!(target_endian = "big") {
-        for v in &mut samples {
-            *v = f32::from_bits(u32::from_le(v.to_bits()));
-        }
-    }
+    from_le(&mut samples);
     Some(samples)
 }
 
@@ -395,12 +391,18 @@ fn get_samples(bytes: &[u8]) -> Vec<f32> {
     // A copy, aligned whatever the bytes' address.
     let mut samples = vec![0.0f32; bytes.len() / 4];
     bytemuck::cast_slice_mut::<f32, u8>(&mut samples).copy_from_slice(bytes);
+    from_le(&mut samples);
+    samples
+}
+
+/// Samples whose bytes were copied in as little-endian `f32` bits, made
+/// native (nothing to do on a little-endian machine).
+fn from_le(samples: &mut [f32]) {
     if cfg!(target_endian = "big") {
-        for v in &mut samples {
+        for v in samples {
             *v = f32::from_bits(u32::from_le(v.to_bits()));
         }
     }
-    samples
 }
 
 /// A fast 64-bit checksum: four lanes of multiply-rotate over 8-byte words
