@@ -28,26 +28,46 @@ fn local_peak(a: f32, b: f32, c: f32, d: f32) -> f32 {
 }
 
 /// [`local_peak`] of every sample, with zeros beyond both ends.
-fn local_peaks(x: &[f32]) -> impl Iterator<Item = f32> + '_ {
+fn local_peaks(x: &[f32]) -> Vec<f32> {
     let n = x.len();
-    let at = move |i: usize| x.get(i).copied().unwrap_or(0.0);
+    let at = |i: usize| x.get(i).copied().unwrap_or(0.0);
     // Sample k's neighbours are k - 1 ..= k + 2; at the edges some are zero.
-    let edge = move |k: usize| {
+    let edge = |k: usize| {
         let before = if k == 0 { 0.0 } else { x[k - 1] };
         local_peak(before, at(k), at(k + 1), at(k + 2))
     };
+    if n < 4 {
+        return (0..n).map(edge).collect();
+    }
     // Window j holds x[j ..= j + 3], the neighbours of sample j + 1: samples
-    // 1 ..= n - 3 with no edge checks. The rest are edges.
-    let (first, last) = if n < 4 {
-        (0..n, 0..0)
-    } else {
-        (0..1, n - 2..n)
-    };
-    first
-        .map(edge)
-        .chain(x.windows(4).map(|w| local_peak(w[0], w[1], w[2], w[3])))
-        .chain(last.map(edge))
+    // 1 ..= n - 3 with no edge checks (a loop the compiler vectorizes).
+    let mut peaks = Vec::with_capacity(n);
+    peaks.push(edge(0));
+    peaks.extend(x.windows(4).map(|w| local_peak(w[0], w[1], w[2], w[3])));
+    peaks.extend([edge(n - 2), edge(n - 1)]);
+    peaks
 }
+
+/// The largest of `x` (0 for none).
+fn largest(x: &[f32]) -> f32 {
+    // Eight running maxima: a vector instruction, not a chain of compares.
+    let mut most = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (m, &v) in most.iter_mut().zip(chunk) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    most.into_iter()
+        .chain(chunks.remainder().iter().copied())
+        .fold(0.0, f32::max)
+}
+
+/// The smallest gain [`Limiter::apply`] reaches for: −120 dB. Needs are kept
+/// at or above it so that the window sums are exact (see there); a peak
+/// that would need more (a million times over the ceiling) is still held at
+/// the ceiling by the final clamp.
+const DEEPEST_NEED: f32 = 1.0 / (1 << 20) as f32;
 
 /// A look-ahead limiter prepared for one clip, to be applied at any gain.
 ///
@@ -64,20 +84,24 @@ pub struct Limiter {
     peak: f32,
     /// Half-width of the attack window, in samples.
     width: usize,
-    /// Per-sample recovery coefficient of the release.
-    release: f64,
+    /// Per-sample decay of the gain reduction while it recovers.
+    recovery: f64,
 }
 
 impl Limiter {
     /// Prepares the limiter for `samples` at `rate` Hz.
     pub fn new(samples: &[f32], rate: u32) -> Self {
-        let peaks: Vec<f32> = local_peaks(samples).collect();
+        Limiter::from_peaks(local_peaks(samples), rate)
+    }
+
+    /// The limiter for a clip whose [`local_peaks`] are `peaks`.
+    fn from_peaks(peaks: Vec<f32>, rate: u32) -> Self {
         let width = super::samples_in(ATTACK_SECONDS, rate).max(1);
         Limiter {
-            peak: peaks.iter().fold(0.0f32, |m, &v| m.max(v)),
-            loudest: sliding_max(&peaks, width),
+            peak: largest(&peaks),
+            loudest: sliding_max(peaks, width),
             width,
-            release: release(rate),
+            recovery: recovery(rate),
         }
     }
 
@@ -96,69 +120,92 @@ impl Limiter {
             self.loudest.len(),
             "limiter prepared for another clip"
         );
-        let n = samples.len();
+        assert_eq!(samples.len(), out.len(), "output of another length");
+        let bound = f64::from(ceiling);
+        self.run(gain, ceiling, |i, level| {
+            // Rounding can leave a peak a hair over; the ceiling is a promise.
+            out[i] = (f64::from(samples[i] * gain) * level).clamp(-bound, bound) as f32;
+        })
+    }
+
+    /// [`Limiter::apply`] with `samples` as both input and output.
+    fn apply_in_place(&self, samples: &mut [f32], gain: f32, ceiling: f32) -> f64 {
+        assert_eq!(samples.len(), self.loudest.len());
+        let bound = f64::from(ceiling);
+        self.run(gain, ceiling, |i, level| {
+            samples[i] = (f64::from(samples[i] * gain) * level).clamp(-bound, bound) as f32;
+        })
+    }
+
+    /// Calls `put(i, level)` with the gain of every sample `i` in order, and
+    /// returns the deepest reduction in dB; [`Limiter::apply`] without the
+    /// samples.
+    #[inline(always)]
+    fn run(&self, gain: f32, ceiling: f32, mut put: impl FnMut(usize, f64)) -> f64 {
+        let n = self.loudest.len();
         let loudest = self.peak * gain;
         if loudest <= ceiling {
-            for (o, &s) in out.iter_mut().zip(samples) {
-                *o = s * gain;
+            for i in 0..n {
+                put(i, 1.0);
             }
             return 0.0;
         }
-        // Running sums of the gain each sample needs: a window's mean is a
-        // difference of two. (The sums are the clip's own, from its first
-        // sample, so the result depends on the clip alone.)
-        let mut prefix = Vec::with_capacity(n + 1);
-        let mut total = 0.0f64;
-        prefix.push(total);
-        for &l in &self.loudest {
-            let p = l * gain;
-            total += if p > ceiling {
-                f64::from(ceiling / p)
-            } else {
-                1.0
-            };
-            prefix.push(total);
-        }
-        let release = self.release;
-        let bound = f64::from(ceiling);
-        let mut level = 1.0f64;
-        let mut put = |o: &mut f32, s: f32, smooth: f64| {
-            // Recover slowly, but never above what the averaged curve allows.
-            level = smooth.min(level + (1.0 - level) * release);
-            // Rounding can leave a peak a hair over; the ceiling is a promise.
-            *o = (f64::from(s * gain) * level).clamp(-bound, bound) as f32;
-        };
+        // The gain each sample needs (a loop the compiler vectorizes).
+        let need: Vec<f32> = self
+            .loudest
+            .iter()
+            .map(|&l| {
+                let p = l * gain;
+                let need = if p > ceiling { ceiling / p } else { 1.0 };
+                if need > DEEPEST_NEED { need } else { DEEPEST_NEED }
+            })
+            .collect();
+        // The sum over each window, kept by adding the sample entering it
+        // and subtracting the one leaving. Every need is a multiple of
+        // 2⁻⁴³ under 1 and a window holds fewer than 2⁸ of them, so every
+        // sum fits in an f64's 53 bits: each is exact, and the same as
+        // summing the window afresh.
         let w = self.width;
-        let mean = |i: usize| {
-            let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
-            (prefix[hi] - prefix[lo]) / (hi - lo) as f64
+        let mut sum: f64 = need[..w.min(n)].iter().map(|&v| f64::from(v)).sum();
+        // The reduction `1 - level` decays by `recovery` each sample, but
+        // never below what the window's mean asks for.
+        let (recovery, mut reduction) = (self.recovery, 0.0f64);
+        let mut step = |i: usize, sum: f64, inverse_count: f64| {
+            reduction = (1.0 - sum * inverse_count).max(reduction * recovery);
+            put(i, 1.0 - reduction);
         };
-        // Windows cut by the clip's edges at the start and end; whole ones
-        // (2w + 1 samples) between, without the edge arithmetic.
-        let head = w.min(n);
+        let inverse_count = |i: usize| 1.0 / ((i + w + 1).min(n) - i.saturating_sub(w)) as f64;
+        // Windows cut by the clip's start, whole ones, cut by its end.
+        let head = (w + 1).min(n);
         let tail = n.saturating_sub(w).max(head);
         for i in 0..head {
-            put(&mut out[i], samples[i], mean(i));
-        }
-        if tail > head {
-            let whole = (2 * w + 1) as f64;
-            let ahead = prefix[head + w + 1..].iter();
-            let behind = prefix[head - w..].iter();
-            let body = samples[head..tail].iter().zip(&mut out[head..tail]);
-            for (((s, o), hi), lo) in body.zip(ahead).zip(behind) {
-                put(o, *s, (hi - lo) / whole);
+            if i + w < n {
+                sum += f64::from(need[i + w]);
             }
+            step(i, sum, inverse_count(i));
+        }
+        let whole = 1.0 / (2 * w + 1) as f64;
+        for i in head..tail {
+            sum += f64::from(need[i + w]) - f64::from(need[i - w - 1]);
+            step(i, sum, whole);
         }
         for i in tail..n {
-            put(&mut out[i], samples[i], mean(i));
+            if i + w < n {
+                sum += f64::from(need[i + w]);
+            }
+            if i > w {
+                sum -= f64::from(need[i - w - 1]);
+            }
+            step(i, sum, inverse_count(i));
         }
         20.0 * f64::from(ceiling / loudest).log10()
     }
 }
 
-/// Per-sample recovery coefficient of the release at `rate` Hz.
-fn release(rate: u32) -> f64 {
-    1.0 - (-1.0 / (RELEASE_SECONDS * f64::from(rate))).exp()
+/// Per-sample decay of the gain reduction at `rate` Hz: its recovery has
+/// the time constant [`RELEASE_SECONDS`].
+fn recovery(rate: u32) -> f64 {
+    (-1.0 / (RELEASE_SECONDS * f64::from(rate))).exp()
 }
 
 /// Brings every peak of `samples` down to `ceiling` in place: a
@@ -167,46 +214,49 @@ fn release(rate: u32) -> f64 {
 /// A clip whose peaks are all under the ceiling (most mixes of a quiet tone
 /// under speech) is left as it is at the cost of one pass.
 pub fn limit(samples: &mut [f32], ceiling: f32, rate: u32) -> f64 {
-    let peak = local_peaks(samples).fold(0.0f32, |m, v| m.max(v));
-    if peak <= ceiling {
+    let peaks = local_peaks(samples);
+    if largest(&peaks) <= ceiling {
         // What `apply` would write: every sample times 1.
         return 0.0;
     }
-    let limiter = Limiter::new(samples, rate);
-    let input = samples.to_vec();
-    limiter.apply(&input, 1.0, ceiling, samples)
+    Limiter::from_peaks(peaks, rate).apply_in_place(samples, 1.0, ceiling)
 }
 
 /// The maximum of `x` over `i - w ..= i + w` (cut to the slice) for every
-/// `i`, in linear time whatever `w` (van Herk / Gil-Werman: maxima running
-/// forward and backward within blocks of one window's length, so any window
-/// is the larger of a block's tail and the next block's head).
-fn sliding_max(x: &[f32], w: usize) -> Vec<f32> {
+/// `i`.
+///
+/// By doubling: after passes with shifts of 1, 2, 4, … each value is the
+/// maximum of the `L` values from it on, until `L` is `w + 1`; two such
+/// windows, at `i - w` (or 0) and at `i`, cover the whole window of `i`.
+/// Each pass is a vectorized loop from one buffer into the other, about
+/// log₂ w passes in all.
+fn sliding_max(x: Vec<f32>, w: usize) -> Vec<f32> {
     let n = x.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let k = 2 * w + 1;
-    // Window i is padded[i .. i + k]; the padding is never a maximum.
-    let mut padded = vec![f32::NEG_INFINITY; n + 2 * w];
-    padded[w..w + n].copy_from_slice(x);
-    let mut head = padded.clone();
-    for block in head.chunks_mut(k) {
-        for j in 1..block.len() {
-            block[j] = block[j].max(block[j - 1]);
+    let larger = |a: f32, b: f32| if a > b { a } else { b };
+    let (mut from, mut to) = (x, vec![0.0f32; n]);
+    let span = w + 1;
+    let mut len = 1;
+    while len < span && len < n {
+        // From windows of `len` to windows of `len + shift`, cut at the end
+        // (where the window already reaches it).
+        let shift = len.min(span - len);
+        let head = n - shift;
+        for ((t, &a), &b) in to[..head].iter_mut().zip(&from[..head]).zip(&from[shift..]) {
+            *t = larger(a, b);
         }
+        to[head..].copy_from_slice(&from[head..]);
+        std::mem::swap(&mut from, &mut to);
+        len += shift;
     }
-    let mut tail = padded;
-    for block in tail.chunks_mut(k) {
-        for j in (1..block.len()).rev() {
-            block[j - 1] = block[j - 1].max(block[j]);
-        }
+    // Window i is [i - w, i] ∪ [i, i + w]; before w, [0, w] ∪ [i, i + w].
+    let first = w.min(n);
+    for (t, &b) in to[..first].iter_mut().zip(&from[..first]) {
+        *t = larger(from[0], b);
     }
-    tail[..n]
-        .iter()
-        .zip(&head[k - 1..])
-        .map(|(t, h)| t.max(*h))
-        .collect()
+    for ((t, &a), &b) in to[first..].iter_mut().zip(&from).zip(&from[first..]) {
+        *t = larger(a, b);
+    }
+    to
 }
 
 /// A memoryless soft clipper: the identity up to `knee`, then a tanh curve
@@ -268,8 +318,8 @@ mod tests {
     #[test]
     fn sliding_max_is_a_window_maximum() {
         let x = [5.0, 3.0, 4.0, 1.0, 6.0, 7.0, 2.0];
-        assert_eq!(sliding_max(&x, 1), vec![5.0, 5.0, 4.0, 6.0, 7.0, 7.0, 7.0]);
-        assert_eq!(sliding_max(&x, 0), x.to_vec());
+        assert_eq!(sliding_max(x.to_vec(), 1), vec![5.0, 5.0, 4.0, 6.0, 7.0, 7.0, 7.0]);
+        assert_eq!(sliding_max(x.to_vec(), 0), x.to_vec());
     }
 
     #[test]
@@ -292,9 +342,9 @@ mod tests {
         }
     }
 
-    /// The first version of the limiter (padded copies, a `VecDeque`,
-    /// edge arithmetic on every sample), kept as the reference the fast one
-    /// must match bit for bit: prepared clips on disk were made with it.
+    /// The limiter written plainly (padded copies, a `VecDeque`, each
+    /// window summed afresh), the reference the fast one must match bit
+    /// for bit.
     fn reference_limit(x: &[f32], gain: f32, ceiling: f32, rate: u32) -> (Vec<f32>, f64) {
         let mut padded = vec![0.0, 0.0];
         padded.extend_from_slice(x);
@@ -332,25 +382,17 @@ mod tests {
         }
         let need = |i: usize| -> f64 {
             let p = loudest[i] * gain;
-            if p > ceiling {
-                f64::from(ceiling / p)
-            } else {
-                1.0
-            }
+            let need = if p > ceiling { ceiling / p } else { 1.0 };
+            f64::from(need.max(DEEPEST_NEED))
         };
-        let mut prefix = vec![0.0f64];
-        let mut total = 0.0f64;
-        for i in 0..n {
-            total += need(i);
-            prefix.push(total);
-        }
-        let release = 1.0 - (-1.0 / (RELEASE_SECONDS * f64::from(rate))).exp();
-        let mut level = 1.0f64;
+        let recovery = (-1.0 / (RELEASE_SECONDS * f64::from(rate))).exp();
+        let mut reduction = 0.0f64;
         let mut out = vec![0.0; n];
         for (i, (o, &s)) in out.iter_mut().zip(x).enumerate() {
             let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
-            let smooth = (prefix[hi] - prefix[lo]) / (hi - lo) as f64;
-            level = smooth.min(level + (1.0 - level) * release);
+            let smooth = (lo..hi).map(need).sum::<f64>() * (1.0 / (hi - lo) as f64);
+            reduction = (1.0 - smooth).max(reduction * recovery);
+            let level = 1.0 - reduction;
             *o = ((f64::from(s * gain)) * level).clamp(-f64::from(ceiling), f64::from(ceiling))
                 as f32;
         }
