@@ -140,7 +140,7 @@ pub trait ClipStore: Send + Sync {
 /// limiting; sounds: synthesis, level, limiting; the mixing and limiting of
 /// overlap groups): part of every [`ClipStore`] key, raised whenever a change
 /// would give other samples, so stale clips are never used.
-pub const PREPARATION_VERSION: u32 = 3;
+pub const PREPARATION_VERSION: u32 = 4;
 
 /// A [`ClipStore`] key: the hex SHA-256 of `parts`, each length-prefixed so
 /// no two different lists join into one string.

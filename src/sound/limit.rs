@@ -157,7 +157,11 @@ impl Limiter {
             .map(|&l| {
                 let p = l * gain;
                 let need = if p > ceiling { ceiling / p } else { 1.0 };
-                if need > DEEPEST_NEED { need } else { DEEPEST_NEED }
+                if need > DEEPEST_NEED {
+                    need
+                } else {
+                    DEEPEST_NEED
+                }
             })
             .collect();
         // The sum over each window, kept by adding the sample entering it
@@ -318,7 +322,10 @@ mod tests {
     #[test]
     fn sliding_max_is_a_window_maximum() {
         let x = [5.0, 3.0, 4.0, 1.0, 6.0, 7.0, 2.0];
-        assert_eq!(sliding_max(x.to_vec(), 1), vec![5.0, 5.0, 4.0, 6.0, 7.0, 7.0, 7.0]);
+        assert_eq!(
+            sliding_max(x.to_vec(), 1),
+            vec![5.0, 5.0, 4.0, 6.0, 7.0, 7.0, 7.0]
+        );
         assert_eq!(sliding_max(x.to_vec(), 0), x.to_vec());
     }
 

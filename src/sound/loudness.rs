@@ -105,40 +105,6 @@ impl KWeighting {
         }
     }
 
-    /// The K-weighted energies of `xa` through this filter and of `xb`
-    /// through the same filter in state `other` (as long as `xa`), at once.
-    /// The two recursions are independent, so the CPU overlaps them: twice
-    /// the throughput of one. Written lane-wise (`[a, b]` pairs sharing the
-    /// coefficients), which the compiler maps onto two-wide vector
-    /// registers; not inlined, so it has the registers to itself.
-    #[inline(never)]
-    fn energy_pair(&mut self, xa: &[f32], other: &mut [f64; 5], xb: &[f32]) -> (f64, f64) {
-        let (a, b) = (self.a, self.b);
-        let (sa, sb) = (self.state, *other);
-        let (mut s1, mut s2, mut s3, mut s4) = (
-            [sa[1], sb[1]],
-            [sa[2], sb[2]],
-            [sa[3], sb[3]],
-            [sa[4], sb[4]],
-        );
-        let mut e = [0.0f64; 2];
-        for (&va, &vb) in xa.iter().zip(xb) {
-            let x = [f64::from(va), f64::from(vb)];
-            let mut s0 = [0.0; 2];
-            for l in 0..2 {
-                // As in `process`.
-                let older = x[l] - (a[4] * s4[l] + a[3] * s3[l] + a[2] * s2[l]);
-                s0[l] = older - a[1] * s1[l];
-                let y = b[0] * s0[l] + (b[1] * s1[l] + b[2] * s2[l] + b[3] * s3[l] + b[4] * s4[l]);
-                e[l] += y * y;
-            }
-            (s4, s3, s2, s1) = (s3, s2, s1, s0);
-        }
-        self.state = [s1[0], s1[0], s2[0], s3[0], s4[0]];
-        *other = [s1[1], s1[1], s2[1], s3[1], s4[1]];
-        (e[0], e[1])
-    }
-
     /// Whether `samples` can change the output: not if they are all zero
     /// and the filter is at rest.
     #[inline]
@@ -174,6 +140,80 @@ impl KWeighting {
 
 /// Samples between flushes of the K-weighting state ([`KWeighting::flush`]).
 const FLUSH_EVERY: usize = 4096;
+
+/// Filters side by side in [`energy_lanes`].
+const LANES: usize = 4;
+
+/// The K-weighted energies of `xs[l]` through `filters[l]`, for all four
+/// lanes at once (the samples of each are as many as the first's; the
+/// filters share their coefficients).
+///
+/// One filter is a chain of dependent multiplies and adds, the next sample
+/// waiting on the last; four independent chains fill the CPU's vector
+/// units instead (`wide`'s `f64x4`: two SSE2 registers, or one AVX register
+/// where the build targets it), so four lanes cost about twice what one
+/// does. The arithmetic is the same in every lane and on every CPU (no
+/// fused multiply-add), so the lanes give what [`KWeighting::process`]
+/// gives, bit for bit.
+fn energy_lanes(filters: &mut [KWeighting; LANES], xs: [&[f32]; LANES]) -> [f64; LANES] {
+    let n = xs[0].len();
+    let mut energy = [0.0; LANES];
+    for from in (0..n).step_by(FLUSH_EVERY) {
+        let to = (from + FLUSH_EVERY).min(n);
+        let (a, b) = (filters[0].a, filters[0].b);
+        let e = energy_lanes_unflushed(&a, &b, filters, xs.map(|x| &x[from..to]));
+        for (total, e) in energy.iter_mut().zip(e) {
+            *total += e;
+        }
+        filters.iter_mut().for_each(KWeighting::flush);
+    }
+    energy
+}
+
+/// [`energy_lanes`] without flushing.
+fn energy_lanes_unflushed(
+    a: &[f64; 5],
+    b: &[f64; 5],
+    filters: &mut [KWeighting; LANES],
+    xs: [&[f32]; LANES],
+) -> [f64; LANES] {
+    use wide::f64x4;
+    let n = xs[0].len();
+    let [x0, x1, x2, x3] = xs;
+    let (x0, x1, x2, x3) = (&x0[..n], &x1[..n], &x2[..n], &x3[..n]);
+    let [f0, f1, f2, f3] = &*filters;
+    let state = |k: usize| f64x4::new([f0.state[k], f1.state[k], f2.state[k], f3.state[k]]);
+    let (mut s1, mut s2, mut s3, mut s4) = (state(1), state(2), state(3), state(4));
+    let [a1, a2, a3, a4] = [a[1], a[2], a[3], a[4]].map(f64x4::splat);
+    let [b0, b1, b2, b3, b4] = b.map(f64x4::splat);
+    let mut e = f64x4::ZERO;
+    for i in 0..n {
+        let x = f64x4::new([
+            f64::from(x0[i]),
+            f64::from(x1[i]),
+            f64::from(x2[i]),
+            f64::from(x3[i]),
+        ]);
+        // As in `KWeighting::process`, four lanes at a time.
+        let older = x - (a4 * s4 + a3 * s3 + a2 * s2);
+        let s0 = older - a1 * s1;
+        let y = b0 * s0 + (b1 * s1 + b2 * s2 + b3 * s3 + b4 * s4);
+        e += y * y;
+        (s4, s3, s2, s1) = (s3, s2, s1, s0);
+    }
+    let [s1, s2, s3, s4] = [s1, s2, s3, s4].map(f64x4::to_array);
+    for (l, f) in filters.iter_mut().enumerate() {
+        f.state = [s1[l], s1[l], s2[l], s3[l], s4[l]];
+    }
+    e.to_array()
+}
+
+/// How long a lane of [`mean_power`] or [`Integrated`] filters, from rest and
+/// uncounted, before its own stretch, to take up the state the signal
+/// before it left: by then that state has decayed by e⁻⁴⁸ (the
+/// K-weighting's slowest poles are at 38 Hz), under the last bit of an
+/// `f64`.
+const WARM_UP_SECONDS: f64 = 0.2;
 
 /// The index of the first sample that is not zero (±0), or the length.
 ///
@@ -228,11 +268,37 @@ pub fn cumulative_energy(samples: &[f32], rate: u32, step: usize) -> Vec<f64> {
 
 /// K-weighted mean square of a whole mono clip (no gating): its energy over
 /// its length. Zero for an empty clip.
+///
+/// A clip long enough is filtered as four lanes, each over a quarter of it
+/// after a [`WARM_UP_SECONDS`] warm-up on the samples before its quarter:
+/// a quarter of the time, and the same energy but for the order of
+/// additions.
 pub fn mean_power(samples: &[f32], rate: u32) -> f64 {
-    if samples.is_empty() {
+    let n = samples.len();
+    if n == 0 {
         return 0.0;
     }
-    KWeighting::new(rate).energy(samples) / samples.len() as f64
+    let filter = KWeighting::new(rate);
+    let warm = (WARM_UP_SECONDS * f64::from(rate)) as usize;
+    if n < 2 * LANES * warm {
+        return filter.clone().energy(samples) / n as f64;
+    }
+    // Lane l filters `steps` samples from l × (steps - warm); all but the
+    // first count them after `warm`. The last lane goes on to the end alone.
+    let steps = (n + (LANES - 1) * warm) / LANES;
+    let start = |l: usize| l * (steps - warm);
+    let mut filters = std::array::from_fn(|_| filter.clone());
+    let warming = energy_lanes(
+        &mut filters,
+        std::array::from_fn(|l| &samples[start(l)..start(l) + warm]),
+    );
+    let counted = energy_lanes(
+        &mut filters,
+        std::array::from_fn(|l| &samples[start(l) + warm..start(l) + steps]),
+    );
+    let [.., last] = &mut filters;
+    let rest = last.energy(&samples[start(LANES - 1) + steps..]);
+    (warming[0] + counted.iter().sum::<f64>() + rest) / n as f64
 }
 
 /// The loudest `window` of a clip: the largest K-weighted mean square over
@@ -261,9 +327,9 @@ pub fn reference_power(samples: &[f32], rate: u32, window: usize) -> f64 {
 /// blocks on a 100 ms grid, −70 LUFS absolute and −10 LU relative gates),
 /// in one pass without allocation per sample, so an export can report the
 /// loudness of what it wrote at little cost: silence into a filter at rest
-/// is skipped (a session is half silence), and the filter runs as two
-/// interleaved lanes over two stretches of the stream, which the CPU
-/// overlaps (see [`Integrated::add`]). Tests pin it to ebur128 and the lanes
+/// is skipped (a session is half silence), and the filter runs as four
+/// lanes over four stretches of the stream, side by side in vector
+/// registers (see [`Integrated::add`]). Tests pin it to ebur128 and the lanes
 /// to a single filter.
 #[derive(Clone, Debug)]
 pub struct Integrated {
@@ -279,19 +345,25 @@ pub struct Integrated {
     blocks: Vec<f64>,
     weight: f64,
     peak: f32,
-    /// Samples waiting for two lanes' worth, from a segment boundary.
+    /// Samples waiting for a run of the lanes, from a segment boundary.
     pending: Vec<f32>,
 }
 
-/// Segments (100 ms each) of the stream in one two-lane run of
-/// [`Integrated`]: 6.4 s.
-const RUN_SEGMENTS: usize = 64;
+/// Segments (100 ms each) of the stream in one run of [`Integrated`]'s
+/// lanes: 6.6 s.
+const RUN_SEGMENTS: usize = 66;
 
-/// Segments (1 s) the second lane filters from rest, uncounted, before its
-/// own stretch, to take up the state of the stream: by then the state it
-/// missed has decayed by e⁻²³⁹ (the K-weighting's slowest pole is at
-/// 38 Hz), far below the last bit of an `f64`.
-const WARM_UP_SEGMENTS: usize = 10;
+/// Segments each lane but the first filters before its own stretch:
+/// [`WARM_UP_SECONDS`].
+const WARM_UP_SEGMENTS: usize = 2;
+
+/// Segments each lane filters in a run, its warm-up included.
+const LANE_SEGMENTS: usize = (RUN_SEGMENTS + (LANES - 1) * WARM_UP_SEGMENTS) / LANES;
+
+const _: () = assert!(
+    LANES * LANE_SEGMENTS == RUN_SEGMENTS + (LANES - 1) * WARM_UP_SEGMENTS
+        && WARM_UP_SEGMENTS as f64 * 0.1 >= WARM_UP_SECONDS
+);
 
 impl Integrated {
     /// A meter for `rate` Hz; `dual_mono` counts the signal as two channels.
@@ -312,10 +384,11 @@ impl Integrated {
 
     /// Measures more samples.
     ///
-    /// They are filtered 6.4 s at a time as two lanes, each over half of
-    /// them: the second lane starts from rest a second early, which gives
-    /// the state the first would have reached. The
-    /// result is what one filter over the whole stream gives.
+    /// They are filtered 6.6 s at a time as [`LANES`] lanes, each over a
+    /// quarter of them: all but the first start from rest
+    /// [`WARM_UP_SECONDS`] early, which gives the state the lane before
+    /// would have reached. The result is what one filter over the whole
+    /// stream gives, but for the order of additions.
     pub fn add(&mut self, samples: &[f32]) {
         self.peak = self.peak.max(peak(samples));
         self.pending.extend_from_slice(samples);
@@ -360,7 +433,7 @@ impl Integrated {
         let mut done = 0;
         while self.pending.len() - done >= run {
             let pending = std::mem::take(&mut self.pending);
-            self.two_lanes(&pending[done..done + run]);
+            self.lanes(&pending[done..done + run]);
             self.pending = pending;
             done += run;
         }
@@ -368,36 +441,35 @@ impl Integrated {
     }
 
     /// Filters `x` ([`RUN_SEGMENTS`] whole segments from a segment
-    /// boundary) as two lanes of equal length, and counts its segments.
-    fn two_lanes(&mut self, x: &[f32]) {
+    /// boundary) as [`LANES`] lanes of equal length, and counts its
+    /// segments.
+    fn lanes(&mut self, x: &[f32]) {
         let (step, warm) = (self.step, WARM_UP_SEGMENTS);
-        // Lane A: segments 0 .. half; lane B: half - warm .. RUN, counted
-        // from half. Round j pairs A's segment j with B's skip + j.
-        let half = (RUN_SEGMENTS + warm) / 2;
-        let skip = half - warm;
+        // Lane l filters segments from l × (LANE_SEGMENTS - warm) on; the
+        // first counts all of them, the others all but their first `warm`.
+        // The first carries on the stream's state, the others start at rest.
+        let first = |l: usize| l * (LANE_SEGMENTS - warm);
         let segment = |j: usize| &x[j * step..(j + 1) * step];
-        let mut a = self.k.clone();
-        let mut b = KWeighting {
-            state: [0.0; 5],
-            ..a.clone()
-        };
+        let mut filters: [KWeighting; LANES] = std::array::from_fn(|l| KWeighting {
+            state: if l == 0 { self.k.state } else { [0.0; 5] },
+            ..self.k.clone()
+        });
         let mut energies = [0.0f64; RUN_SEGMENTS];
-        for j in 0..half {
-            let (xa, xb) = (segment(j), segment(skip + j));
-            let (ea, eb) = match (a.sounds(xa), b.sounds(xb)) {
-                (true, true) => a.energy_pair(xa, &mut b.state, xb),
-                (true, false) => (a.energy(xa), 0.0),
-                (false, true) => (0.0, b.energy(xb)),
-                (false, false) => (0.0, 0.0),
-            };
-            a.flush();
-            b.flush();
-            energies[j] = ea;
-            if skip + j >= half {
-                energies[skip + j] = eb;
+        for j in 0..LANE_SEGMENTS {
+            let xs: [&[f32]; LANES] = std::array::from_fn(|l| segment(first(l) + j));
+            // Silence into filters at rest (half a session): nothing to do.
+            if !filters.iter().zip(xs).any(|(f, x)| f.sounds(x)) {
+                continue;
+            }
+            let e = energy_lanes(&mut filters, xs);
+            for (l, e) in e.into_iter().enumerate() {
+                if l == 0 || j >= warm {
+                    energies[first(l) + j] = e;
+                }
             }
         }
-        self.k = b;
+        let [.., last] = filters;
+        self.k = last;
         for e in energies {
             self.push_segment(e);
         }
@@ -622,7 +694,7 @@ mod tests {
     }
 
     #[test]
-    fn two_lanes_measure_what_one_filter_measures() {
+    fn the_lanes_measure_what_one_filter_measures() {
         // Tone and noise bursts between silences, several runs long.
         let rate = 44_100;
         let mut x = Vec::new();
@@ -649,6 +721,44 @@ mod tests {
         for (i, (p, q)) in a.iter().zip(b.iter()).enumerate() {
             // Equal but for the order of additions (and the 1e-20 flush).
             assert!((p - q).abs() <= 1e-9 * q + 1e-20, "block {i}: {p} vs {q}");
+        }
+    }
+
+    #[test]
+    fn lanes_filter_as_one_filter_does_bit_for_bit() {
+        let rate = 48_000;
+        let x = sine(440.0, 0.4, rate, 10_000);
+        let mut one = KWeighting::new(rate);
+        // Summed a flush's worth at a time, as the lanes sum.
+        let want: f64 = x
+            .chunks(FLUSH_EVERY)
+            .map(|c| c.iter().map(|&v| one.process(v).powi(2)).sum::<f64>())
+            .sum();
+        let mut filters = std::array::from_fn(|_| KWeighting::new(rate));
+        let got = energy_lanes(&mut filters, [&x[..], &x[..], &x[..], &x[..]]);
+        // Flushing only zeroes states under 1e-20; a loud tone has none.
+        assert_eq!(got.map(f64::to_bits), [want.to_bits(); LANES]);
+        assert!(filters.iter().all(|f| f.state == one.state));
+    }
+
+    #[test]
+    fn mean_power_in_lanes_is_the_one_filter_power() {
+        // Noise bursts and tone, long enough for lanes, with silence inside.
+        let rate = 44_100;
+        let mut seed = 99u32;
+        let x: Vec<f32> = (0..rate as usize * 3 + 123)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = f64::from(seed >> 8) / f64::from(1u32 << 24) - 0.5;
+                let level = [0.5, 0.0, 0.05, 0.3][(i / 20_000) % 4];
+                (level * (noise + (i as f64 * 0.03).sin())) as f32
+            })
+            .collect();
+        for n in [x.len(), 2 * 8820, 2 * 8820 - 1, 40_000] {
+            let clip = &x[..n];
+            let one = KWeighting::new(rate).energy(clip) / n as f64;
+            let lanes = mean_power(clip, rate);
+            assert!((lanes - one).abs() <= 1e-12 * one, "{n}: {lanes} vs {one}");
         }
     }
 
