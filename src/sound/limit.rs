@@ -121,34 +121,49 @@ impl Limiter {
             "limiter prepared for another clip"
         );
         assert_eq!(samples.len(), out.len(), "output of another length");
-        let bound = f64::from(ceiling);
-        self.run(gain, ceiling, |i, level| {
-            // Rounding can leave a peak a hair over; the ceiling is a promise.
-            out[i] = (f64::from(samples[i] * gain) * level).clamp(-bound, bound) as f32;
-        })
+        let Some(reduction) = self.run(gain, ceiling, |at, levels| {
+            let range = at..at + levels.len();
+            scale(
+                &samples[range.clone()],
+                levels,
+                gain,
+                ceiling,
+                &mut out[range],
+            );
+        }) else {
+            for (o, &s) in out.iter_mut().zip(samples) {
+                *o = s * gain;
+            }
+            return 0.0;
+        };
+        reduction
     }
 
     /// [`Limiter::apply`] with `samples` as both input and output.
     fn apply_in_place(&self, samples: &mut [f32], gain: f32, ceiling: f32) -> f64 {
         assert_eq!(samples.len(), self.loudest.len());
-        let bound = f64::from(ceiling);
-        self.run(gain, ceiling, |i, level| {
-            samples[i] = (f64::from(samples[i] * gain) * level).clamp(-bound, bound) as f32;
-        })
+        let mut input = [0.0f32; BLOCK];
+        let Some(reduction) = self.run(gain, ceiling, |at, levels| {
+            let out = &mut samples[at..at + levels.len()];
+            let input = &mut input[..levels.len()];
+            input.copy_from_slice(out);
+            scale(input, levels, gain, ceiling, out);
+        }) else {
+            samples.iter_mut().for_each(|s| *s *= gain);
+            return 0.0;
+        };
+        reduction
     }
 
-    /// Calls `put(i, level)` with the gain of every sample `i` in order, and
-    /// returns the deepest reduction in dB; [`Limiter::apply`] without the
-    /// samples.
+    /// Calls `put(at, levels)` with the gains of samples `at ..` a block at
+    /// a time, in order, and returns the deepest reduction in dB; `None`
+    /// when no peak reaches the ceiling at `gain` (every gain is 1).
     #[inline(always)]
-    fn run(&self, gain: f32, ceiling: f32, mut put: impl FnMut(usize, f64)) -> f64 {
+    fn run(&self, gain: f32, ceiling: f32, mut put: impl FnMut(usize, &[f64])) -> Option<f64> {
         let n = self.loudest.len();
         let loudest = self.peak * gain;
         if loudest <= ceiling {
-            for i in 0..n {
-                put(i, 1.0);
-            }
-            return 0.0;
+            return None;
         }
         // The gain each sample needs (a loop the compiler vectorizes).
         let need: Vec<f32> = self
@@ -172,37 +187,60 @@ impl Limiter {
         let w = self.width;
         let mut sum: f64 = need[..w.min(n)].iter().map(|&v| f64::from(v)).sum();
         // The reduction `1 - level` decays by `recovery` each sample, but
-        // never below what the window's mean asks for.
+        // never below what the window's mean asks for. (Comparisons rather
+        // than `f64::max`, which spends instructions on NaN, here none.)
         let (recovery, mut reduction) = (self.recovery, 0.0f64);
-        let mut step = |i: usize, sum: f64, inverse_count: f64| {
-            reduction = (1.0 - sum * inverse_count).max(reduction * recovery);
-            put(i, 1.0 - reduction);
+        let mut step = |sum: f64, inverse_count: f64| {
+            let wanted = 1.0 - sum * inverse_count;
+            let kept = reduction * recovery;
+            reduction = if wanted > kept { wanted } else { kept };
+            1.0 - reduction
         };
-        let inverse_count = |i: usize| 1.0 / ((i + w + 1).min(n) - i.saturating_sub(w)) as f64;
-        // Windows cut by the clip's start, whole ones, cut by its end.
-        let head = (w + 1).min(n);
-        let tail = n.saturating_sub(w).max(head);
-        for i in 0..head {
-            if i + w < n {
-                sum += f64::from(need[i + w]);
-            }
-            step(i, sum, inverse_count(i));
-        }
         let whole = 1.0 / (2 * w + 1) as f64;
-        for i in head..tail {
-            sum += f64::from(need[i + w]) - f64::from(need[i - w - 1]);
-            step(i, sum, whole);
-        }
-        for i in tail..n {
-            if i + w < n {
-                sum += f64::from(need[i + w]);
+        let mut levels = [0.0f64; BLOCK];
+        for at in (0..n).step_by(BLOCK) {
+            let end = (at + BLOCK).min(n);
+            let levels = &mut levels[..end - at];
+            if at > w && end + w <= n {
+                // Whole windows: one sample enters, one leaves.
+                let entering = &need[at + w..end + w];
+                let leaving = &need[at - w - 1..end - w - 1];
+                for ((l, &e), &o) in levels.iter_mut().zip(entering).zip(leaving) {
+                    sum += f64::from(e) - f64::from(o);
+                    *l = step(sum, whole);
+                }
+            } else {
+                // Windows cut by the clip's start or end.
+                for (l, i) in levels.iter_mut().zip(at..end) {
+                    if i + w < n {
+                        sum += f64::from(need[i + w]);
+                    }
+                    if i > w {
+                        sum -= f64::from(need[i - w - 1]);
+                    }
+                    let count = (i + w + 1).min(n) - i.saturating_sub(w);
+                    *l = step(sum, 1.0 / count as f64);
+                }
             }
-            if i > w {
-                sum -= f64::from(need[i - w - 1]);
-            }
-            step(i, sum, inverse_count(i));
+            put(at, levels);
         }
-        20.0 * f64::from(ceiling / loudest).log10()
+        Some(20.0 * f64::from(ceiling / loudest).log10())
+    }
+}
+
+/// Samples [`Limiter::run`] hands over at a time.
+const BLOCK: usize = 1024;
+
+/// `out = samples × gain × levels`, held within ±`ceiling` (rounding can
+/// leave a peak a hair over; the ceiling is a promise).
+#[inline(always)]
+fn scale(samples: &[f32], levels: &[f64], gain: f32, ceiling: f32, out: &mut [f32]) {
+    let bound = f64::from(ceiling);
+    for ((o, &s), &level) in out.iter_mut().zip(samples).zip(levels) {
+        let v = f64::from(s * gain) * level;
+        // Comparisons, which become vector min and max.
+        let v = if v > bound { bound } else { v };
+        *o = (if v < -bound { -bound } else { v }) as f32;
     }
 }
 
