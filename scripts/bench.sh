@@ -9,10 +9,12 @@
 #
 # For each routine it measures, with /usr/bin/time (wall seconds, peak RSS):
 #   vinyasa cold   `vinyasa export R -o OUT.wav --cache-dir EMPTY`
+#                  (the median of --cold-runs runs, each from an empty cache)
 #   vinyasa warm   the same again with the cache the cold run filled
 #                  (the median of --warm-runs runs)
 #   pipeline       scripts/espeak_sox_pipeline.sh on the phrases and start
-#                  times of `vinyasa plan --json R`
+#                  times of `vinyasa plan --json R` (the median of
+#                  --cold-runs runs; one on the 2-hour routine)
 # and prints one table, then the issue's targets with the figures beside them.
 # Peak memory is the largest single process's peak RSS (for the pipeline,
 # the largest of bash, espeak-ng and sox). Figures move with the machine's
@@ -21,10 +23,12 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: scripts/bench.sh [--quick] [--minutes N] [--warm-runs N] [--keep DIR] [--no-build]
+usage: scripts/bench.sh [--quick] [--minutes N] [--cold-runs N] [--warm-runs N] [--keep DIR] [--no-build]
 
   --quick        skip the reference pipeline on the 2-hour routine (its slowest part)
   --minutes N    length of the long generated routine (default 120)
+  --cold-runs N  cold exports, and pipeline runs, per routine; the median is shown
+                 (default 3; the 2-hour pipeline runs once)
   --warm-runs N  warm exports per routine; the median is shown (default 3)
   --keep DIR     keep the routines, WAV files and logs in DIR (default: a temporary
                  directory, removed at the end)
@@ -32,11 +36,12 @@ usage: scripts/bench.sh [--quick] [--minutes N] [--warm-runs N] [--keep DIR] [--
 EOF
 }
 
-quick=0 minutes=120 warm_runs=3 keep= build=1
+quick=0 minutes=120 cold_runs=3 warm_runs=3 keep= build=1
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
     --minutes) minutes=${2:?--minutes needs a number}; shift ;;
+    --cold-runs) cold_runs=${2:?--cold-runs needs a number}; shift ;;
     --warm-runs) warm_runs=${2:?--warm-runs needs a number}; shift ;;
     --keep) keep=${2:?--keep needs a directory}; shift ;;
     --no-build) build=0 ;;
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
 done
 case $minutes in '' | *[!0-9]*) echo "bench.sh: --minutes takes whole minutes, got '$minutes'" >&2; exit 2 ;; esac
 case $warm_runs in '' | *[!0-9]* | 0) echo "bench.sh: --warm-runs takes a count of 1 or more, got '$warm_runs'" >&2; exit 2 ;; esac
+case $cold_runs in '' | *[!0-9]* | 0) echo "bench.sh: --cold-runs takes a count of 1 or more, got '$cold_runs'" >&2; exit 2 ;; esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 scripts=$root/scripts
@@ -110,7 +116,9 @@ measure() {
     rm -f "$t"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# middle RUN…: the median run by wall time ("wall_s peak_kb cpu_s"), with
+# its own memory and CPU figures (the slower of the middle two if even).
+middle() { printf '%s\n' "$@" | sort -g | sed -n "$(($# / 2 + 1))p"; }
 
 bench_routine() {
     local name=$1 routine=$2 run_pipeline=$3
@@ -128,21 +136,28 @@ bench_routine() {
     # deleted first, untimed. (Replacing it with --force would add the
     # filesystem's time to free it, ~0.2 s for 154 MB on an ext4 mounted
     # with `discard` as here, which is not the export's work.)
-    local cold warm pipeline
-    rm -rf "$cache" && mkdir -p "$cache"
-    rm -f "$out/vinyasa.wav"
-    cold=$(measure "$out/cold.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --cache-dir "$cache")
-    local i runs=()
+    local cold warm pipeline i runs
+    runs=()
+    for ((i = 0; i < cold_runs; i++)); do
+        rm -rf "$cache" && mkdir -p "$cache"
+        rm -f "$out/vinyasa.wav"
+        runs+=("$(measure "$out/cold.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --cache-dir "$cache")")
+    done
+    cold=$(middle "${runs[@]}")
+    runs=()
     for ((i = 0; i < warm_runs; i++)); do
         rm -f "$out/vinyasa.wav"
         runs+=("$(measure "$out/warm.log" "$vinyasa" export "$routine" -o "$out/vinyasa.wav" --cache-dir "$cache")")
     done
-    # The median run by wall time, with its own memory and CPU figures.
-    warm=$(printf '%s\n' "${runs[@]}" | sort -g | sed -n "$(((warm_runs + 1) / 2))p")
+    warm=$(middle "${runs[@]}")
 
-    if [ "$run_pipeline" -eq 1 ]; then
-        pipeline=$(measure "$out/pipeline.log" "$scripts/espeak_sox_pipeline.sh" \
-            "$out/phrases.tsv" "$total" "$rate" "$out/pipeline.wav")
+    if [ "$run_pipeline" -gt 0 ]; then
+        runs=()
+        for ((i = 0; i < run_pipeline; i++)); do
+            runs+=("$(measure "$out/pipeline.log" "$scripts/espeak_sox_pipeline.sh" \
+                "$out/phrases.tsv" "$total" "$rate" "$out/pipeline.wav")")
+        done
+        pipeline=$(middle "${runs[@]}")
     else
         pipeline="- - -"
     fi
@@ -163,14 +178,14 @@ load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat 2>/dev/null || echo "0 0"; }
 read -r ticks0 steal0 < <(cpu_ticks)
 for r in childs-pose seven-stretches mid-back; do
-    bench_routine "$r" "routines/$r.toml" 1
+    bench_routine "$r" "routines/$r.toml" "$cold_runs"
 done
-bench_routine long-30min "$work/long-30min.toml" 1
+bench_routine long-30min "$work/long-30min.toml" "$cold_runs"
 bench_routine "long-${minutes}min" "$work/long-${minutes}min.toml" $((quick ? 0 : 1))
 
 read -r ticks1 steal1 < <(cpu_ticks)
 steal=$(awk -v t=$((ticks1 - ticks0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
 python3 "$scripts/bench_table.py" "$results" \
     --machine "$(nproc) cores, load $load at start, $steal of CPU time stolen by the host during the run; $("$vinyasa" --version), espeak-ng $(espeak-ng --version | sed -n 's/.*speech: *\([^ ]*\).*/\1/p'), sox $(sox --version | sed 's/.*SoX v//')" \
-    --warm-runs "$warm_runs"
+    --cold-runs "$cold_runs" --warm-runs "$warm_runs"
 [ -z "$keep" ] || say "bench.sh: files kept in $work"

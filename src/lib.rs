@@ -51,6 +51,7 @@
 //! assert_eq!(timeline.seconds(release.start), 21.128);
 //! ```
 
+mod cores;
 pub mod export;
 pub mod output;
 pub mod plan;

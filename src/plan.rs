@@ -219,21 +219,9 @@ pub fn speak_ahead(
     let mut texts: Vec<&str> = dry.speech().map(|c| c.text.as_str()).collect();
     texts.sort_unstable();
     texts.dedup();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = texts.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = texts
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().try_for_each(|t| voice.length(t).map(drop)))
-            })
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    })?;
+    // Longest first from one queue: the threads finish together.
+    texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    crate::cores::each(texts.len(), |i| voice.length(texts[i]).map(drop))?;
     Ok(())
 }
 

@@ -655,40 +655,22 @@ impl<'a> Renderer<'a> {
         let Some(store) = self.store else {
             return Ok(());
         };
-        // One piece of work per distinct clip, in session order.
+        // One piece of work per distinct clip, the longest first: the
+        // threads finish together.
         let mut seen = std::collections::HashSet::new();
-        let work: Vec<(usize, String)> = (0..self.groups.groups.len())
+        let mut work: Vec<(usize, String)> = (0..self.groups.groups.len())
             .map(|k| (k, self.stored_key(k)))
             .filter(|(_, key)| seen.insert(key.clone()))
             .filter(|(_, key)| !store.contains(key))
             .collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
+        let groups = &self.groups.groups;
+        work.sort_by_key(|&(k, _)| std::cmp::Reverse(groups[k].end - groups[k].start));
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8)
-            .min(work.len().max(1));
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| -> Result<(), RenderError> {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some((k, key)) = work.get(i) else {
-                                return Ok(());
-                            };
-                            self.prepare_group(*k, key, store).inspect_err(|_| {
-                                // The others stop at their next clip.
-                                next.store(work.len(), Ordering::Relaxed);
-                            })?;
-                            progress(done.fetch_add(1, Ordering::Relaxed) + 1, work.len());
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        crate::cores::each(work.len(), |i| {
+            let (k, key) = &work[i];
+            self.prepare_group(*k, key, store)?;
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, work.len());
+            Ok(())
         })
     }
 
