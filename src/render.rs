@@ -666,24 +666,35 @@ impl<'a> Renderer<'a> {
         let groups = &self.groups.groups;
         work.sort_by_key(|&(k, _)| std::cmp::Reverse(groups[k].end - groups[k].start));
         let done = std::sync::atomic::AtomicUsize::new(0);
+        let sounds = SoundClips::default();
         crate::cores::each(work.len(), |i| {
             let (k, key) = &work[i];
-            self.prepare_group(*k, key, store)?;
+            self.prepare_group(*k, key, store, &sounds)?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, work.len());
             Ok(())
         })
     }
 
     /// Makes group `k`'s clip and saves it under `key` (see
-    /// [`Renderer::prepare`]).
-    fn prepare_group(&self, k: usize, key: &str, store: &dyn ClipStore) -> Result<(), RenderError> {
+    /// [`Renderer::prepare`]); its sounds come from `sounds` when made
+    /// before.
+    fn prepare_group(
+        &self,
+        k: usize,
+        key: &str,
+        store: &dyn ClipStore,
+        sounds: &SoundClips,
+    ) -> Result<(), RenderError> {
         self.check_interrupt()?;
         let clip = match self.lone_phrase(k) {
             Some(cue) => {
                 let len = usize::try_from(cue.len).unwrap_or(usize::MAX);
                 self.speech_clip(&cue.text, len)?
             }
-            None => self.mix_group(k, |i| self.make_cue_clip(i).map(Arc::new))?,
+            None => self.mix_group(k, |i| match self.cue_key(i) {
+                key @ ClipKey::Sound { .. } => sounds.get_or_make(key, || self.make_cue_clip(i)),
+                _ => self.make_cue_clip(i).map(Arc::new),
+            })?,
         };
         store.save(key, &clip);
         Ok(())
@@ -813,6 +824,44 @@ impl<'a> Renderer<'a> {
         }
         let range = (from - group_start) as usize..(to - group_start) as usize;
         Ok(Some((clip, range, (from - start) as usize)))
+    }
+}
+
+/// Sound clips [`Renderer::prepare`]'s threads share: the same breath tone
+/// under many phrases is made once. Up to [`SOUND_CLIPS_SAMPLES`] in all;
+/// past that, clips are made each time.
+#[derive(Default)]
+struct SoundClips(std::sync::Mutex<(Vec<(ClipKey, Clip)>, usize)>);
+
+/// Samples [`SoundClips`] holds at most (8 MB of `f32`): a session's few
+/// distinct breath tones and bells many times over.
+const SOUND_CLIPS_SAMPLES: usize = 2 << 20;
+
+impl SoundClips {
+    /// The clip under `key`, made by `make` if it is not held (two threads
+    /// may both make it; they make the same samples).
+    fn get_or_make(
+        &self,
+        key: ClipKey,
+        make: impl FnOnce() -> Result<Vec<f32>, RenderError>,
+    ) -> Result<Clip, RenderError> {
+        let held = |clips: &(Vec<(ClipKey, Clip)>, usize)| {
+            clips
+                .0
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, c)| Arc::clone(c))
+        };
+        if let Some(clip) = held(&self.0.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(clip);
+        }
+        let clip = Arc::new(make()?);
+        let mut clips = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if held(&clips).is_none() && clips.1 + clip.len() <= SOUND_CLIPS_SAMPLES {
+            clips.1 += clip.len();
+            clips.0.push((key, Arc::clone(&clip)));
+        }
+        Ok(clip)
     }
 }
 

@@ -1090,3 +1090,26 @@ fn prepare_without_a_store_does_nothing_and_an_interrupt_stops_it() {
     ));
     assert_eq!(store.1.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn sound_clips_are_made_once_and_held_within_their_budget() {
+    let clips = SoundClips::default();
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let key = |len| ClipKey::Sound {
+        sound: Sound::Tick,
+        len,
+    };
+    let make = |len: usize| {
+        made.fetch_add(1, Ordering::Relaxed);
+        Ok(vec![0.5f32; len])
+    };
+    let a = clips.get_or_make(key(10), || make(10)).unwrap();
+    let b = clips.get_or_make(key(10), || make(10)).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(made.load(Ordering::Relaxed), 1);
+    // Past the budget a clip is made, given, and not held.
+    let big = SOUND_CLIPS_SAMPLES;
+    clips.get_or_make(key(big as u64), || make(big)).unwrap();
+    clips.get_or_make(key(big as u64), || make(big)).unwrap();
+    assert_eq!(made.load(Ordering::Relaxed), 3);
+}
