@@ -7,6 +7,8 @@
 //! exact number of samples the planner reserved, so every later cue still
 //! starts at its planned sample.
 
+use std::cell::RefCell;
+
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
@@ -44,13 +46,30 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Resampl
     if from == to || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let mut resampler = Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
-        .map_err(|e| err(e.to_string()))?;
     let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| err(e.to_string()))?;
-    let out = resampler
-        .process_all(&input, samples.len(), None)
-        .map_err(|e| err(e.to_string()))?;
-    Ok(out.take_data())
+    // A resampler costs a filter design and FFT plans to make: one per
+    // pair of rates and thread, reset to its initial state for each clip
+    // (so the result is what a new one gives).
+    thread_local! {
+        static MADE: RefCell<Vec<((u32, u32), Fft<f32>)>> = const { RefCell::new(Vec::new()) };
+    }
+    MADE.with_borrow_mut(|made| {
+        let at = match made.iter().position(|(rates, _)| *rates == (from, to)) {
+            Some(at) => at,
+            None => {
+                let new = Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
+                    .map_err(|e| err(e.to_string()))?;
+                made.push(((from, to), new));
+                made.len() - 1
+            }
+        };
+        let resampler = &mut made[at].1;
+        resampler.reset();
+        let out = resampler
+            .process_all(&input, samples.len(), None)
+            .map_err(|e| err(e.to_string()))?;
+        Ok(out.take_data())
+    })
 }
 
 /// Cuts or pads `samples` to exactly `len` samples.
@@ -93,6 +112,17 @@ mod tests {
         // The resampler's delay is removed: the output starts where the input does.
         let first = y.iter().position(|v| v.abs() > 0.05).unwrap();
         assert!(first < 20, "{first}");
+    }
+
+    #[test]
+    fn a_reused_resampler_gives_what_a_new_one_gives() {
+        let x = sine(440.0, 16_000, 0.3);
+        let y = sine(1000.0, 16_000, 0.2);
+        let first = resample(&x, 16_000, 44_100).unwrap();
+        resample(&y, 16_000, 44_100).unwrap();
+        assert_eq!(resample(&x, 16_000, 44_100).unwrap(), first);
+        let fresh = std::thread::spawn(move || resample(&x, 16_000, 44_100).unwrap());
+        assert_eq!(fresh.join().unwrap(), first);
     }
 
     #[test]
