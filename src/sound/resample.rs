@@ -50,8 +50,9 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Resampl
     // A resampler costs a filter design and FFT plans to make: one per
     // pair of rates and thread, reset to its initial state for each clip
     // (so the result is what a new one gives).
+    type Made = Vec<((u32, u32), Fft<f32>)>;
     thread_local! {
-        static MADE: RefCell<Vec<((u32, u32), Fft<f32>)>> = const { RefCell::new(Vec::new()) };
+        static MADE: RefCell<Made> = const { RefCell::new(Vec::new()) };
     }
     MADE.with_borrow_mut(|made| {
         let at = match made.iter().position(|(rates, _)| *rates == (from, to)) {
