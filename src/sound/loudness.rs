@@ -270,7 +270,7 @@ pub fn cumulative_energy(samples: &[f32], rate: u32, step: usize) -> Vec<f64> {
 /// its length. Zero for an empty clip.
 ///
 /// A clip long enough is filtered as four lanes, each over a quarter of it
-/// after a [`WARM_UP_SECONDS`] warm-up on the samples before its quarter:
+/// after a 0.2 s warm-up on the samples before its quarter:
 /// a quarter of the time, and the same energy but for the order of
 /// additions.
 pub fn mean_power(samples: &[f32], rate: u32) -> f64 {
@@ -384,11 +384,11 @@ impl Integrated {
 
     /// Measures more samples.
     ///
-    /// They are filtered 6.6 s at a time as [`LANES`] lanes, each over a
-    /// quarter of them: all but the first start from rest
-    /// [`WARM_UP_SECONDS`] early, which gives the state the lane before
-    /// would have reached. The result is what one filter over the whole
-    /// stream gives, but for the order of additions.
+    /// They are filtered 6.6 s at a time as four lanes, each over a
+    /// quarter of them: all but the first start from rest 0.2 s early,
+    /// which gives the state the lane before would have reached. The
+    /// result is what one filter over the whole stream gives, but for the
+    /// order of additions.
     pub fn add(&mut self, samples: &[f32]) {
         self.peak = self.peak.max(peak(samples));
         self.pending.extend_from_slice(samples);
