@@ -427,7 +427,7 @@ impl<'scope> Meter<'scope> {
         // Blocks in flight keep both threads busy; memory stays bounded
         // (1 MB). The meter takes 6.6 s of samples at a time, so a queue
         // shorter than that would stop the writer while it works.
-        let (tx, rx) = sync_channel::<Vec<i16>>(16);
+        let (tx, rx) = sync_channel::<Vec<i16>>(64);
         let (give_back, spent) = channel::<Vec<i16>>();
         let (rate, dual) = (plan.rate, plan.channels == 2);
         let thread = scope.spawn(move || {

@@ -1,10 +1,11 @@
 //! Live sound on Linux through the ALSA library, loaded at run time.
 //!
-//! This is the crate's one module with `unsafe` code. Linking ALSA at build
-//! time would need `libasound2-dev`; instead `libasound.so.2` (present on
-//! every Linux desktop, and the way to PulseAudio and PipeWire through ALSA's
-//! `default` device) is opened with `dlopen` when playback starts, and only the
-//! nine functions below are looked up. Everything outside this file sees a
+//! This and the AVX lanes of `sound::loudness` are the crate's only `unsafe`
+//! code. Linking ALSA at build time would need `libasound2-dev`; instead
+//! `libasound.so.2` (present on every Linux desktop, and the way to
+//! PulseAudio and PipeWire through ALSA's `default` device) is opened with
+//! `dlopen` when playback starts, and only the nine functions below are
+//! looked up. Everything outside this file sees a
 //! safe [`AlsaOutput`]: open, write, drain or drop, close.
 //!
 //! Invariants the `unsafe` blocks rely on:
