@@ -83,6 +83,9 @@ pub enum Command {
         /// The cache directory [default: the platform's cache dir, e.g. ~/.cache/vinyasa/clips]
         #[arg(long, env = "VINYASA_CACHE_DIR", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        /// Bring the cache within SIZE now (as every export does after it)
+        #[arg(long, env = "VINYASA_CACHE_LIMIT", value_name = "SIZE", value_parser = parse_size)]
+        cache_limit: Option<u64>,
     },
 }
 
@@ -110,6 +113,37 @@ pub struct VoiceArgs {
     /// Do not read or write the phrase cache (wins over --cache-dir).
     #[arg(long)]
     pub no_cache: bool,
+    /// Most the cache may hold, e.g. 500M or 2G; past it, the clips used longest ago go after an export [default: 2G]
+    #[arg(long, env = "VINYASA_CACHE_LIMIT", value_name = "SIZE", value_parser = parse_size)]
+    pub cache_limit: Option<u64>,
+}
+
+/// A size in bytes: a number with an optional K, M or G (powers of 1000,
+/// as `vinyasa cache` prints them; a trailing `B` is allowed), e.g. `500M`,
+/// `1.5G`, `2000000000`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let (number, scale) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let scale = match c.to_ascii_uppercase() {
+                'K' => 1e3,
+                'M' => 1e6,
+                'G' => 1e9,
+                _ => {
+                    return Err(format!(
+                        "unknown unit {c:?} in {text:?}; use K, M or G, e.g. 500M or 2G"
+                    ));
+                }
+            };
+            (&t[..i], scale)
+        }
+        _ => (t, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok((n * scale).round() as u64),
+        _ => Err(format!("{text:?} is not a size; give e.g. 500M or 2G")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -83,13 +83,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             out.flush()?;
             print_warnings(&routine, &timeline);
+            trim_cache(&voice)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Export {
             export: args,
             session,
             voice,
-        } => export(&args, &session, &voice),
+        } => {
+            let code = export(&args, &session, &voice)?;
+            trim_cache(&voice)?;
+            Ok(code)
+        }
         Command::Play {
             file,
             from,
@@ -99,18 +104,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             system_voice,
             session,
             voice,
-        } => play(
-            &file,
-            PlayArgs {
-                from,
-                device,
-                plain,
-                system_voice,
-            },
-            sounds.as_deref(),
-            &session,
-            &voice,
-        ),
+        } => {
+            let code = play(
+                &file,
+                PlayArgs {
+                    from,
+                    device,
+                    plain,
+                    system_voice,
+                },
+                sounds.as_deref(),
+                &session,
+                &voice,
+            )?;
+            trim_cache(&voice)?;
+            Ok(code)
+        }
         Command::Voices => {
             let mut out = io::stdout().lock();
             for v in vinyasa::voice::available() {
@@ -142,7 +151,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .write_all(vinyasa::voice::NOTICES.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Cache { clear, cache_dir } => cache(clear, cache_dir),
+        Command::Cache {
+            clear,
+            cache_dir,
+            cache_limit,
+        } => cache(clear, cache_dir, cache_limit),
     }
 }
 
@@ -193,8 +206,9 @@ fn cache_dir(args: &VoiceArgs) -> Option<PathBuf> {
         .or_else(vinyasa::voice::default_cache_dir)
 }
 
-/// `vinyasa cache`: what the cache holds, or `--clear` it.
-fn cache(clear: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// `vinyasa cache`: what the cache holds, or `--clear` it, or bring it
+/// within `--cache-limit`.
+fn cache(clear: bool, dir: Option<PathBuf>, limit: Option<u64>) -> anyhow::Result<ExitCode> {
     use vinyasa::export::size;
     use vinyasa::voice::FileCount;
     let Some(dir) = dir.or_else(vinyasa::voice::default_cache_dir) else {
@@ -217,6 +231,9 @@ fn cache(clear: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(limit) = limit {
+        prune_cache(&dir, limit)?;
+    }
     let usage = vinyasa::voice::cache_usage(&dir);
     writeln!(out, "cache: {}", dir.display())?;
     writeln!(out, "{}", line("phrases", usage.phrases))?;
@@ -225,6 +242,11 @@ fn cache(clear: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", line("leftovers", usage.leftovers))?;
     }
     writeln!(out, "{}", line("total", usage.total()))?;
+    writeln!(
+        out,
+        "  limit     {:>22}",
+        size(limit.unwrap_or(vinyasa::voice::DEFAULT_CACHE_LIMIT))
+    )?;
     writeln!(
         out,
         "(`vinyasa cache --clear` empties it; exports make what they need again)"
@@ -391,6 +413,34 @@ fn export(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// After a command that used the cache: keep it within `--cache-limit`.
+fn trim_cache(voice_args: &VoiceArgs) -> anyhow::Result<()> {
+    let Some(dir) = cache_dir(voice_args) else {
+        return Ok(());
+    };
+    let limit = voice_args
+        .cache_limit
+        .unwrap_or(vinyasa::voice::DEFAULT_CACHE_LIMIT);
+    prune_cache(&dir, limit)
+}
+
+/// Brings the cache in `dir` within `limit` bytes, saying what went.
+fn prune_cache(dir: &std::path::Path, limit: u64) -> anyhow::Result<()> {
+    use vinyasa::export::size;
+    let removed = vinyasa::voice::prune_cache(dir, limit)
+        .with_context(|| format!("cannot trim the cache {}", dir.display()))?;
+    let gone = removed.total();
+    if gone.files > 0 {
+        eprintln!(
+            "note: cache: removed {} files ({}) used longest ago or left by killed exports, to stay within {}",
+            gone.files,
+            size(gone.bytes),
+            size(limit)
+        );
+    }
+    Ok(())
 }
 
 /// The built-in sounds, replaced by files from `--sounds DIR` (or `audio/`

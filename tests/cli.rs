@@ -202,3 +202,60 @@ fn cache_shows_what_it_holds_and_clears_only_its_own_files() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&wav).unwrap(), std::fs::read(&again).unwrap());
 }
+
+#[test]
+fn the_cache_stays_within_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wav = dir.path().join("s.wav");
+    // A limit under one session's clips: after the export, the prepared
+    // clips used longest ago go until 90% of it is left.
+    let (code, _, err) = output(
+        vinyasa()
+            .env("VINYASA_CACHE_DIR", &cache)
+            .env("VINYASA_CACHE_LIMIT", "20M")
+            .args(["export", "routines/childs-pose.toml", "-o"])
+            .arg(&wav),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: cache: removed "), "{err}");
+    assert!(err.contains("to stay within 20 MB"), "{err}");
+    let size: u64 = walk(&cache)
+        .iter()
+        .map(|f| f.metadata().unwrap().len())
+        .sum();
+    assert!(size <= 18_000_000, "{size} bytes left");
+    // Within the limit, nothing is said.
+    let again = dir.path().join("again.wav");
+    let (code, _, err) = output(
+        vinyasa()
+            .env("VINYASA_CACHE_DIR", &cache)
+            .args(["export", "routines/childs-pose.toml", "-o"])
+            .arg(&again),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("note: cache"), "{err}");
+    assert_eq!(std::fs::read(&wav).unwrap(), std::fs::read(&again).unwrap());
+    // A size that is not one is refused with the way to write one.
+    let (code, _, err) = output(
+        vinyasa()
+            .args(["cache", "--cache-limit", "2X", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("use K, M or G, e.g. 500M or 2G"), "{err}");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -68,8 +68,8 @@ impl CacheUsage {
     }
 }
 
-/// A file and its size in bytes.
-type Sized = (PathBuf, u64);
+/// A file, its size in bytes and when it was last written or used.
+type Sized = (PathBuf, u64, std::time::SystemTime);
 
 /// The cache's own files in `dir`: a name of 64 hex digits with `ext`, or a
 /// temporary file of its atomic writes (tempfile's `.tmp` prefix). Nothing
@@ -87,10 +87,15 @@ fn cache_files(dir: &Path, ext: &str) -> (Vec<Sized>, Vec<Sized>) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let hex = |stem: &str| stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit());
+        let file = (
+            entry.path(),
+            meta.len(),
+            meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+        );
         if name.strip_suffix(ext).is_some_and(hex) {
-            ours.push((entry.path(), meta.len()));
+            ours.push(file);
         } else if name.starts_with(".tmp") {
-            leftovers.push((entry.path(), meta.len()));
+            leftovers.push(file);
         }
     }
     (ours, leftovers)
@@ -99,7 +104,79 @@ fn cache_files(dir: &Path, ext: &str) -> (Vec<Sized>, Vec<Sized>) {
 fn count(files: &[Sized]) -> FileCount {
     FileCount {
         files: files.len() as u64,
-        bytes: files.iter().map(|(_, n)| n).sum(),
+        bytes: files.iter().map(|(_, n, _)| n).sum(),
+    }
+}
+
+/// Marks a cache file as just used, so that [`prune`] keeps it over older
+/// ones. (A file that cannot be marked is only pruned sooner.)
+fn touch(file: &std::fs::File) {
+    let _ = file.set_modified(std::time::SystemTime::now());
+}
+
+/// The cache's size limit when none is given: 2 GB, some 50 hours of
+/// sessions' prepared clips.
+pub const DEFAULT_CACHE_LIMIT: u64 = 2_000_000_000;
+
+/// A leftover temporary file older than this belongs to no running export.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Keeps the cache in `dir` within `limit` bytes: when it holds more, the
+/// prepared clips used longest ago are removed until it holds 90% of the
+/// limit (room for the next export), then, if that is not enough, the
+/// spoken phrases used longest ago (small, and what a prepared clip is made
+/// again from); temporary files an export left when it was killed go once
+/// they are an hour old. Returns what was removed. A clip
+/// another export is reading stays readable (the file goes, not the data it
+/// has open); one it looks for later is simply made again.
+pub fn prune(dir: &Path, limit: u64) -> std::io::Result<CacheUsage> {
+    let (phrases, left1) = cache_files(dir, ".clip");
+    let (prepared, left2) = cache_files(&dir.join(PREPARED_DIR), ".prep");
+    let mut removed = CacheUsage::default();
+    let now = std::time::SystemTime::now();
+    let mut kept_leftovers = 0;
+    for (path, size, modified) in left1.iter().chain(&left2) {
+        if now.duration_since(*modified).unwrap_or_default() < LEFTOVER_AGE {
+            kept_leftovers += size;
+            continue;
+        }
+        remove_if_there(path)?;
+        removed.leftovers.files += 1;
+        removed.leftovers.bytes += size;
+    }
+    let mut total = count(&phrases).bytes + count(&prepared).bytes + kept_leftovers;
+    if total <= limit {
+        return Ok(removed);
+    }
+    let room = limit / 10 * 9;
+    let mut files: Vec<(&Sized, bool)> = phrases
+        .iter()
+        .map(|f| (f, true))
+        .chain(prepared.iter().map(|f| (f, false)))
+        .collect();
+    files.sort_by_key(|&((_, _, modified), phrase)| (phrase, *modified));
+    for ((path, size, _), phrase) in files {
+        if total <= room {
+            break;
+        }
+        remove_if_there(path)?;
+        total = total.saturating_sub(*size);
+        let into = if phrase {
+            &mut removed.phrases
+        } else {
+            &mut removed.prepared
+        };
+        into.files += 1;
+        into.bytes += size;
+    }
+    Ok(removed)
+}
+
+/// Removes `path`; one already gone (another export pruned it) is fine.
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -130,13 +207,13 @@ pub fn clear(dir: &Path) -> std::io::Result<CacheUsage> {
         (&phrases, &mut removed.phrases),
         (&prepared, &mut removed.prepared),
     ] {
-        for (path, size) in files {
+        for (path, size, _) in files {
             std::fs::remove_file(path)?;
             into.files += 1;
             into.bytes += size;
         }
     }
-    for (path, size) in left1.iter().chain(&left2) {
+    for (path, size, _) in left1.iter().chain(&left2) {
         std::fs::remove_file(path)?;
         removed.leftovers.files += 1;
         removed.leftovers.bytes += size;
@@ -241,6 +318,9 @@ impl<V: Voice> Voice for CachedVoice<V> {
         // Unreadable, short and damaged files are all misses: the clip is
         // spoken again and the file replaced.
         if let Some(clip) = std::fs::read(&path).ok().and_then(|bytes| decode(&bytes)) {
+            if let Ok(file) = std::fs::File::open(&path) {
+                touch(&file);
+            }
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(clip);
         }
@@ -280,7 +360,11 @@ fn read_header(path: &Path) -> Option<(u32, u64)> {
     let rate = u32::from_le_bytes(header[12..16].try_into().ok()?);
     let count = u64::from_le_bytes(header[16..24].try_into().ok()?);
     let expected = (HEADER + CHECKSUM) as u64 + count.checked_mul(4)?;
-    (rate > 0 && size == expected).then_some((rate, count))
+    let found = (rate > 0 && size == expected).then_some((rate, count));
+    if found.is_some() {
+        touch(&file);
+    }
+    found
 }
 
 /// Prepared clips (see [`crate::render::ClipStore`]) kept in a directory,
@@ -373,6 +457,7 @@ fn read_prepared(path: &Path) -> Option<Vec<f32>> {
         return None;
     }
     from_le(&mut samples);
+    touch(&file);
     Some(samples)
 }
 
@@ -513,6 +598,101 @@ mod tests {
     use crate::voice::{FliteVoice, VoiceSettings};
     use std::sync::atomic::AtomicUsize;
     use std::sync::{Arc, Barrier};
+
+    /// A cache file of `bytes` bytes last used `age` ago.
+    fn aged(path: &Path, bytes: usize, age: std::time::Duration) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, vec![0u8; bytes]).unwrap();
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - age)
+            .unwrap();
+    }
+
+    #[test]
+    fn prune_removes_the_clips_used_longest_ago_prepared_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+        let name = |c: char, ext: &str| format!("{}{ext}", c.to_string().repeat(64));
+        let prepared = d.join(PREPARED_DIR);
+        // Phrases (old), prepared clips of several ages, leftovers, others.
+        aged(&d.join(name('a', ".clip")), 100, hours(50));
+        aged(&d.join(name('b', ".clip")), 100, hours(40));
+        aged(&prepared.join(name('c', ".prep")), 300, hours(30));
+        aged(&prepared.join(name('d', ".prep")), 300, hours(1));
+        aged(&prepared.join(name('e', ".prep")), 300, hours(20));
+        aged(&d.join(".tmpOLD"), 50, hours(3));
+        aged(&prepared.join(".tmpNEW"), 50, hours(0));
+        aged(&d.join("notes.txt"), 5000, hours(99));
+
+        // Within the limit: only the old leftover goes.
+        let removed = prune(d, 2000).unwrap();
+        assert_eq!(
+            removed.leftovers,
+            FileCount {
+                files: 1,
+                bytes: 50
+            }
+        );
+        assert_eq!(removed.total().files, 1);
+        assert!(!d.join(".tmpOLD").exists());
+
+        // 1150 bytes against a limit of 1000: down to 900, the prepared
+        // clip used longest ago first (c), the phrases kept though older.
+        let removed = prune(d, 1000).unwrap();
+        assert_eq!(
+            removed.prepared,
+            FileCount {
+                files: 1,
+                bytes: 300
+            }
+        );
+        assert_eq!(removed.phrases, FileCount::default());
+        assert!(!prepared.join(name('c', ".prep")).exists());
+        assert!(prepared.join(name('d', ".prep")).exists());
+        assert!(prepared.join(name('e', ".prep")).exists());
+        // Then every prepared clip (e before d), then the phrases, oldest
+        // first; a fresh leftover and other people's files stay.
+        let removed = prune(d, 500).unwrap();
+        assert_eq!(
+            removed.prepared,
+            FileCount {
+                files: 2,
+                bytes: 600
+            }
+        );
+        assert_eq!(removed.phrases, FileCount::default());
+        let removed = prune(d, 120).unwrap();
+        assert_eq!(
+            removed.phrases,
+            FileCount {
+                files: 2,
+                bytes: 200
+            }
+        );
+        assert!(prepared.join(".tmpNEW").exists());
+        assert!(d.join("notes.txt").exists());
+        assert_eq!(prune(&d.join("absent"), 0).unwrap(), CacheUsage::default());
+    }
+
+    #[test]
+    fn reading_a_clip_marks_it_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskClipStore::new(dir.path());
+        use crate::render::ClipStore;
+        store.save("k", &[0.25, -0.5]);
+        let path = store.path("k");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(store.load("k"), Some(vec![0.25, -0.5]));
+        let used = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(used > old + std::time::Duration::from_secs(3600));
+    }
 
     /// A voice whose samples are awkward floats (negative zero, subnormals,
     /// full scale), that counts how often it is asked.

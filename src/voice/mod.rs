@@ -30,8 +30,9 @@ pub mod lexicon;
 pub mod text;
 
 pub use cache::{
-    CACHE_DIR_ENV, CacheStats, CacheUsage, CachedVoice, DiskClipStore, FileCount, PREPARED_DIR,
-    clear as clear_cache, default_cache_dir, usage as cache_usage,
+    CACHE_DIR_ENV, CacheStats, CacheUsage, CachedVoice, DEFAULT_CACHE_LIMIT, DiskClipStore,
+    FileCount, PREPARED_DIR, clear as clear_cache, default_cache_dir, prune as prune_cache,
+    usage as cache_usage,
 };
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
