@@ -7,7 +7,10 @@
 //! target's name. An existing target is refused unless `force` is given, both
 //! before any work is done and again, atomically, at the rename, so a file
 //! that appears in between is not clobbered either. Whatever goes wrong, the
-//! temporary file is removed and an existing target is left as it was.
+//! temporary file is removed and an existing target is left as it was; a
+//! process killed outright (`kill -9`, a power cut) leaves its temporary
+//! file, which the next write to the same target removes once it is an
+//! hour old.
 
 pub mod captions;
 pub mod wav;
@@ -169,6 +172,35 @@ pub(crate) struct Staged {
     force: bool,
 }
 
+/// A temporary file this old belongs to no running write: a session of
+/// hours is written in seconds.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files (`PREFIX` + 6 characters + `.tmp`) that a
+/// write to the same target left in `dir` when it was killed (a kill -9
+/// gives no chance to clean up) once they are [`STALE_AFTER`] old. Best
+/// effort: whatever cannot be read or removed is left.
+fn remove_stale(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let ours = rest.len() == 6 + ".tmp".len() && rest.ends_with(".tmp");
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= STALE_AFTER);
+        if ours && stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Staged {
     /// Checks the target and creates the temporary file beside it.
     pub(crate) fn new(target: &Path, force: bool) -> Result<Staged, OutputError> {
@@ -184,6 +216,7 @@ impl Staged {
             })?
             .to_string_lossy();
         let prefix = format!(".{name}.vinyasa-");
+        remove_stale(dir, &prefix);
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".tmp").rand_bytes(6);
         // tempfile's default 0600 would survive the rename; a written session
@@ -371,6 +404,36 @@ pub(crate) mod tests {
         assert!(matches!(err, OutputError::Exists { .. }), "{err:?}");
         assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
         assert_eq!(names(dir.path()), ["a.txt"]);
+    }
+
+    #[test]
+    fn a_killed_writes_old_temporary_file_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, age_s: u64| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"x").unwrap();
+            let old = std::time::SystemTime::now() - std::time::Duration::from_secs(age_s);
+            File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        };
+        at(".a.wav.vinyasa-AbC123.tmp", 7200); // a killed export's
+        at(".a.wav.vinyasa-XyZ789.tmp", 60); // one running now
+        at(".b.wav.vinyasa-AbC123.tmp", 7200); // another target's
+        at(".a.wav.vinyasa-notes.txt", 7200); // not one of ours
+        write_file(&dir.path().join("a.wav"), b"new", false).unwrap();
+        assert_eq!(
+            names(dir.path()),
+            [
+                ".a.wav.vinyasa-XyZ789.tmp",
+                ".a.wav.vinyasa-notes.txt",
+                ".b.wav.vinyasa-AbC123.tmp",
+                "a.wav"
+            ]
+        );
     }
 
     #[test]
