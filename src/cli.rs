@@ -73,7 +73,7 @@ pub enum Command {
     },
     /// List the voices usable on this machine.
     Voices,
-    /// Print the licence notices of the built-in voice.
+    /// Print the licence notices of the built-in voice and of every crate built in.
     Licenses,
     /// Show what the clip cache holds, or empty it with --clear.
     Cache {

@@ -37,9 +37,11 @@ pub use cache::{
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
 
-/// The licence notices of the speech data built into the binary, for
-/// `vinyasa licenses`: the top-level NOTICE, then flite-rs's third-party terms
-/// (the CMU/Edinburgh voice and model data) and the Apache License.
+/// The licence notices of what is built into the binary, for `vinyasa
+/// licenses`: the top-level NOTICE, flite-rs's third-party terms (the
+/// CMU/Edinburgh voice and model data) and the Apache License, then every
+/// other crate's licence (`licenses/THIRD-PARTY.md`, written by
+/// `scripts/third_party.py`).
 pub const NOTICES: &str = concat!(
     include_str!("../../NOTICE"),
     "\n==== licenses/flite-rs-NOTICE ====\n\n",
@@ -48,6 +50,8 @@ pub const NOTICES: &str = concat!(
     include_str!("../../licenses/flite-rs-THIRD-PARTY-LICENSES.md"),
     "\n==== licenses/flite-rs-LICENSE ====\n\n",
     include_str!("../../licenses/flite-rs-LICENSE"),
+    "\n==== licenses/THIRD-PARTY.md ====\n\n",
+    include_str!("../../licenses/THIRD-PARTY.md"),
 );
 
 /// Mono samples in `-1.0..=1.0` at `rate` Hz.
@@ -418,6 +422,7 @@ mod open_tests {
     fn notices_carry_the_voice_data_terms() {
         assert!(NOTICES.starts_with("vinyasa\n"));
         assert!(NOTICES.contains("Carnegie Mellon University"));
+        assert!(NOTICES.contains("| symphonia | "));
         assert!(NOTICES.contains("University of Edinburgh"));
         assert!(NOTICES.contains("Apache License"));
     }
