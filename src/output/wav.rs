@@ -425,7 +425,7 @@ struct Meter<'scope> {
 impl<'scope> Meter<'scope> {
     fn spawn<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, plan: &Plan) -> Meter<'scope> {
         // Blocks in flight keep both threads busy; memory stays bounded
-        // (1 MB). The meter takes 6.6 s of samples at a time, so a queue
+        // (4 MB). The meter takes 6.6 s of samples at a time, so a queue
         // shorter than that would stop the writer while it works.
         let (tx, rx) = sync_channel::<Vec<i16>>(64);
         let (give_back, spent) = channel::<Vec<i16>>();

@@ -48,21 +48,6 @@ fn local_peaks(x: &[f32]) -> Vec<f32> {
     peaks
 }
 
-/// The largest of `x` (0 for none).
-fn largest(x: &[f32]) -> f32 {
-    // Eight running maxima: a vector instruction, not a chain of compares.
-    let mut most = [0.0f32; 8];
-    let mut chunks = x.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (m, &v) in most.iter_mut().zip(chunk) {
-            *m = if v > *m { v } else { *m };
-        }
-    }
-    most.into_iter()
-        .chain(chunks.remainder().iter().copied())
-        .fold(0.0, f32::max)
-}
-
 /// The smallest gain [`Limiter::apply`] reaches for: −120 dB. Needs are kept
 /// at or above it so that the window sums are exact (see there); a peak
 /// that would need more (a million times over the ceiling) is still held at
@@ -98,7 +83,8 @@ impl Limiter {
     fn from_peaks(peaks: Vec<f32>, rate: u32) -> Self {
         let width = super::samples_in(ATTACK_SECONDS, rate).max(1);
         Limiter {
-            peak: largest(&peaks),
+            // The peaks are magnitudes already: their largest absolute value.
+            peak: super::loudness::peak(&peaks),
             loudest: sliding_max(peaks, width),
             width,
             recovery: recovery(rate),
@@ -257,7 +243,7 @@ fn recovery(rate: u32) -> f64 {
 /// under speech) is left as it is at the cost of one pass.
 pub fn limit(samples: &mut [f32], ceiling: f32, rate: u32) -> f64 {
     let peaks = local_peaks(samples);
-    if largest(&peaks) <= ceiling {
+    if super::loudness::peak(&peaks) <= ceiling {
         // What `apply` would write: every sample times 1.
         return 0.0;
     }

@@ -257,7 +257,7 @@ fn first_sound(samples: &[f32]) -> usize {
 /// The largest absolute sample (0 for none; NaN is no peak), as eight
 /// running maxima, which the compiler turns into vector instructions (a
 /// single running maximum is a chain of dependent compares).
-fn peak(samples: &[f32]) -> f32 {
+pub(crate) fn peak(samples: &[f32]) -> f32 {
     let mut most = [0.0f32; 8];
     let mut chunks = samples.chunks_exact(8);
     for chunk in &mut chunks {

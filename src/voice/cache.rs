@@ -317,10 +317,7 @@ impl<V: Voice> Voice for CachedVoice<V> {
         let path = self.path_for(text);
         // Unreadable, short and damaged files are all misses: the clip is
         // spoken again and the file replaced.
-        if let Some(clip) = std::fs::read(&path).ok().and_then(|bytes| decode(&bytes)) {
-            if let Ok(file) = std::fs::File::open(&path) {
-                touch(&file);
-            }
+        if let Some(clip) = read_clip(&path) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(clip);
         }
@@ -345,6 +342,18 @@ impl<V: Voice> Voice for CachedVoice<V> {
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(self.stats())
     }
+}
+
+/// The clip in the file at `path`, marked used; `None` if it cannot be
+/// read or is damaged.
+fn read_clip(path: &Path) -> Option<Clip> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let clip = decode(&bytes)?;
+    touch(&file);
+    Some(clip)
 }
 
 /// Rate and sample count from the header of a clip file whose size matches.
