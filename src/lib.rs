@@ -51,6 +51,7 @@
 //! assert_eq!(timeline.seconds(release.start), 21.128);
 //! ```
 
+pub mod cancel;
 mod cores;
 pub mod export;
 pub mod output;
@@ -62,6 +63,7 @@ pub mod sound;
 pub mod timeline;
 pub mod voice;
 
+pub use cancel::Cancel;
 pub use plan::{PlanError, PlanOptions, plan};
 pub use routine::{Level, Routine};
 pub use timeline::{Cue, CueKind, Role, Timeline};
