@@ -56,6 +56,7 @@ mod cores;
 pub mod export;
 pub mod output;
 pub mod plan;
+#[cfg(feature = "play")]
 pub mod play;
 pub mod render;
 pub mod routine;

@@ -526,10 +526,24 @@ fn play(
     let timeline = plan(&routine, voice.as_ref(), session)?;
     print_warnings(&routine, &timeline);
     let palette = palette(&routine, sounds)?;
+    let first_step = match &from {
+        Some(given) => vinyasa::play::find_step(&timeline, given)
+            .map_err(|e| anyhow::anyhow!("--from {given}: {e}"))?,
+        None => 0,
+    };
+    let cancel = vinyasa::Cancel::new();
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || flag.cancel()).context("cannot install the Ctrl-C handler")?;
     let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
-        .context("cannot install the Ctrl-C handler")?;
+    let stop = interrupt.clone();
+    let watcher = cancel.clone();
+    // The renderer still takes the flag the render module knows.
+    std::thread::spawn(move || {
+        while !watcher.is_cancelled() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
     let store = cache_dir(voice_args)
         .map(|d| vinyasa::voice::DiskClipStore::new(d.join(vinyasa::voice::PREPARED_DIR)));
     // With the OS voice, the renderer plays everything but the speech.
@@ -547,17 +561,18 @@ fn play(
         store.as_ref(),
     )?;
     let options = PlayOptions {
-        from,
+        first_step,
         device,
-        plain,
-        interrupt: interrupt.clone(),
+        cancel: cancel.clone(),
         ..Default::default()
     };
+    let mut view = vinyasa::play::terminal::Screen::open(&timeline, plain, first_step);
     let played = if system_voice {
-        play_system_voice(&timeline, &mut renderer, &options)
+        play_system_voice(&timeline, &mut renderer, &options, &mut view)
     } else {
-        vinyasa::play::play(&timeline, &mut renderer, &options)
+        vinyasa::play::play(&timeline, &mut renderer, &options, &mut view)
     };
+    drop(view);
     match played {
         Ok(Ended::Finished | Ended::Quit { .. }) => Ok(ExitCode::SUCCESS),
         Ok(Ended::Interrupted { .. }) => Ok(ExitCode::from(130)),
@@ -570,9 +585,10 @@ fn play_system_voice(
     timeline: &vinyasa::Timeline,
     renderer: &mut vinyasa::render::Renderer<'_>,
     options: &vinyasa::play::PlayOptions,
+    view: &mut dyn vinyasa::play::View,
 ) -> Result<vinyasa::play::Ended, vinyasa::play::PlayError> {
     let speaker = vinyasa::play::system_voice::os_speaker()?;
-    vinyasa::play::play_system_voice(timeline, renderer, options, speaker)
+    vinyasa::play::play_system_voice(timeline, renderer, options, view, speaker)
 }
 
 #[cfg(not(feature = "system-voice"))]
@@ -580,6 +596,7 @@ fn play_system_voice(
     _timeline: &vinyasa::Timeline,
     _renderer: &mut vinyasa::render::Renderer<'_>,
     _options: &vinyasa::play::PlayOptions,
+    _view: &mut dyn vinyasa::play::View,
 ) -> Result<vinyasa::play::Ended, vinyasa::play::PlayError> {
     // Refused before planning; kept as an error rather than a panic.
     Err(vinyasa::play::PlayError::SystemVoice {

@@ -9,10 +9,9 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use vinyasa::play::{Ended, PlayOptions, play};
+use vinyasa::Cancel;
+use vinyasa::play::terminal::Screen;
+use vinyasa::play::{Ended, PlayOptions, find_step, play};
 use vinyasa::render::{RenderError, Samples};
 use vinyasa::routine::Level;
 use vinyasa::timeline::{Cue, CueKind, Role, StepSpan, Timeline};
@@ -133,17 +132,23 @@ fn child() {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(std::time::Duration::ZERO, std::time::Duration::from_millis);
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupt);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).unwrap();
+    let cancel = Cancel::new();
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || flag.cancel()).unwrap();
+    let timeline = timeline(rate, total);
+    let first_step = std::env::var("VINYASA_TEST_FROM")
+        .ok()
+        .map_or(0, |given| find_step(&timeline, &given).unwrap());
     let options = PlayOptions {
-        from: std::env::var("VINYASA_TEST_FROM").ok(),
+        first_step,
         device: std::env::var("VINYASA_TEST_DEVICE").unwrap_or_else(|_| "default".into()),
-        interrupt,
+        cancel,
         ..PlayOptions::default()
     };
     let mut session = Session { rate, total, delay };
-    match play(&timeline(rate, total), &mut session, &options) {
+    // The binary's view: with no terminal, one plain line per step.
+    let mut view = Screen::open(&timeline, false, first_step);
+    match play(&timeline, &mut session, &options, &mut view) {
         Ok(Ended::Finished) => {}
         Ok(Ended::Interrupted { .. }) => std::process::exit(130),
         Ok(Ended::Quit { .. }) => std::process::exit(3),

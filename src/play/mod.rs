@@ -2,74 +2,134 @@
 //!
 //! [`play`] streams the same samples `export` writes (from the same
 //! [`Samples`]), rendering a few seconds ahead in the background so the
-//! first sound comes at once even for a session of hours. While it plays,
-//! the listener can pause, skip to the next step, go back, change the
-//! volume and quit, from a terminal or with no keys when there is none.
+//! first sound comes at once even for a session of hours. While it plays, a
+//! [`View`] shows where the session is and passes on what the listener asks
+//! for: pause, the next step, back, volume, quit.
 //!
 //! Layout (private modules): `ahead` renders in the background and makes
 //! one rodio source per step; `transport` queues them on a rodio `Player`
-//! and holds the controls; `output` plays the player's stream on the device
-//! (`alsa` on Linux, rodio's own output elsewhere); `ui` shows and listens.
-//! [`system_voice`] lets the operating system's voice speak instead of the
-//! renderer ([`play_system_voice`]). This file ties them together and owns
-//! the errors.
+//! and holds the controls; `device` plays the player's stream on the sound
+//! card (`alsa` on Linux, rodio's own output elsewhere). [`terminal`]
+//! (feature `terminal`) is the view the binary uses: a full-screen view
+//! with single-key controls, or plain lines. [`system_voice`] lets the
+//! operating system's voice speak instead of the renderer
+//! ([`play_system_voice`]). This file ties them together and owns the
+//! errors.
 
 mod ahead;
 #[cfg(target_os = "linux")]
 mod alsa;
-mod output;
+mod device;
 pub mod system_voice;
+#[cfg(feature = "terminal")]
+pub mod terminal;
 mod transport;
-mod ui;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
 use std::time::Duration;
 
+use crate::cancel::Cancel;
 use crate::render::{RenderError, Samples};
 use crate::timeline::Timeline;
 
 use ahead::Ahead;
-use output::Output;
+use device::Device;
 use system_voice::{Speaker, SystemVoice};
 use transport::{Steps, Transport};
-use ui::{Action, Screen, Status};
 
-/// How often the screen is redrawn and the device checked.
+/// How often the view is redrawn and the device checked.
 const TICK: Duration = Duration::from_millis(50);
 
 /// How [`play`] runs.
 #[derive(Clone, Debug)]
 pub struct PlayOptions {
-    /// Start at this step: its 1-based number or its name (any case).
-    pub from: Option<String>,
+    /// Start at this step (0-based index into the timeline's steps; see
+    /// [`find_step`]).
+    pub first_step: usize,
     /// Volume factor on the rendered level, 0.0 to 2.0 (1.0 as exported).
     pub volume: f32,
     /// The sound device. On Linux an ALSA device name: `default` (the
     /// desktop's sound server or card), `hw:1`, a name from `~/.asoundrc`…
     /// Elsewhere only `default`.
     pub device: String,
-    /// Print one plain line per step and take no keys, even in a terminal.
-    pub plain: bool,
-    /// Set to stop at once, as Ctrl-C does: the caller's signal handler
-    /// sets it (the terminal view handles Ctrl-C itself, in raw mode no
-    /// signal arrives). `play` sets it too when playback stops before the
-    /// end, so a renderer made with the same flag
-    /// (`RenderOptions::interrupt`) stops its current
-    /// phrase instead of finishing it.
-    pub interrupt: Arc<AtomicBool>,
+    /// Cancel it to stop at once, as Ctrl-C does: the caller's signal
+    /// handler does (the terminal view handles Ctrl-C itself, in raw mode no
+    /// signal arrives). `play` cancels it too when playback stops before the
+    /// end, so a renderer made with the same flag (`RenderOptions`) stops
+    /// its current phrase instead of finishing it.
+    pub cancel: Cancel,
 }
 
 impl Default for PlayOptions {
     fn default() -> PlayOptions {
         PlayOptions {
-            from: None,
+            first_step: 0,
             volume: 1.0,
             device: "default".into(),
-            plain: false,
-            interrupt: Arc::new(AtomicBool::new(false)),
+            cancel: Cancel::new(),
         }
     }
+}
+
+/// What the listener asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Pause, or resume.
+    TogglePause,
+    /// Skip to the next step.
+    Next,
+    /// Restart the step (back one step if near its start).
+    Back,
+    /// Stop: playback ends as [`Ended::Quit`].
+    Quit,
+    /// Ctrl-C: stop like quit, but end as [`Ended::Interrupted`].
+    Interrupt,
+    /// Louder by one step.
+    VolumeUp,
+    /// Softer by one step.
+    VolumeDown,
+}
+
+/// The player's state, as a [`View`] shows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Status {
+    /// Session position in samples.
+    pub position: u64,
+    /// Whether playback is paused.
+    pub paused: bool,
+    /// The volume factor (1.0 as exported).
+    pub volume: f32,
+}
+
+/// What the listener sees and presses while a session plays: the binary's
+/// terminal view ([`terminal::Screen`], feature `terminal`), a GUI, or
+/// [`NoView`].
+pub trait View {
+    /// Shows `status`; called about every 50 ms.
+    fn show(&mut self, status: &Status) -> io::Result<()>;
+    /// Waits up to `timeout` for what the listener asks for next.
+    fn poll(&mut self, timeout: Duration) -> io::Result<Option<Action>>;
+    /// Playback has ended and the sound has stopped; not called when
+    /// playback fails (the error says why).
+    fn close(&mut self, ended: &Ended);
+}
+
+/// A view that shows nothing and takes no keys: playback runs to its end,
+/// or until [`PlayOptions::cancel`] is cancelled.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoView;
+
+impl View for NoView {
+    fn show(&mut self, _status: &Status) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn poll(&mut self, timeout: Duration) -> io::Result<Option<Action>> {
+        std::thread::sleep(timeout);
+        Ok(None)
+    }
+
+    fn close(&mut self, _ended: &Ended) {}
 }
 
 /// How a session that played ended.
@@ -84,7 +144,7 @@ pub enum Ended {
         /// Session position in samples.
         position: u64,
     },
-    /// Ctrl-C, or the caller's interrupt flag, during step `step`.
+    /// Ctrl-C, or [`PlayOptions::cancel`], during step `step`.
     Interrupted {
         /// Index into the timeline's steps.
         step: usize,
@@ -128,8 +188,8 @@ pub enum PlayError {
         /// What failed.
         reason: String,
     },
-    /// `--from` named no step of the routine.
-    #[error("--from {given}: {problem}")]
+    /// [`find_step`] found no step by that number or name.
+    #[error("{problem}")]
     UnknownStep {
         /// The value given.
         given: String,
@@ -172,12 +232,13 @@ pub enum PlayError {
         /// What failed.
         reason: String,
     },
-    /// The terminal could not be written or read.
+    /// The view (the terminal) could not be drawn or read.
     #[error("cannot draw on the terminal or read its keys")]
-    Terminal(#[source] std::io::Error),
+    View(#[source] std::io::Error),
 }
 
-/// Resolves `--from`: a 1-based step number or a step's name (any case).
+/// The step a listener means: a 1-based step number or a step's name (any
+/// case), for [`PlayOptions::first_step`].
 pub fn find_step(timeline: &Timeline, given: &str) -> Result<usize, PlayError> {
     let count = timeline.steps.len();
     let unknown = |problem: String| PlayError::UnknownStep {
@@ -217,14 +278,15 @@ pub fn find_step(timeline: &Timeline, given: &str) -> Result<usize, PlayError> {
 
 /// Plays `timeline` live: `samples` must be its rendering (the same
 /// renderer `export` uses). Returns when the session ends, the listener
-/// quits, or `options.interrupt` is set; the sound has stopped and the
-/// terminal is restored by then. One closing line goes to stdout.
+/// quits through `view`, or `options.cancel` is cancelled; the sound has
+/// stopped and `view` has been closed by then.
 pub fn play(
     timeline: &Timeline,
     samples: &mut (dyn Samples + Send),
     options: &PlayOptions,
+    view: &mut dyn View,
 ) -> Result<Ended, PlayError> {
-    play_inner(timeline, samples, options, None)
+    play_inner(timeline, samples, options, view, None)
 }
 
 /// Plays `timeline` live with `speaker` (the OS voice,
@@ -236,15 +298,17 @@ pub fn play_system_voice(
     timeline: &Timeline,
     samples: &mut (dyn Samples + Send),
     options: &PlayOptions,
+    view: &mut dyn View,
     speaker: Box<dyn Speaker>,
 ) -> Result<Ended, PlayError> {
-    play_inner(timeline, samples, options, Some(speaker))
+    play_inner(timeline, samples, options, view, Some(speaker))
 }
 
 fn play_inner(
     timeline: &Timeline,
     samples: &mut (dyn Samples + Send),
     options: &PlayOptions,
+    view: &mut dyn View,
     speaker: Option<Box<dyn Speaker>>,
 ) -> Result<Ended, PlayError> {
     if samples.rate() != timeline.rate || samples.total() != timeline.total {
@@ -255,10 +319,9 @@ fn play_inner(
             samples_total: samples.total(),
         });
     }
-    let first = match &options.from {
-        Some(given) => find_step(timeline, given)?,
-        None => 0,
-    };
+    let first = options
+        .first_step
+        .min(timeline.steps.len().saturating_sub(1));
     let ahead = Ahead::new(timeline.rate, timeline.total);
     // The render thread borrows `samples`, so it runs in a scope that
     // `play` waits for; the guard closes the cache on every way out
@@ -273,7 +336,7 @@ fn play_inner(
                 source,
             })?;
         let _close = CloseOnDrop(&ahead);
-        play_with(timeline, &ahead, first, options, speaker)
+        play_with(timeline, &ahead, first, options, view, speaker)
     })
 }
 
@@ -292,6 +355,7 @@ fn play_with(
     ahead: &Ahead,
     first: usize,
     options: &PlayOptions,
+    view: &mut dyn View,
     speaker: Option<Box<dyn Speaker>>,
 ) -> Result<Ended, PlayError> {
     let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
@@ -303,13 +367,12 @@ fn play_with(
     if let Some(voice) = &voice {
         transport.set_gate(voice.gate());
     }
-    let output = Output::start(transport.feed(), timeline.rate, &options.device)?;
-    let mut screen = Screen::open(timeline, options.plain, first);
+    let device = Device::start(transport.feed(), timeline.rate, &options.device)?;
 
     let result = run(
         &mut transport,
-        &output,
-        &mut screen,
+        &device,
+        view,
         ahead,
         options,
         voice.as_mut(),
@@ -320,22 +383,21 @@ fn play_with(
     // Sound first: quitting silences at once, before the terminal redraws.
     let ended = match result {
         Ok(Some(ended)) => {
-            output.stop();
+            device.stop();
             Ok(ended)
         }
-        Ok(None) => output.finish().map(|()| Ended::Finished),
+        Ok(None) => device.finish().map(|()| Ended::Finished),
         Err(error) => {
-            output.stop();
+            device.stop();
             Err(error)
         }
     };
     if !matches!(ended, Ok(Ended::Finished)) {
         // A renderer sharing the flag stops its current phrase now.
-        options.interrupt.store(true, Ordering::SeqCst);
+        options.cancel.cancel();
     }
-    match &ended {
-        Ok(ended) => screen.close(&closing_line(timeline, ended)),
-        Err(_) => drop(screen),
+    if let Ok(ended) = &ended {
+        view.close(ended);
     }
     ended
 }
@@ -344,15 +406,15 @@ fn play_with(
 /// output should play out; `Ok(Some(_))`: stop now.
 fn run(
     transport: &mut Transport,
-    output: &Output,
-    screen: &mut Screen,
+    device: &Device,
+    view: &mut dyn View,
     ahead: &Ahead,
     options: &PlayOptions,
     mut voice: Option<&mut SystemVoice>,
 ) -> Result<Option<Ended>, PlayError> {
     loop {
         let here = || (transport.step(), transport.position());
-        if options.interrupt.load(Ordering::SeqCst) {
+        if options.cancel.is_cancelled() {
             let (step, position) = here();
             return Ok(Some(Ended::Interrupted { step, position }));
         }
@@ -363,22 +425,21 @@ fn run(
                 PlayError::Render,
             ));
         }
-        output.check()?;
+        device.check()?;
         if let Some(voice) = voice.as_deref_mut() {
             voice.service()?;
         }
         let finished = transport.finished();
-        screen
-            .show(&Status {
-                position: transport.position(),
-                paused: transport.paused(),
-                volume: transport.volume(),
-            })
-            .map_err(PlayError::Terminal)?;
+        view.show(&Status {
+            position: transport.position(),
+            paused: transport.paused(),
+            volume: transport.volume(),
+        })
+        .map_err(PlayError::View)?;
         if finished {
             return Ok(None);
         }
-        match screen.poll(TICK).map_err(PlayError::Terminal)? {
+        match view.poll(TICK).map_err(PlayError::View)? {
             None => {}
             Some(Action::TogglePause) => {
                 let paused = transport.toggle_pause();
@@ -412,24 +473,6 @@ fn run(
                 let (step, position) = here();
                 return Ok(Some(Ended::Interrupted { step, position }));
             }
-        }
-    }
-}
-
-/// The line left on the terminal when playback ends.
-fn closing_line(timeline: &Timeline, ended: &Ended) -> String {
-    let rate = timeline.rate;
-    let total = ui::minutes(timeline.total, rate, false);
-    match ended {
-        Ended::Finished => format!("Finished \"{}\" ({total}).", timeline.title),
-        Ended::Quit { step, position } | Ended::Interrupted { step, position } => {
-            let name = timeline.steps.get(*step).map_or("", |s| s.name.as_str());
-            format!(
-                "Stopped at {} of {total}, in step {} ({name}); `--from {}` starts there again.",
-                ui::minutes(*position, rate, false),
-                step + 1,
-                step + 1
-            )
         }
     }
 }
@@ -477,38 +520,19 @@ mod tests {
         let t = timeline();
         assert_eq!(
             find_step(&t, "4").unwrap_err().to_string(),
-            "--from 4: there is no step 4; this routine's steps are numbered 1 to 3"
+            "there is no step 4; this routine's steps are numbered 1 to 3"
         );
         assert_eq!(
             find_step(&t, "0").unwrap_err().to_string(),
-            "--from 0: there is no step 0; this routine's steps are numbered 1 to 3"
+            "there is no step 0; this routine's steps are numbered 1 to 3"
         );
         assert_eq!(
             find_step(&t, "catcow").unwrap_err().to_string(),
-            "--from catcow: no step is named \"catcow\"; did you mean \"Cat-cow\" (step 2)?"
+            "no step is named \"catcow\"; did you mean \"Cat-cow\" (step 2)?"
         );
         assert_eq!(
             find_step(&t, "warrior").unwrap_err().to_string(),
-            "--from warrior: no step is named \"warrior\"; give a step's name or its number, 1 to 3"
-        );
-    }
-
-    #[test]
-    fn closing_lines() {
-        let t = timeline();
-        assert_eq!(
-            closing_line(&t, &Ended::Finished),
-            "Finished \"Mid-back\" (0:30)."
-        );
-        assert_eq!(
-            closing_line(
-                &t,
-                &Ended::Quit {
-                    step: 1,
-                    position: 1450
-                }
-            ),
-            "Stopped at 0:14 of 0:30, in step 2 (Cat-cow); `--from 2` starts there again."
+            "no step is named \"warrior\"; give a step's name or its number, 1 to 3"
         );
     }
 }

@@ -5,7 +5,7 @@
 //! Elsewhere rodio's own output (cpal) pulls the feed from its callback.
 //!
 //! The player's main loop never blocks on this thread: it polls
-//! [`Output::check`], which reports a failed device, and a device that has
+//! [`Device::check`], which reports a failed device, and a device that has
 //! stopped taking samples, as errors instead of hanging.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -97,13 +97,13 @@ impl Shared {
 }
 
 /// A running sound output.
-pub(crate) struct Output {
+pub(crate) struct Device {
     shared: Arc<Shared>,
     #[cfg(not(target_os = "linux"))]
-    device: Option<cpal_output::Device>,
+    device: Option<cpal_output::CpalDevice>,
 }
 
-impl Output {
+impl Device {
     /// Reports a failed or stuck device.
     pub(crate) fn check(&self) -> Result<(), PlayError> {
         if let Some(error) = self.shared.take_failure() {
@@ -127,10 +127,10 @@ impl Output {
 }
 
 #[cfg(target_os = "linux")]
-impl Output {
+impl Device {
     /// Opens `device` for mono samples at `rate` and starts playing `feed`.
     /// Returns once the device is open (or failed to open).
-    pub(crate) fn start(feed: Feed, rate: u32, device: &str) -> Result<Output, PlayError> {
+    pub(crate) fn start(feed: Feed, rate: u32, device: &str) -> Result<Device, PlayError> {
         let shared = Arc::new(Shared::new());
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let thread_shared = Arc::clone(&shared);
@@ -159,7 +159,7 @@ impl Output {
                 source,
             })?;
         match opened_rx.recv_timeout(PATIENCE) {
-            Ok(Ok(())) => Ok(Output { shared }),
+            Ok(Ok(())) => Ok(Device { shared }),
             Ok(Err(error)) => Err(error),
             Err(_) => {
                 shared.stop.store(true, Ordering::SeqCst);
@@ -228,13 +228,13 @@ fn write_loop(mut output: super::alsa::AlsaOutput, feed: &Feed, rate: u32, share
 }
 
 #[cfg(not(target_os = "linux"))]
-impl Output {
+impl Device {
     /// Opens the default output device and starts playing `feed` at `rate`
     /// (rodio converts to the device's rate and channels).
-    pub(crate) fn start(feed: Feed, rate: u32, device: &str) -> Result<Output, PlayError> {
+    pub(crate) fn start(feed: Feed, rate: u32, device: &str) -> Result<Device, PlayError> {
         let shared = Arc::new(Shared::new());
-        let device = cpal_output::Device::open(feed, rate, device, &shared)?;
-        Ok(Output {
+        let device = cpal_output::CpalDevice::open(feed, rate, device, &shared)?;
+        Ok(Device {
             shared,
             device: Some(device),
         })
@@ -271,17 +271,17 @@ mod cpal_output {
 
     /// An open device with the feed added to its mixer; dropping it stops
     /// the sound.
-    pub(super) struct Device {
+    pub(super) struct CpalDevice {
         _sink: MixerDeviceSink,
     }
 
-    impl Device {
+    impl CpalDevice {
         pub(super) fn open(
             feed: Feed,
             rate: u32,
             device: &str,
             shared: &Arc<Shared>,
-        ) -> Result<Device, PlayError> {
+        ) -> Result<CpalDevice, PlayError> {
             let no_device = |reason: String| PlayError::NoDevice {
                 device: device.to_owned(),
                 reason,
@@ -306,7 +306,7 @@ mod cpal_output {
                 .map_err(|error| no_device(error.to_string()))?;
             sink.log_on_drop(false);
             sink.mixer().add(FeedSource::new(feed, rate));
-            Ok(Device { _sink: sink })
+            Ok(CpalDevice { _sink: sink })
         }
     }
 

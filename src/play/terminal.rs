@@ -1,4 +1,5 @@
-//! What the listener sees and presses while a session plays.
+//! The binary's [`View`]: what the listener sees and presses while a
+//! session plays (feature `terminal`, which brings crossterm).
 //!
 //! In a terminal: a full-screen view (title, step and side, the words being
 //! spoken, time left in the hold, a progress bar, what comes next) and
@@ -16,27 +17,15 @@ use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, execute, queue};
 
+use super::{Action, Ended, Status, View};
 use crate::timeline::{CueKind, Lane, Role, Timeline};
 
 /// Spoken words stay on screen this long after they end, so a short phrase
 /// does not flash past.
 const WORDS_LINGER_SECONDS: f64 = 1.0;
 
-/// What a key asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Action {
-    TogglePause,
-    Next,
-    Back,
-    Quit,
-    /// Ctrl-C: stop like quit, but report an interruption.
-    Interrupt,
-    VolumeUp,
-    VolumeDown,
-}
-
 /// The key bindings.
-pub(crate) fn action(key: &KeyEvent) -> Option<Action> {
+fn action(key: &KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
@@ -57,20 +46,20 @@ pub(crate) fn action(key: &KeyEvent) -> Option<Action> {
 
 /// What is happening at one position of the session.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Now<'a> {
+struct Now<'a> {
     /// Index into the timeline's steps (0 if it has none).
-    pub(crate) step: usize,
+    step: usize,
     /// The step's name.
-    pub(crate) step_name: &'a str,
+    step_name: &'a str,
     /// The words that started the current side or round ("Left side."),
     /// if the step has sides and one has started.
-    pub(crate) side: Option<&'a str>,
+    side: Option<&'a str>,
     /// The words being spoken (or just spoken).
-    pub(crate) words: Option<&'a str>,
+    words: Option<&'a str>,
     /// Samples left in the hold being held.
-    pub(crate) hold_left: Option<u64>,
+    hold_left: Option<u64>,
     /// The next step's name; none on the last step.
-    pub(crate) next: Option<&'a str>,
+    next: Option<&'a str>,
 }
 
 /// Roles that belong to a hold: the silent stretches, and what is spoken or
@@ -89,7 +78,7 @@ fn in_hold(role: Role) -> bool {
 
 impl<'a> Now<'a> {
     /// What is happening at `position` of `timeline`.
-    pub(crate) fn at(timeline: &'a Timeline, position: u64) -> Now<'a> {
+    fn at(timeline: &'a Timeline, position: u64) -> Now<'a> {
         let step = timeline
             .steps
             .iter()
@@ -149,7 +138,7 @@ impl<'a> Now<'a> {
 
 /// Formats samples as `m:ss` (or `h:mm:ss`), rounding up so that a hold
 /// shows "0:01" until its last sample, never "0:00" while still running.
-pub(crate) fn minutes(samples: u64, rate: u32, round_up: bool) -> String {
+pub fn minutes(samples: u64, rate: u32, round_up: bool) -> String {
     let rate = u64::from(rate.max(1));
     let seconds = if round_up {
         samples.div_ceil(rate)
@@ -165,7 +154,7 @@ pub(crate) fn minutes(samples: u64, rate: u32, round_up: bool) -> String {
 }
 
 /// A progress bar `width` cells wide.
-pub(crate) fn bar(done: u64, total: u64, width: usize) -> String {
+fn bar(done: u64, total: u64, width: usize) -> String {
     let filled = if total == 0 {
         width
     } else {
@@ -176,7 +165,7 @@ pub(crate) fn bar(done: u64, total: u64, width: usize) -> String {
 
 /// Breaks `text` into lines of at most `width` characters, at most `max`
 /// lines; words longer than a line are cut.
-pub(crate) fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
+fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -204,15 +193,8 @@ pub(crate) fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
     lines
 }
 
-/// The player's state as shown.
-pub(crate) struct Status {
-    pub(crate) position: u64,
-    pub(crate) paused: bool,
-    pub(crate) volume: f32,
-}
-
 /// Where the session is shown: a terminal, or plain lines.
-pub(crate) enum Screen<'a> {
+pub enum Screen<'a> {
     Terminal(TerminalScreen<'a>),
     Plain(PlainLog<'a>),
 }
@@ -221,11 +203,14 @@ impl<'a> Screen<'a> {
     /// A full-screen view if stdin and stdout are a terminal that can be
     /// put in raw mode; plain lines otherwise, or if `plain` is asked for.
     /// Playback starts at step `first`.
-    pub(crate) fn open(timeline: &'a Timeline, plain: bool, first: usize) -> Screen<'a> {
+    pub fn open(timeline: &'a Timeline, plain: bool, first: usize) -> Screen<'a> {
         if !plain && io::stdin().is_terminal() && io::stdout().is_terminal() {
             // Fails with ENXIO when there is no controlling terminal.
             if terminal::enable_raw_mode().is_ok() {
-                let mut screen = TerminalScreen { timeline };
+                let mut screen = TerminalScreen {
+                    timeline,
+                    entered: true,
+                };
                 if screen.enter().is_ok() {
                     return Screen::Terminal(screen);
                 }
@@ -234,17 +219,17 @@ impl<'a> Screen<'a> {
         }
         Screen::Plain(PlainLog::new(timeline, first))
     }
+}
 
-    /// Shows `status`.
-    pub(crate) fn show(&mut self, status: &Status) -> io::Result<()> {
+impl View for Screen<'_> {
+    fn show(&mut self, status: &Status) -> io::Result<()> {
         match self {
             Screen::Terminal(screen) => screen.draw(status),
             Screen::Plain(log) => log.show(status),
         }
     }
 
-    /// Waits up to `timeout` for a key.
-    pub(crate) fn poll(&mut self, timeout: Duration) -> io::Result<Option<Action>> {
+    fn poll(&mut self, timeout: Duration) -> io::Result<Option<Action>> {
         match self {
             Screen::Terminal(_) => {
                 if !event::poll(timeout)? {
@@ -263,18 +248,26 @@ impl<'a> Screen<'a> {
     }
 
     /// Restores the terminal and prints one closing line.
-    pub(crate) fn close(self, closing: &str) {
-        drop(self);
+    fn close(&mut self, ended: &Ended) {
+        let timeline = match self {
+            Screen::Terminal(screen) => {
+                screen.leave();
+                screen.timeline
+            }
+            Screen::Plain(log) => log.timeline,
+        };
         let mut stdout = io::stdout().lock();
         // A closed stdout (`| head`) is no reason to fail the session.
-        let _ = writeln!(stdout, "{closing}").and_then(|()| stdout.flush());
+        let _ = writeln!(stdout, "{}", closing_line(timeline, ended)).and_then(|()| stdout.flush());
     }
 }
 
 /// The full-screen view. Dropping it restores the terminal, also when the
 /// player unwinds from a panic.
-pub(crate) struct TerminalScreen<'a> {
+pub struct TerminalScreen<'a> {
     timeline: &'a Timeline,
+    /// Whether the terminal is still in raw mode on the alternate screen.
+    entered: bool,
 }
 
 impl TerminalScreen<'_> {
@@ -382,11 +375,20 @@ impl TerminalScreen<'_> {
     }
 }
 
+impl TerminalScreen<'_> {
+    /// Restores the terminal, once.
+    fn leave(&mut self) {
+        if std::mem::replace(&mut self.entered, false) {
+            // Best effort: nothing useful can be done if the terminal is gone.
+            let _ = execute!(io::stdout(), cursor::Show, terminal::LeaveAlternateScreen);
+            let _ = terminal::disable_raw_mode();
+        }
+    }
+}
+
 impl Drop for TerminalScreen<'_> {
     fn drop(&mut self) {
-        // Best effort: nothing useful can be done if the terminal is gone.
-        let _ = execute!(io::stdout(), cursor::Show, terminal::LeaveAlternateScreen);
-        let _ = terminal::disable_raw_mode();
+        self.leave();
     }
 }
 
@@ -401,8 +403,26 @@ fn clip(text: &str, width: usize) -> String {
     }
 }
 
+/// The line left on the terminal when playback ends.
+fn closing_line(timeline: &Timeline, ended: &Ended) -> String {
+    let rate = timeline.rate;
+    let total = minutes(timeline.total, rate, false);
+    match ended {
+        Ended::Finished => format!("Finished \"{}\" ({total}).", timeline.title),
+        Ended::Quit { step, position } | Ended::Interrupted { step, position } => {
+            let name = timeline.steps.get(*step).map_or("", |s| s.name.as_str());
+            format!(
+                "Stopped at {} of {total}, in step {} ({name}); `--from {}` starts there again.",
+                minutes(*position, rate, false),
+                step + 1,
+                step + 1
+            )
+        }
+    }
+}
+
 /// One plain line per step, for logs and pipes.
-pub(crate) struct PlainLog<'a> {
+pub struct PlainLog<'a> {
     timeline: &'a Timeline,
     /// The first step not printed yet.
     unshown: usize,
@@ -438,7 +458,7 @@ impl<'a> PlainLog<'a> {
 }
 
 /// The plain line for step `index`: number, name, and where it sits.
-pub(crate) fn plain_line(timeline: &Timeline, index: usize) -> String {
+fn plain_line(timeline: &Timeline, index: usize) -> String {
     let Some(step) = timeline.steps.get(index) else {
         return String::new();
     };
@@ -605,5 +625,24 @@ mod tests {
         let mut release = key(KeyCode::Char('q'));
         release.kind = KeyEventKind::Release;
         assert_eq!(action(&release), None);
+    }
+
+    #[test]
+    fn closing_lines() {
+        let t = timeline();
+        assert_eq!(
+            closing_line(&t, &Ended::Finished),
+            "Finished \"Twists\" (0:40)."
+        );
+        assert_eq!(
+            closing_line(
+                &t,
+                &Ended::Quit {
+                    step: 1,
+                    position: 3450
+                }
+            ),
+            "Stopped at 0:34 of 0:40, in step 2 (Rest); `--from 2` starts there again."
+        );
     }
 }
