@@ -9,8 +9,6 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use vinyasa::play::{Ended, PlayOptions, play};
 use vinyasa::render::{RenderError, Samples};
@@ -133,9 +131,9 @@ fn child() {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(std::time::Duration::ZERO, std::time::Duration::from_millis);
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupt);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).unwrap();
+    let interrupt = vinyasa::Cancel::new();
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || flag.cancel()).unwrap();
     let options = PlayOptions {
         from: std::env::var("VINYASA_TEST_FROM").ok(),
         device: std::env::var("VINYASA_TEST_DEVICE").unwrap_or_else(|_| "default".into()),

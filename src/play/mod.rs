@@ -22,8 +22,6 @@ pub mod system_voice;
 mod transport;
 mod ui;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::render::{RenderError, Samples};
@@ -55,9 +53,9 @@ pub struct PlayOptions {
     /// sets it (the terminal view handles Ctrl-C itself, in raw mode no
     /// signal arrives). `play` sets it too when playback stops before the
     /// end, so a renderer made with the same flag
-    /// (`RenderOptions::interrupt`) stops its current
+    /// (`RenderOptions::cancel`) stops its current
     /// phrase instead of finishing it.
-    pub interrupt: Arc<AtomicBool>,
+    pub interrupt: crate::Cancel,
 }
 
 impl Default for PlayOptions {
@@ -67,7 +65,7 @@ impl Default for PlayOptions {
             volume: 1.0,
             device: "default".into(),
             plain: false,
-            interrupt: Arc::new(AtomicBool::new(false)),
+            interrupt: crate::Cancel::new(),
         }
     }
 }
@@ -331,7 +329,7 @@ fn play_with(
     };
     if !matches!(ended, Ok(Ended::Finished)) {
         // A renderer sharing the flag stops its current phrase now.
-        options.interrupt.store(true, Ordering::SeqCst);
+        options.interrupt.cancel();
     }
     match &ended {
         Ok(ended) => screen.close(&closing_line(timeline, ended)),
@@ -352,16 +350,15 @@ fn run(
 ) -> Result<Option<Ended>, PlayError> {
     loop {
         let here = || (transport.step(), transport.position());
-        if options.interrupt.load(Ordering::SeqCst) {
+        if options.interrupt.is_cancelled() {
             let (step, position) = here();
             return Ok(Some(Ended::Interrupted { step, position }));
         }
         // Before `finished`: a failing renderer ends every step early.
         if ahead.failed() {
-            return Err(ahead.take_failure().map_or(
-                PlayError::Render(RenderError::Interrupted),
-                PlayError::Render,
-            ));
+            return Err(ahead
+                .take_failure()
+                .map_or(PlayError::Render(RenderError::Cancelled), PlayError::Render));
         }
         output.check()?;
         if let Some(voice) = voice.as_deref_mut() {
