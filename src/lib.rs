@@ -14,6 +14,8 @@
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
 //! * [`voice`] holds the speech engines behind one trait.
+//! * [`cache`] owns the on-disk cache directory: where it is, its files,
+//!   pruning and clearing.
 //! * [`sound`] holds the bells, breath tones and ticks, and the effects and
 //!   loudness control the renderer uses.
 //! * [`render`] turns a timeline into samples.
@@ -51,6 +53,7 @@
 //! assert_eq!(timeline.seconds(release.start), 21.128);
 //! ```
 
+pub mod cache;
 pub mod cancel;
 mod cores;
 pub mod export;

@@ -201,17 +201,15 @@ fn cache_dir(args: &VoiceArgs) -> Option<PathBuf> {
     if args.no_cache {
         return None;
     }
-    args.cache_dir
-        .clone()
-        .or_else(vinyasa::voice::default_cache_dir)
+    args.cache_dir.clone().or_else(vinyasa::cache::default_dir)
 }
 
 /// `vinyasa cache`: what the cache holds, or `--clear` it, or bring it
 /// within `--cache-limit`.
 fn cache(clear: bool, dir: Option<PathBuf>, limit: Option<u64>) -> anyhow::Result<ExitCode> {
+    use vinyasa::cache::FileCount;
     use vinyasa::export::size;
-    use vinyasa::voice::FileCount;
-    let Some(dir) = dir.or_else(vinyasa::voice::default_cache_dir) else {
+    let Some(dir) = dir.or_else(vinyasa::cache::default_dir) else {
         anyhow::bail!("this system has no cache directory; give one with --cache-dir");
     };
     let mut out = io::stdout().lock();
@@ -219,7 +217,7 @@ fn cache(clear: bool, dir: Option<PathBuf>, limit: Option<u64>) -> anyhow::Resul
         format!("  {what:<10}{:>7} files  {:>8}", n.files, size(n.bytes))
     };
     if clear {
-        let gone = vinyasa::voice::clear_cache(&dir)
+        let gone = vinyasa::cache::clear(&dir)
             .with_context(|| format!("cannot clear the cache {}", dir.display()))?;
         let total = gone.total();
         writeln!(
@@ -234,7 +232,7 @@ fn cache(clear: bool, dir: Option<PathBuf>, limit: Option<u64>) -> anyhow::Resul
     if let Some(limit) = limit {
         prune_cache(&dir, limit)?;
     }
-    let usage = vinyasa::voice::cache_usage(&dir);
+    let usage = vinyasa::cache::usage(&dir);
     writeln!(out, "cache: {}", dir.display())?;
     writeln!(out, "{}", line("phrases", usage.phrases))?;
     writeln!(out, "{}", line("prepared", usage.prepared))?;
@@ -245,7 +243,7 @@ fn cache(clear: bool, dir: Option<PathBuf>, limit: Option<u64>) -> anyhow::Resul
     writeln!(
         out,
         "  limit     {:>22}",
-        size(limit.unwrap_or(vinyasa::voice::DEFAULT_CACHE_LIMIT))
+        size(limit.unwrap_or(vinyasa::cache::DEFAULT_LIMIT))
     )?;
     writeln!(
         out,
@@ -356,11 +354,15 @@ fn export(
         None => Default::default(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
+    let render_cancel = vinyasa::Cancel::new();
+    let (flag, render_flag) = (cancel.clone(), render_cancel.clone());
     // Ctrl-C and SIGTERM stop the render at the next block; the temporary
     // file is removed and any existing target left as it was.
-    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
-        .context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::Relaxed);
+        render_flag.cancel();
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let options = ExportOptions {
         force: args.force,
         channels: args.channels,
@@ -384,14 +386,13 @@ fn export(
         let timeline = plan(&routine, voice.as_ref(), session)?;
         print_warnings(&routine, &timeline);
         let palette = palette(&routine, args.sounds.as_deref())?;
-        let store = cache_dir(voice_args)
-            .map(|d| vinyasa::voice::DiskClipStore::new(d.join(vinyasa::voice::PREPARED_DIR)));
+        let store = cache_dir(voice_args).map(|d| vinyasa::cache::PreparedDir::in_cache(&d));
         let mut renderer = renderer(
             &routine,
             &timeline,
             voice.as_ref(),
             &palette,
-            &cancel,
+            &render_cancel,
             store.as_ref(),
         )?;
         match export::export(&timeline, &mut renderer, wav, &options) {
@@ -422,14 +423,14 @@ fn trim_cache(voice_args: &VoiceArgs) -> anyhow::Result<()> {
     };
     let limit = voice_args
         .cache_limit
-        .unwrap_or(vinyasa::voice::DEFAULT_CACHE_LIMIT);
+        .unwrap_or(vinyasa::cache::DEFAULT_LIMIT);
     prune_cache(&dir, limit)
 }
 
 /// Brings the cache in `dir` within `limit` bytes, saying what went.
 fn prune_cache(dir: &std::path::Path, limit: u64) -> anyhow::Result<()> {
     use vinyasa::export::size;
-    let removed = vinyasa::voice::prune_cache(dir, limit)
+    let removed = vinyasa::cache::prune(dir, limit)
         .with_context(|| format!("cannot trim the cache {}", dir.display()))?;
     let gone = removed.total();
     if gone.files > 0 {
@@ -470,19 +471,19 @@ fn palette(
     Ok(palette)
 }
 
-/// The renderer for a planned routine, stopping when `interrupt` is set.
+/// The renderer for a planned routine, stopping when `cancel` is set.
 fn renderer<'a>(
     routine: &Routine,
     timeline: &'a Timeline,
     voice: &'a dyn vinyasa::Voice,
     palette: &vinyasa::sound::Palette,
-    interrupt: &'a AtomicBool,
-    store: Option<&'a vinyasa::voice::DiskClipStore>,
+    cancel: &vinyasa::Cancel,
+    store: Option<&'a vinyasa::cache::PreparedDir>,
 ) -> anyhow::Result<vinyasa::render::Renderer<'a>> {
     let options = vinyasa::render::RenderOptions {
         voice_volume: routine.voice.volume,
-        interrupt: Some(interrupt),
-        store: store.map(|s| s as &dyn vinyasa::render::ClipStore),
+        cancel: cancel.clone(),
+        store: store.map(|s| s as &dyn vinyasa::cache::PreparedStore),
         ..Default::default()
     };
     vinyasa::render::Renderer::with_options(timeline, voice, palette, options)
@@ -534,18 +535,7 @@ fn play(
     let cancel = vinyasa::Cancel::new();
     let flag = cancel.clone();
     ctrlc::set_handler(move || flag.cancel()).context("cannot install the Ctrl-C handler")?;
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let stop = interrupt.clone();
-    let watcher = cancel.clone();
-    // The renderer still takes the flag the render module knows.
-    std::thread::spawn(move || {
-        while !watcher.is_cancelled() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        stop.store(true, Ordering::Relaxed);
-    });
-    let store = cache_dir(voice_args)
-        .map(|d| vinyasa::voice::DiskClipStore::new(d.join(vinyasa::voice::PREPARED_DIR)));
+    let store = cache_dir(voice_args).map(|d| vinyasa::cache::PreparedDir::in_cache(&d));
     // With the OS voice, the renderer plays everything but the speech.
     let rendered = if system_voice {
         std::borrow::Cow::Owned(vinyasa::play::system_voice::speech_as_silence(&timeline))
@@ -557,7 +547,7 @@ fn play(
         &rendered,
         voice.as_ref(),
         &palette,
-        &interrupt,
+        &cancel,
         store.as_ref(),
     )?;
     let options = PlayOptions {

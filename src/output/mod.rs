@@ -135,7 +135,7 @@ impl OutputError {
     /// rendering was interrupted (Ctrl-C), else the render error itself.
     pub fn from_render(path: &Path, e: RenderError) -> Self {
         match e {
-            RenderError::Interrupted => OutputError::Cancelled { path: path.into() },
+            RenderError::Cancelled => OutputError::Cancelled { path: path.into() },
             source => OutputError::Render {
                 path: path.into(),
                 source,

@@ -1067,7 +1067,7 @@ pub(crate) mod tests {
                 100_000
             }
             fn fill(&mut self, _: u64, _: &mut [f32]) -> Result<(), RenderError> {
-                Err(RenderError::Interrupted)
+                Err(RenderError::Cancelled)
             }
         }
         let dir = tempfile::tempdir().unwrap();

@@ -422,7 +422,7 @@ pub(crate) mod tests {
         }
         fn fill(&mut self, start: u64, out: &mut [f32]) -> Result<(), RenderError> {
             if start + out.len() as u64 > self.fail_at {
-                return Err(RenderError::Interrupted);
+                return Err(RenderError::Cancelled);
             }
             out.fill(0.5);
             Ok(())
@@ -480,10 +480,7 @@ pub(crate) mod tests {
         // third (500..750) fails.
         assert_eq!(ahead.source(0, 10_000, generation).count(), 500);
         assert!(ahead.failed());
-        assert!(matches!(
-            ahead.take_failure(),
-            Some(RenderError::Interrupted)
-        ));
+        assert!(matches!(ahead.take_failure(), Some(RenderError::Cancelled)));
         assert!(ahead.take_failure().is_none());
         ahead.close();
     }

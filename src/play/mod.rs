@@ -420,10 +420,9 @@ fn run(
         }
         // Before `finished`: a failing renderer ends every step early.
         if ahead.failed() {
-            return Err(ahead.take_failure().map_or(
-                PlayError::Render(RenderError::Interrupted),
-                PlayError::Render,
-            ));
+            return Err(ahead
+                .take_failure()
+                .map_or(PlayError::Render(RenderError::Cancelled), PlayError::Render));
         }
         device.check()?;
         if let Some(voice) = voice.as_deref_mut() {

@@ -2,14 +2,20 @@
 //! planned sample is known.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use super::clips::{PreparedKey, SHARED_SOUNDS_SAMPLES, SharedSounds};
 use super::*;
+use crate::cache::PreparedStore;
 use crate::routine::Level;
 use crate::sound::analysis::{magnitude, max_step};
 use crate::sound::loudness::Meter;
+use crate::sound::palette::Sound;
 use crate::sound::{SESSION_BELL_SECONDS, STEP_BELL_SECONDS, TICK_SECONDS};
+use crate::sound::{db_to_amp, gain, loudness};
 use crate::timeline::{Bell, Phase, Role};
+use crate::timeline::{Cue, CueKind, Lane};
 use crate::voice::{Clip, TestVoice, VoiceError};
 
 /// A timeline under construction: cues laid end to end or at set samples.
@@ -585,28 +591,25 @@ fn exports_land_on_minus_16_lufs_under_minus_1_dbtp() {
     ];
     for (name, voice, t) in cases {
         let mut r = Renderer::new(&t, voice, &Palette::builtin()).unwrap();
-        let levels = *r.levels();
+        let gains = *r.gains();
         let x = render(&mut r, 8192);
         let (lufs, tp) = measure(&x, rate);
         println!(
             "{name}: {:.1} s, gain {:+.2} dB, predicted {:.2} LUFS, measured {lufs:.2} LUFS, true peak {tp:.2} dBTP",
             x.len() as f64 / f64::from(rate),
-            levels.gain_db,
-            levels.predicted_lufs
+            gains.gain_db,
+            gains.predicted_lufs
         );
         assert!(
-            (lufs - level::TARGET_LUFS).abs() <= 1.0,
+            (lufs - gain::TARGET_LUFS).abs() <= 1.0,
             "{name}: {lufs} LUFS"
         );
         // The prediction, not luck, put it there.
         assert!(
-            (lufs - levels.predicted_lufs).abs() <= 0.5,
-            "{name}: {lufs} vs {levels:?}"
+            (lufs - gains.predicted_lufs).abs() <= 0.5,
+            "{name}: {lufs} vs {gains:?}"
         );
-        assert!(
-            tp <= level::TRUE_PEAK_CEILING_DBTP,
-            "{name}: true peak {tp}"
-        );
+        assert!(tp <= gain::TRUE_PEAK_CEILING_DBTP, "{name}: true peak {tp}");
     }
 }
 
@@ -624,10 +627,10 @@ fn loudness_holds_at_other_rates_and_volumes() {
         let (lufs, tp) = measure(&x, rate);
         println!("{rate} Hz, volume {volume}: {lufs:.2} LUFS, {tp:.2} dBTP");
         assert!(
-            (lufs - level::TARGET_LUFS).abs() <= 1.0,
+            (lufs - gain::TARGET_LUFS).abs() <= 1.0,
             "{rate}/{volume}: {lufs}"
         );
-        assert!(tp <= level::TRUE_PEAK_CEILING_DBTP, "{rate}/{volume}: {tp}");
+        assert!(tp <= gain::TRUE_PEAK_CEILING_DBTP, "{rate}/{volume}: {tp}");
     }
 }
 
@@ -658,13 +661,13 @@ fn bells_and_tones_sit_under_the_voice() {
     let timeline = p.build(t);
     let mut r = Renderer::new(&timeline, voice, &Palette::builtin()).unwrap();
     // No part is held back by a cap: the balance is the palette's.
-    let levels = *r.levels();
+    let gains = *r.gains();
     assert!(
-        levels
+        gains
             .group_gain_db
             .iter()
-            .all(|&g| (g - levels.gain_db).abs() < 1e-9),
-        "{levels:?}"
+            .all(|&g| (g - gains.gain_db).abs() < 1e-9),
+        "{gains:?}"
     );
     let x = render(&mut r, 4096);
     let window = crate::sound::samples_in(0.4, rate);
@@ -768,7 +771,7 @@ fn memory_stays_bounded_on_a_long_session() {
     let mut at = 0;
     while at < timeline.total {
         r.fill(at, &mut block).unwrap();
-        most = most.max(r.cache.held);
+        most = most.max(r.clips.held);
         at += block.len() as u64;
     }
     assert!(k > 400);
@@ -776,21 +779,21 @@ fn memory_stays_bounded_on_a_long_session() {
 }
 
 #[test]
-fn an_interrupt_stops_a_fill() {
+fn a_cancel_stops_a_fill() {
     let voice = TestVoice::default();
     let t = mixed(&voice, 16_000);
-    let stop = AtomicBool::new(false);
+    let stop = Cancel::new();
     let options = RenderOptions {
-        interrupt: Some(&stop),
+        cancel: stop.clone(),
         ..RenderOptions::default()
     };
     let mut r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
     let mut block = vec![0.0f32; 4096];
     r.fill(0, &mut block).unwrap();
-    stop.store(true, Ordering::Relaxed);
+    stop.cancel();
     assert!(matches!(
         r.fill(4096, &mut block),
-        Err(RenderError::Interrupted)
+        Err(RenderError::Cancelled)
     ));
 }
 
@@ -887,7 +890,7 @@ struct MemoryStore(
     std::sync::atomic::AtomicUsize,
 );
 
-impl ClipStore for MemoryStore {
+impl PreparedStore for MemoryStore {
     fn load(&self, key: &str) -> Option<Vec<f32>> {
         self.0.lock().unwrap().get(key).cloned()
     }
@@ -931,7 +934,7 @@ fn a_clip_store_gives_the_same_samples_without_speaking() {
     assert_eq!(spoken, t.speech().count());
 
     let first = render(
-        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap(),
+        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options.clone()).unwrap(),
         4096,
     );
     assert_eq!(first, plain);
@@ -942,7 +945,7 @@ fn a_clip_store_gives_the_same_samples_without_speaking() {
     let saves = store.1.load(Ordering::Relaxed);
 
     let second = render(
-        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap(),
+        &mut Renderer::with_options(&t, &voice, &Palette::builtin(), options.clone()).unwrap(),
         4096,
     );
     assert_eq!(second, plain);
@@ -997,11 +1000,11 @@ fn sounds_at_once_are_limited_together() {
             })
     }));
     let mut r = Renderer::new(&t, voice, &Palette::builtin()).unwrap();
-    assert!(r.levels().gain_db > 6.0, "{:?}", r.levels());
+    assert!(r.gains().gain_db > 6.0, "{:?}", r.gains());
     let x = render(&mut r, 4096);
     // No sample reaches the soft clipper's knee: the groups' limiter kept
     // every sum under the single-part ceiling.
-    let ceiling = db_to_amp(level::SOURCE_CEILING_DBFS) as f32;
+    let ceiling = db_to_amp(gain::SOURCE_CEILING_DBFS) as f32;
     let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(peak <= ceiling, "{peak} > {ceiling}");
     assert!(peak > 0.9 * ceiling, "{peak}");
@@ -1042,7 +1045,7 @@ fn prepare_makes_every_clip_ahead_and_changes_no_sample() {
         store: Some(&store),
         ..RenderOptions::default()
     };
-    let mut r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
+    let mut r = Renderer::with_options(&t, &voice, &Palette::builtin(), options.clone()).unwrap();
     let calls = std::sync::Mutex::new(Vec::new());
     r.prepare(&|done, all| calls.lock().unwrap().push((done, all)))
         .unwrap();
@@ -1067,7 +1070,7 @@ fn prepare_makes_every_clip_ahead_and_changes_no_sample() {
 }
 
 #[test]
-fn prepare_without_a_store_does_nothing_and_an_interrupt_stops_it() {
+fn prepare_without_a_store_does_nothing_and_a_cancel_stops_it() {
     let voice = CountingVoice::default();
     let t = mixed(&TestVoice::default(), 16_000);
     Renderer::new(&t, &voice, &Palette::builtin())
@@ -1077,25 +1080,23 @@ fn prepare_without_a_store_does_nothing_and_an_interrupt_stops_it() {
     assert_eq!(voice.0.load(Ordering::Relaxed), 0);
 
     let store = MemoryStore::default();
-    let stop = AtomicBool::new(true);
+    let stop = Cancel::new();
+    stop.cancel();
     let options = RenderOptions {
         store: Some(&store),
-        interrupt: Some(&stop),
+        cancel: stop,
         ..RenderOptions::default()
     };
     let r = Renderer::with_options(&t, &voice, &Palette::builtin(), options).unwrap();
-    assert!(matches!(
-        r.prepare(&|_, _| {}),
-        Err(RenderError::Interrupted)
-    ));
+    assert!(matches!(r.prepare(&|_, _| {}), Err(RenderError::Cancelled)));
     assert_eq!(store.1.load(Ordering::Relaxed), 0);
 }
 
 #[test]
 fn sound_clips_are_made_once_and_held_within_their_budget() {
-    let clips = SoundClips::default();
+    let clips = SharedSounds::default();
     let made = std::sync::atomic::AtomicUsize::new(0);
-    let key = |len| ClipKey::Sound {
+    let key = |len| PreparedKey::Sound {
         sound: Sound::Tick,
         len,
     };
@@ -1108,7 +1109,7 @@ fn sound_clips_are_made_once_and_held_within_their_budget() {
     assert!(Arc::ptr_eq(&a, &b));
     assert_eq!(made.load(Ordering::Relaxed), 1);
     // Past the budget a clip is made, given, and not held.
-    let big = SOUND_CLIPS_SAMPLES;
+    let big = SHARED_SOUNDS_SAMPLES;
     clips.get_or_make(key(big as u64), || make(big)).unwrap();
     clips.get_or_make(key(big as u64), || make(big)).unwrap();
     assert_eq!(made.load(Ordering::Relaxed), 3);

@@ -5,7 +5,7 @@
 //! do to check the target. The K-weighting functions compute the same
 //! weighted energy as ebur128 (same filter, same coefficients) on single
 //! clips, which the renderer uses to set each clip's level and to predict the
-//! session's loudness before rendering it ([`super::level`]).
+//! session's loudness before rendering it ([`super::gain`]).
 
 /// The loudness of a mono K-weighted mean square `power`, in LUFS.
 pub fn power_to_lufs(power: f64) -> f64 {

@@ -11,21 +11,22 @@
 //! * [`fade`]: edge fades, so no clip starts or ends with a click;
 //! * [`resample`]: speech and sound files to the output rate, fitted to the
 //!   length the plan reserved;
-//! * [`phase`]: a phase rotator that lowers speech's peaks inaudibly;
+//! * [`rotation`]: a phase rotator that lowers speech's peaks inaudibly;
 //! * [`limit`]: peak limiting that keeps the true-peak ceiling;
 //! * [`loudness`]: BS.1770 K-weighting and measurement (ebur128);
-//! * [`level`]: the session gain, decided from the timeline alone;
+//! * [`gain`]: the loudness of each part and the session gain, decided from
+//!   the timeline alone;
 //! * [`palette`]: which sound plays for which cue, built in or from a WAV.
 
 pub mod bell;
 pub mod breath;
 pub mod fade;
-pub mod level;
+pub mod gain;
 pub mod limit;
 pub mod loudness;
 pub mod palette;
-pub mod phase;
 pub mod resample;
+pub mod rotation;
 pub mod tick;
 
 pub use bell::{SESSION_BELL_SECONDS, STEP_BELL_SECONDS};

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{bell, breath, fade, level, loudness, resample, tick};
+use super::{bell, breath, fade, gain, loudness, resample, tick};
 use crate::timeline::{Bell, CueKind, Phase};
 
 /// The longest sound file accepted, in seconds. A sound is cut to its cue
@@ -290,7 +290,7 @@ impl Palette {
         };
         let window = super::samples_in(sound.reference_seconds(), rate);
         let reference = loudness::reference_power(&probe, rate, window);
-        let wanted = loudness::lufs_to_power(level::SPEECH_LUFS + sound.level_db());
+        let wanted = loudness::lufs_to_power(gain::SPEECH_LUFS + sound.level_db());
         let gain = if reference > 0.0 {
             (wanted / reference).sqrt()
         } else {
@@ -454,7 +454,7 @@ impl SoundBank {
     }
 
     /// `sound` for a cue of `len` samples, at its palette level: relative to
-    /// speech at [`level::SPEECH_LUFS`], before the session gain.
+    /// speech at [`gain::SPEECH_LUFS`], before the session gain.
     pub fn render(&self, sound: Sound, len: usize) -> Vec<f32> {
         let entry = self.entry(sound);
         let mut out = match &entry.file {
@@ -498,19 +498,19 @@ impl SoundBank {
 
     /// How `sound`'s K-weighted energy is spread over a cue, for the
     /// loudness prediction; `longest` is the longest cue it will fill.
-    pub(crate) fn profile(&self, sound: Sound, longest: usize) -> level::Profile {
+    pub(crate) fn profile(&self, sound: Sound, longest: usize) -> gain::Profile {
         let rate = self.rate;
         let stretches = matches!(sound, Sound::Inhale | Sound::Exhale) && !self.is_file(sound);
         if stretches {
             // A built-in breath is one gesture at any length: measure it once
             // at its natural length and stretch.
             let natural = super::samples_in(sound.natural_seconds(), rate);
-            level::Profile::stretching(&self.render(sound, natural), rate)
+            gain::Profile::stretching(&self.render(sound, natural), rate)
         } else {
             // Files and bells keep their shape and are cut or padded: the
             // longest cue's rendering holds every shorter one's start.
             let longest = longest.min(super::samples_in(MAX_FILE_SECONDS, rate));
-            level::Profile::fixed(&self.render(sound, longest), rate)
+            gain::Profile::fixed(&self.render(sound, longest), rate)
         }
     }
 }
@@ -717,7 +717,7 @@ mod tests {
             let x = bank.render(sound, natural);
             let window = super::super::samples_in(sound.reference_seconds(), 44_100);
             let got = loudness::power_to_lufs(loudness::reference_power(&x, 44_100, window));
-            let want = level::SPEECH_LUFS + sound.level_db();
+            let want = gain::SPEECH_LUFS + sound.level_db();
             assert!((got - want).abs() < 0.05, "{sound}: {got} vs {want}");
             let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             assert!((f64::from(peak) - bank.peak(sound)).abs() < 1e-6);

@@ -29,11 +29,7 @@ mod flite;
 pub mod lexicon;
 pub mod text;
 
-pub use cache::{
-    CACHE_DIR_ENV, CacheStats, CacheUsage, CachedVoice, DEFAULT_CACHE_LIMIT, DiskClipStore,
-    FileCount, PREPARED_DIR, clear as clear_cache, default_cache_dir, prune as prune_cache,
-    usage as cache_usage,
-};
+pub use cache::{CacheStats, CachedVoice};
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
 
@@ -341,7 +337,7 @@ pub struct VoiceInfo {
 }
 
 /// The voice the settings ask for, with the routine's pronunciations, behind
-/// the clip cache in `cache` if given (see [`default_cache_dir`]).
+/// the clip cache in `cache` if given (see [`crate::cache::default_dir`]).
 ///
 /// A cache directory that cannot be created or written does not fail this or
 /// any later call: the voice speaks uncached and [`CacheStats::warning`] says

@@ -1,4 +1,4 @@
-//! Levels: the loudness every part is set to, and the session gain that
+//! The gains: the loudness every part is set to, and the session gain that
 //! brings the whole export to −16 LUFS, decided before any audio is made.
 //!
 //! The export must measure [`TARGET_LUFS`] integrated (BS.1770 with its
@@ -111,7 +111,7 @@ impl Profile {
 }
 
 /// Number of gain groups: speech, then one per palette sound.
-pub const GROUPS: usize = 6;
+pub const GAIN_GROUPS: usize = 6;
 
 /// How one part's energy is spread over its cue.
 #[derive(Clone, Copy, Debug)]
@@ -137,12 +137,12 @@ pub struct Part<'p> {
 
 /// The decided session gain.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Levels {
+pub struct Gains {
     /// The session gain, in dB, applied to every part.
     pub gain_db: f64,
     /// Each group's gain in dB: the session gain, or less for a sound held
     /// at its peak ceiling.
-    pub group_gain_db: [f64; GROUPS],
+    pub group_gain_db: [f64; GAIN_GROUPS],
     /// The integrated loudness the prediction expects the export to
     /// measure, in LUFS (`-inf` for a silent session).
     pub predicted_lufs: f64,
@@ -152,7 +152,7 @@ pub struct Levels {
 struct Grid {
     /// Samples per step.
     step: u64,
-    energy: Vec<[f64; GROUPS]>,
+    energy: Vec<[f64; GAIN_GROUPS]>,
 }
 
 impl Grid {
@@ -160,7 +160,7 @@ impl Grid {
         let step = samples_per_100ms(rate) as u64;
         // Like ebur128, only whole 100 ms steps count.
         let steps = (total / step) as usize;
-        let mut energy = vec![[0.0; GROUPS]; steps];
+        let mut energy = vec![[0.0; GAIN_GROUPS]; steps];
         for part in parts {
             let end = (part.start + part.len).min(steps as u64 * step);
             if part.len == 0 || part.start >= end {
@@ -180,7 +180,7 @@ impl Grid {
 
     /// The integrated loudness with each group at its gain (linear), gated
     /// as BS.1770 and ebur128 do.
-    fn loudness(&self, gains: &[f64; GROUPS]) -> f64 {
+    fn loudness(&self, gains: &[f64; GAIN_GROUPS]) -> f64 {
         let squares = gains.map(|g| g * g);
         let steps: Vec<f64> = self
             .energy
@@ -210,15 +210,15 @@ pub fn decide<'p>(
     total: u64,
     rate: u32,
     parts: impl IntoIterator<Item = Part<'p>>,
-    caps: [f64; GROUPS],
-) -> Levels {
+    caps: [f64; GAIN_GROUPS],
+) -> Gains {
     let grid = Grid::new(total, rate, parts);
     let (lo, hi) = (
         10f64.powf(GAIN_RANGE_DB.0 / 20.0),
         10f64.powf(GAIN_RANGE_DB.1 / 20.0),
     );
     let gains_at = |g: f64| {
-        let mut gains = [g; GROUPS];
+        let mut gains = [g; GAIN_GROUPS];
         for (gain, cap) in gains.iter_mut().zip(caps) {
             *gain = gain.min(cap);
         }
@@ -246,7 +246,7 @@ pub fn decide<'p>(
     if !predicted.is_finite() {
         g = 1.0;
     }
-    Levels {
+    Gains {
         gain_db: 20.0 * g.log10(),
         group_gain_db: gains_at(g).map(|x| 20.0 * x.log10()),
         predicted_lufs: predicted,
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn steady_speech_needs_only_its_own_offset() {
         let parts = [speech(0, 100_000, -20.0)];
-        let l = decide(100_000, RATE, parts, [f64::INFINITY; GROUPS]);
+        let l = decide(100_000, RATE, parts, [f64::INFINITY; GAIN_GROUPS]);
         assert!((l.gain_db - 4.0).abs() < 0.01, "{l:?}");
         assert!((l.predicted_lufs - TARGET_LUFS).abs() < 0.001);
     }
@@ -280,7 +280,7 @@ mod tests {
     fn silence_is_gated_out_and_quiet_parts_are_gated_relative() {
         // Speech at -16 with long silences: the silences do not count.
         let parts = [speech(0, 20_000, -16.0), speech(500_000, 20_000, -16.0)];
-        let l = decide(1_000_000, RATE, parts, [f64::INFINITY; GROUPS]);
+        let l = decide(1_000_000, RATE, parts, [f64::INFINITY; GAIN_GROUPS]);
         // Only the blocks straddling each clip's edges pull it a little
         // under; their weight is small.
         assert!(l.gain_db.abs() < 0.7, "{l:?}");
@@ -289,17 +289,17 @@ mod tests {
             1_000_000,
             RATE,
             [speech(0, 400_000, -16.0)],
-            [f64::INFINITY; GROUPS],
+            [f64::INFINITY; GAIN_GROUPS],
         );
         let with_murmur = decide(
             1_000_000,
             RATE,
             [speech(0, 400_000, -16.0), speech(400_000, 400_000, -46.0)],
-            [f64::INFINITY; GROUPS],
+            [f64::INFINITY; GAIN_GROUPS],
         );
         assert!((alone.gain_db - with_murmur.gain_db).abs() < 0.01);
         // Nothing at all: no gain.
-        let none = decide(1_000_000, RATE, [], [f64::INFINITY; GROUPS]);
+        let none = decide(1_000_000, RATE, [], [f64::INFINITY; GAIN_GROUPS]);
         assert_eq!(none.gain_db, 0.0);
         assert_eq!(none.predicted_lufs, f64::NEG_INFINITY);
     }
@@ -311,7 +311,7 @@ mod tests {
             ..speech(0, 100_000, -30.0)
         };
         let caps = {
-            let mut c = [f64::INFINITY; GROUPS];
+            let mut c = [f64::INFINITY; GAIN_GROUPS];
             c[1] = 10f64.powf(6.0 / 20.0);
             c
         };
