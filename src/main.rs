@@ -1,5 +1,6 @@
 //! The `vinyasa` binary: parse arguments, call the library, print, exit.
 
+mod app;
 mod cli;
 
 use std::io::{self, Write};
@@ -356,18 +357,22 @@ fn export(
         None => Default::default(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
+    // The renderer still takes a bare flag; export takes a `Cancel`.
+    let (flag, stop) = (cancel.clone(), vinyasa::Cancel::new());
+    let stop_export = stop.clone();
     // Ctrl-C and SIGTERM stop the render at the next block; the temporary
     // file is removed and any existing target left as it was.
-    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
-        .context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::Relaxed);
+        stop_export.cancel();
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let options = ExportOptions {
         force: args.force,
         channels: args.channels,
         captions,
-        progress: true,
         loudness: true,
-        cancel: cancel.clone(),
+        cancel: stop,
     };
     let targets = export::targets(&args.files, args.output.as_deref())?;
     // Check everything before rendering anything.
@@ -394,7 +399,8 @@ fn export(
             &cancel,
             store.as_ref(),
         )?;
-        match export::export(&timeline, &mut renderer, wav, &options) {
+        let bar = app::progress::ExportBar::new(wav, &timeline);
+        match export::export(&timeline, &mut renderer, wav, &options, &bar) {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) if cancel.load(Ordering::Relaxed) => {
                 eprintln!("vinyasa: {:#}", anyhow::Error::from(e));
