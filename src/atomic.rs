@@ -10,9 +10,10 @@
 //! ([`Overwrite::Replace`], keeping the replaced file's permissions).
 //! Dropping an `AtomicFile` without committing it removes the temporary
 //! file. A process killed outright (`kill -9`, a power cut) leaves its
-//! temporary file; the next `AtomicFile` for the same target removes it once
-//! it is an hour old, and [`is_temporary`] lets a directory's owner (a
-//! cache) find such files for its own clean-up.
+//! temporary file: [`remove_leftovers`] removes a target's once they are an
+//! hour old (call it before writing a file people name and write again),
+//! and [`is_temporary`] lets a directory's owner (a cache, whose thousands
+//! of files are not worth a scan per write) find them for its own clean-up.
 //!
 //! This module knows files only: it imports nothing from the rest of the
 //! crate, and reports plain [`io::Error`]s for its callers to put in their
@@ -58,8 +59,8 @@ pub struct AtomicFile {
     target: PathBuf,
 }
 
-/// A temporary file this old belongs to no running write: a session of
-/// hours is written in seconds.
+/// A temporary file this old belongs to no running write (see
+/// [`remove_leftovers`]).
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// What the name of every temporary file starts with after the dot and the
@@ -100,9 +101,7 @@ fn dir_of(target: &Path) -> &Path {
 }
 
 impl AtomicFile {
-    /// Creates the temporary file for `target` in `target`'s directory,
-    /// first removing this target's temporary files left by killed writes
-    /// an hour or more ago.
+    /// Creates the temporary file for `target` in `target`'s directory.
     ///
     /// Nothing is checked about the target itself (that is the commit's
     /// job); a `target` with no file name (`/`, `..`) is refused with
@@ -114,9 +113,7 @@ impl AtomicFile {
                 "the path names no file",
             ));
         };
-        let dir = dir_of(target);
-        let prefix = format!(".{}{MARK}", name.to_string_lossy());
-        remove_stale(dir, &prefix);
+        let prefix = temporary_prefix(name);
         let mut builder = tempfile::Builder::new();
         builder
             .prefix(&prefix)
@@ -129,7 +126,7 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let tmp = builder.tempfile_in(dir)?;
+        let tmp = builder.tempfile_in(dir_of(target))?;
         Ok(AtomicFile {
             tmp,
             target: target.into(),
@@ -175,18 +172,28 @@ impl AtomicFile {
     }
 }
 
-/// Removes the temporary files (`prefix` + random characters + suffix) that
-/// a write to the same target left in `dir` when it was killed (a kill -9
-/// gives no chance to clean up) once they are [`STALE_AFTER`] old. Best
-/// effort: whatever cannot be read or removed is left.
-fn remove_stale(dir: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// What the names of `target`'s temporary files start with.
+fn temporary_prefix(name: &OsStr) -> String {
+    format!(".{}{MARK}", name.to_string_lossy())
+}
+
+/// Removes the temporary files that writes to `target` left beside it when
+/// they were killed (a kill -9 gives no chance to clean up) once they are
+/// an hour old: a session of hours is written in seconds, so such a file
+/// belongs to no running write. Best effort: whatever cannot be read or
+/// removed is left.
+pub fn remove_leftovers(target: &Path) {
+    let Some(name) = target.file_name() else {
+        return;
+    };
+    let prefix = temporary_prefix(name);
+    let Ok(entries) = std::fs::read_dir(dir_of(target)) else {
         return;
     };
     let now = SystemTime::now();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
         };
         let stale = entry
@@ -340,7 +347,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_killed_writes_old_temporary_file_is_removed_by_the_next_write() {
+    fn a_killed_writes_old_temporary_file_is_removed_as_a_leftover() {
         let dir = tempfile::tempdir().unwrap();
         let at = |name: &str, age_s: u64| {
             let p = dir.path().join(name);
@@ -357,14 +364,17 @@ pub(crate) mod tests {
         at(".a.wav.vinyasa-XyZ789.tmp", 60); // one running now
         at(".b.wav.vinyasa-AbC123.tmp", 7200); // another target's
         at(".a.wav.vinyasa-notes.txt", 7200); // not one of ours
-        write(&dir.path().join("a.wav"), b"new", Overwrite::Refuse).unwrap();
+        let target = dir.path().join("a.wav");
+        // Creating a file leaves them all: that is remove_leftovers' job.
+        drop(AtomicFile::new(&target).unwrap());
+        assert_eq!(names(dir.path()).len(), 4);
+        remove_leftovers(&target);
         assert_eq!(
             names(dir.path()),
             [
                 ".a.wav.vinyasa-XyZ789.tmp",
                 ".a.wav.vinyasa-notes.txt",
                 ".b.wav.vinyasa-AbC123.tmp",
-                "a.wav"
             ]
         );
     }

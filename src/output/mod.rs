@@ -208,6 +208,7 @@ impl Staged {
                 path: target.into(),
             });
         }
+        crate::atomic::remove_leftovers(target);
         let file = AtomicFile::new(target).map_err(|source| OutputError::Create {
             dir: target
                 .parent()
