@@ -1,8 +1,9 @@
 //! `vinyasa export`, library side: where each routine's files go, and one
-//! session written as a WAV with its markers and captions, with a progress
-//! bar and a one-line summary.
+//! session written as a WAV with its markers and captions, telling a
+//! [`Progress`] how far it is, and a one-line summary.
 //!
-//! The command line is parsed elsewhere; this module takes plain values.
+//! The command line is parsed elsewhere, and progress is drawn elsewhere;
+//! this module takes plain values.
 //! Every file goes through the rule of [`crate::output`]: all targets are
 //! checked before anything is rendered, each file is written beside its
 //! target and renamed when complete, and an error or a cancel leaves no
@@ -11,14 +12,12 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-
-use crate::output::captions::CaptionFormat;
-use crate::output::wav::{Marker, WavOptions, WavSummary, write_wav};
-use crate::output::{OutputError, Staged, check_target};
+use crate::Cancel;
+use crate::output::audio::{AudioOptions, AudioSummary, write_audio};
+use crate::output::captions::{CaptionFormat, stage_captions};
+use crate::output::encode::{Format, Metadata};
+use crate::output::{OutputError, check_target};
 use crate::render::Samples;
 use crate::timeline::Timeline;
 
@@ -31,14 +30,11 @@ pub struct ExportOptions {
     pub channels: u16,
     /// Caption files to write beside the WAV.
     pub captions: BTreeSet<CaptionFormat>,
-    /// Show a progress bar on stderr (it hides itself anyway when stderr is
-    /// not a terminal).
-    pub progress: bool,
     /// Measure the loudness of the file as it is written, for the summary.
     pub loudness: bool,
-    /// Set from another thread (a Ctrl-C handler) to stop the export; it is
-    /// read once per block of samples.
-    pub cancel: Arc<AtomicBool>,
+    /// Cancelled from another thread (a Ctrl-C handler) to stop the export;
+    /// it is read once per block of samples.
+    pub cancel: Cancel,
 }
 
 impl Default for ExportOptions {
@@ -47,9 +43,8 @@ impl Default for ExportOptions {
             force: false,
             channels: 1,
             captions: BTreeSet::new(),
-            progress: true,
             loudness: true,
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel: Cancel::new(),
         }
     }
 }
@@ -257,14 +252,42 @@ pub fn check_targets(wav: &Path, options: &ExportOptions) -> Result<(), ExportEr
 /// What an export wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExportSummary {
-    /// The WAV.
-    pub wav: WavSummary,
+    /// The audio file.
+    pub audio: AudioSummary,
     /// The caption files, in the order of [`CaptionFormat`].
     pub captions: Vec<PathBuf>,
 }
 
+/// Told how far an export is, to show it. Every method does nothing by
+/// default; [`NoProgress`] is the one that shows nothing.
+///
+/// [`preparing`](Progress::preparing) is called from several threads at
+/// once (clips are prepared on every core), hence `&self` and `Sync`.
+pub trait Progress: Sync {
+    /// `done` of `total` clips are prepared (spoken, resampled, mixed)
+    /// before the samples are written.
+    fn preparing(&self, done: usize, total: usize) {
+        let _ = (done, total);
+    }
+
+    /// `done_frames` of `total_frames` are written.
+    fn writing(&self, done_frames: u64, total_frames: u64) {
+        let _ = (done_frames, total_frames);
+    }
+
+    /// The export is over, written or not: nothing more will be reported.
+    fn finished(&self) {}
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
 /// Writes `timeline`'s session, rendered by `samples`, to `wav` with one
-/// marker per step, and its captions beside it.
+/// marker per step, and its captions beside it, telling `progress` how far
+/// it is.
 ///
 /// All targets are checked first; the captions are staged (written to
 /// temporary files) before the audio is rendered and renamed into place
@@ -274,6 +297,7 @@ pub fn export(
     samples: &mut dyn Samples,
     wav: &Path,
     options: &ExportOptions,
+    progress: &dyn Progress,
 ) -> Result<ExportSummary, ExportError> {
     if samples.rate() != timeline.rate || samples.total() != timeline.total {
         return Err(ExportError::Mismatch {
@@ -286,92 +310,46 @@ pub fn export(
     }
     check_targets(wav, options)?;
 
-    let mut staged = Vec::new();
-    for (format, path) in caption_paths(wav, options) {
-        let mut file = Staged::new(&path, options.force)?;
-        std::io::Write::write_all(file.file(), format.render(timeline).as_bytes())
-            .map_err(|e| file.error(e))?;
-        staged.push(file);
-    }
+    let staged = caption_paths(wav, options)
+        .into_iter()
+        .map(|(format, path)| stage_captions(&path, timeline, format, options.force))
+        .collect::<Result<Vec<_>, _>>()?;
 
-    let bar = progress_bar(wav, timeline, options.progress);
     // The clips first, on every core; then the samples, front to back.
-    let name = bar.message();
-    let prepared = samples.prepare(&|done, all| {
-        bar.set_message(format!("{name}: preparing clip {done}/{all}"));
-    });
-    bar.set_message(name);
-    if let Err(e) = prepared {
-        bar.finish_and_clear();
-        return Err(OutputError::from_render(wav, e).into());
-    }
-    let result = write_wav(
-        wav,
-        samples,
-        &Marker::from_steps(&timeline.steps),
-        &WavOptions {
-            channels: options.channels,
-            force: options.force,
-            loudness: options.loudness,
-        },
-        &options.cancel,
-        &mut |frames| bar.set_position(frames),
-    );
-    bar.finish_and_clear();
-    let summary = result?;
+    let written = samples
+        .prepare(&|done, all| progress.preparing(done, all))
+        .map_err(|e| OutputError::from_render(wav, e))
+        .and_then(|()| {
+            write_audio(
+                wav,
+                samples,
+                &Metadata::from_timeline(timeline),
+                &AudioOptions {
+                    format: Format::Wav,
+                    channels: options.channels,
+                    force: options.force,
+                    loudness: options.loudness,
+                },
+                &options.cancel,
+                &mut |frames| progress.writing(frames, timeline.total),
+            )
+        });
+    progress.finished();
+    let audio = written?;
 
     let mut captions = Vec::new();
     for file in staged {
         captions.push(file.target().to_path_buf());
         file.commit()?;
     }
-    Ok(ExportSummary {
-        wav: summary,
-        captions,
-    })
-}
-
-/// A bar on stderr counting audio time, hidden when `show` is false or
-/// stderr is not a terminal (indicatif's stderr target checks).
-fn progress_bar(wav: &Path, timeline: &Timeline, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let rate = timeline.rate.max(1);
-    let audio_time = move |frames: u64| duration(frames as f64 / f64::from(rate));
-    let style =
-        ProgressStyle::with_template("{msg} [{bar:32}] {audio_pos} / {audio_len}  eta {eta}")
-            .map(|s| {
-                s.progress_chars("=> ")
-                    .with_key(
-                        "audio_pos",
-                        move |state: &ProgressState, w: &mut dyn fmt::Write| {
-                            let _ = w.write_str(&audio_time(state.pos()));
-                        },
-                    )
-                    .with_key(
-                        "audio_len",
-                        move |state: &ProgressState, w: &mut dyn fmt::Write| {
-                            let _ = w.write_str(&audio_time(state.len().unwrap_or(0)));
-                        },
-                    )
-            })
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let bar = ProgressBar::with_draw_target(Some(timeline.total), ProgressDrawTarget::stderr())
-        .with_style(style);
-    bar.set_message(
-        wav.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    );
-    bar
+    Ok(ExportSummary { audio, captions })
 }
 
 impl fmt::Display for ExportSummary {
     /// `wrote mid-back.wav: 32:10 (1 ch, 44.1 kHz, 170 MB), -16.1 LUFS,
     /// -1.4 dBTP`, then `; captions: mid-back.srt, mid-back.vtt` if any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w = &self.wav;
+        let w = &self.audio;
         write!(
             f,
             "wrote {}: {} ({} ch, {}, {})",
@@ -407,7 +385,7 @@ impl fmt::Display for ExportSummary {
 }
 
 /// `m:ss` or `h:mm:ss`, to the nearest second.
-fn duration(seconds: f64) -> String {
+pub fn duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -451,10 +429,11 @@ pub fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::audio::Loudness;
+    use crate::output::audio::tests::Signal;
     use crate::output::captions;
     use crate::output::tests::names;
-    use crate::output::wav::Loudness;
-    use crate::output::wav::tests::{Signal, chunks, read_markers};
+    use crate::output::wav::tests::{chunks, read_markers};
 
     fn paths(v: &[&str]) -> Vec<PathBuf> {
         v.iter().map(PathBuf::from).collect()
@@ -568,13 +547,14 @@ mod tests {
 
     fn summary(loudness: Option<Loudness>, captions: Vec<PathBuf>) -> ExportSummary {
         ExportSummary {
-            wav: WavSummary {
+            audio: AudioSummary {
                 path: "mid-back.wav".into(),
+                format: Format::Wav,
                 rate: 44_100,
                 channels: 1,
                 frames: 44_100 * 1930 + 100,
                 bytes: 170_226_044,
-                markers: 12,
+                chapters: 12,
                 loudness,
             },
             captions,
@@ -612,7 +592,7 @@ mod tests {
     }
 
     /// Frames of [`short`]: four blocks of the writer and a bit.
-    const SHORT: u64 = 4 * crate::output::wav::BLOCK_FRAMES as u64 + 1_000;
+    const SHORT: u64 = 4 * crate::output::audio::BLOCK_FRAMES as u64 + 1_000;
 
     /// A short timeline at 8 kHz whose samples are a ramp.
     fn short() -> (Timeline, Signal<impl FnMut(u64) -> f32>) {
@@ -632,7 +612,6 @@ mod tests {
     fn options(captions: &[CaptionFormat]) -> ExportOptions {
         ExportOptions {
             captions: captions.iter().copied().collect(),
-            progress: false,
             ..ExportOptions::default()
         }
     }
@@ -642,8 +621,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wav = dir.path().join("s.wav");
         let (t, mut s) = short();
-        let sum = export(&t, &mut s, &wav, &options(&CaptionFormat::ALL)).unwrap();
-        assert_eq!(sum.wav.frames, SHORT);
+        let sum = export(&t, &mut s, &wav, &options(&CaptionFormat::ALL), &NoProgress).unwrap();
+        assert_eq!(sum.audio.frames, SHORT);
         assert_eq!(
             sum.captions,
             [
@@ -656,16 +635,7 @@ mod tests {
         let bytes = std::fs::read(&wav).unwrap();
         assert_eq!(
             read_markers(&bytes),
-            [
-                Marker {
-                    sample: 0,
-                    label: "Welcome".into()
-                },
-                Marker {
-                    sample: 8_000,
-                    label: "Cat & cow".into()
-                }
-            ]
+            [(0, "Welcome".into()), (8_000, "Cat & cow".into())]
         );
         assert_eq!(chunks(&bytes).len(), 4);
         assert_eq!(
@@ -689,6 +659,7 @@ mod tests {
             &mut s,
             &wav,
             &options(&[CaptionFormat::Srt, CaptionFormat::Vtt]),
+            &NoProgress,
         )
         .unwrap_err();
         assert!(
@@ -707,8 +678,8 @@ mod tests {
         let (t, mut s) = short();
         let o = options(&CaptionFormat::ALL);
         // As a Ctrl-C handler would, while the third block renders.
-        s.cancel_at = Some((2, Arc::clone(&o.cancel)));
-        let e = export(&t, &mut s, &wav, &o).unwrap_err();
+        s.cancel_at = Some((2, o.cancel.clone()));
+        let e = export(&t, &mut s, &wav, &o, &NoProgress).unwrap_err();
         assert!(
             matches!(e, ExportError::Output(OutputError::Cancelled { .. })),
             "{e:?}"
@@ -723,7 +694,7 @@ mod tests {
         let wav = dir.path().join("s.wav");
         let (t, mut s) = short();
         s.fail_at = Some(3);
-        let e = export(&t, &mut s, &wav, &options(&CaptionFormat::ALL)).unwrap_err();
+        let e = export(&t, &mut s, &wav, &options(&CaptionFormat::ALL), &NoProgress).unwrap_err();
         assert!(
             matches!(e, ExportError::Output(OutputError::Render { .. })),
             "{e:?}"
@@ -737,7 +708,14 @@ mod tests {
         // The caption test timeline is at 1000 Hz; these samples are at 8 kHz.
         let t = captions::tests::timeline();
         let mut s = Signal::new(8_000, t.total, |_| 0.0);
-        let e = export(&t, &mut s, &dir.path().join("s.wav"), &options(&[])).unwrap_err();
+        let e = export(
+            &t,
+            &mut s,
+            &dir.path().join("s.wav"),
+            &options(&[]),
+            &NoProgress,
+        )
+        .unwrap_err();
         assert!(matches!(e, ExportError::Mismatch { .. }), "{e:?}");
         assert!(names(dir.path()).is_empty());
     }
@@ -747,7 +725,77 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (t, mut s) = short();
         let path = dir.path().join("s.srt");
-        let e = export(&t, &mut s, &path, &options(&[CaptionFormat::Srt])).unwrap_err();
+        let e = export(
+            &t,
+            &mut s,
+            &path,
+            &options(&[CaptionFormat::Srt]),
+            &NoProgress,
+        )
+        .unwrap_err();
         assert!(matches!(e, ExportError::CaptionsClash { .. }), "{e:?}");
+    }
+
+    /// A [`Progress`] that writes down what it is told.
+    #[derive(Default)]
+    struct Recorded {
+        calls: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Progress for Recorded {
+        fn preparing(&self, done: usize, total: usize) {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("preparing {done}/{total}"));
+        }
+        fn writing(&self, done_frames: u64, total_frames: u64) {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("writing {done_frames}/{total_frames}"));
+        }
+        fn finished(&self) {
+            self.calls.lock().unwrap().push("finished".into());
+        }
+    }
+
+    #[test]
+    fn progress_is_told_each_block_then_that_it_is_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, mut s) = short();
+        let progress = Recorded::default();
+        export(
+            &t,
+            &mut s,
+            &dir.path().join("s.wav"),
+            &options(&[]),
+            &progress,
+        )
+        .unwrap();
+        let block = crate::output::audio::BLOCK_FRAMES as u64;
+        let mut want: Vec<String> = (1..=4)
+            .map(|b| format!("writing {}/{SHORT}", b * block))
+            .collect();
+        want.push(format!("writing {SHORT}/{SHORT}"));
+        want.push("finished".into());
+        assert_eq!(*progress.calls.lock().unwrap(), want);
+
+        // A failed export is over too.
+        let (t, mut s) = short();
+        s.fail_at = Some(1);
+        let progress = Recorded::default();
+        export(
+            &t,
+            &mut s,
+            &dir.path().join("f.wav"),
+            &options(&[]),
+            &progress,
+        )
+        .unwrap_err();
+        assert_eq!(
+            *progress.calls.lock().unwrap(),
+            [format!("writing {block}/{SHORT}"), "finished".into()]
+        );
     }
 }

@@ -19,7 +19,10 @@
 //! * [`sound`] holds the bells, breath tones and ticks, and the effects and
 //!   loudness control the renderer uses.
 //! * [`render`] turns a timeline into samples.
-//! * [`output`] writes files safely: the WAV with a marker per step, and captions.
+//! * [`output`] writes a session's files: its audio through one encoder per
+//!   format (WAV with a marker per step is the first), and captions.
+//! * [`atomic`] is how every file is written: beside its target, renamed
+//!   into place when complete.
 //! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
 //! * [`play`] plays a session live, rendering ahead as it goes.
 //!
@@ -53,6 +56,7 @@
 //! assert_eq!(timeline.seconds(release.start), 21.128);
 //! ```
 
+pub mod atomic;
 pub mod cache;
 pub mod cancel;
 mod cores;

@@ -1,12 +1,11 @@
 //! The `vinyasa` binary: parse arguments, call the library, print, exit.
 
+mod app;
 mod cli;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Parser;
@@ -353,21 +352,18 @@ fn export(
         Some(list) => vinyasa::output::captions::parse_formats(list).map_err(anyhow::Error::msg)?,
         None => Default::default(),
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let render_cancel = vinyasa::Cancel::new();
-    let (flag, render_flag) = (cancel.clone(), render_cancel.clone());
+    let cancel = vinyasa::Cancel::new();
+    let flag = cancel.clone();
     // Ctrl-C and SIGTERM stop the render at the next block; the temporary
     // file is removed and any existing target left as it was.
     ctrlc::set_handler(move || {
-        flag.store(true, Ordering::Relaxed);
-        render_flag.cancel();
+        flag.cancel();
     })
     .context("cannot install the Ctrl-C handler")?;
     let options = ExportOptions {
         force: args.force,
         channels: args.channels,
         captions,
-        progress: true,
         loudness: true,
         cancel: cancel.clone(),
     };
@@ -392,12 +388,13 @@ fn export(
             &timeline,
             voice.as_ref(),
             &palette,
-            &render_cancel,
+            &cancel,
             store.as_ref(),
         )?;
-        match export::export(&timeline, &mut renderer, wav, &options) {
+        let bar = app::progress::ExportBar::new(wav, &timeline);
+        match export::export(&timeline, &mut renderer, wav, &options, &bar) {
             Ok(summary) => eprintln!("{summary}"),
-            Err(e) if cancel.load(Ordering::Relaxed) => {
+            Err(e) if cancel.is_cancelled() => {
                 eprintln!("vinyasa: {:#}", anyhow::Error::from(e));
                 return Ok(ExitCode::from(130));
             }

@@ -5,16 +5,17 @@
 //! of other kinds (silence, bells, breath tones) have no words and are left
 //! out. Phrases of one step split by an inline pause stay separate entries,
 //! each shown while it is spoken. The exporters are pure: timeline in, text
-//! out; [`write_captions`] puts the text in a file under the rule of
-//! [`crate::output`].
+//! out; [`stage_captions`] puts the text in a temporary file under the rule
+//! of [`crate::output`], and [`write_captions`] also renames it into place.
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::OutputError;
-use crate::timeline::{Cue, Timeline};
+use super::encode::Lyric;
+use super::{OutputError, Staged};
+use crate::timeline::Timeline;
 
 /// A caption file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,7 +104,23 @@ pub fn write_captions(
     format: CaptionFormat,
     force: bool,
 ) -> Result<(), OutputError> {
-    super::write_file(path, format.render(timeline).as_bytes(), force)
+    stage_captions(path, timeline, format, force)?.commit()
+}
+
+/// Writes the captions of `timeline` in `format` to a temporary file beside
+/// `path`, to be renamed into place by [`Staged::commit`] (or dropped, and
+/// removed): how an export has its captions ready before the audio and in
+/// place only after it. [`write_captions`] is this, committed at once.
+pub fn stage_captions(
+    path: &Path,
+    timeline: &Timeline,
+    format: CaptionFormat,
+    force: bool,
+) -> Result<Staged, OutputError> {
+    let mut staged = Staged::new(path, force)?;
+    std::io::Write::write_all(staged.file(), format.render(timeline).as_bytes())
+        .map_err(|e| staged.error(e))?;
+    Ok(staged)
 }
 
 /// One caption: its times in the unit of the format, and its text on one line.
@@ -113,24 +130,24 @@ struct Entry {
     text: String,
 }
 
-/// The speech cues of `timeline` with times rounded to `1/per_second`.
+/// The spoken words of `timeline` ([`Lyric::from_timeline`]) with times
+/// rounded to `1/per_second`.
 fn entries(timeline: &Timeline, per_second: u64) -> Vec<Entry> {
     let at = |samples: u64| -> u64 {
         let rate = u128::from(timeline.rate.max(1));
         ((u128::from(samples) * u128::from(per_second) + rate / 2) / rate) as u64
     };
-    timeline
-        .speech()
-        .filter_map(|cue: &Cue| {
-            // Captions are one line: a phone's player wraps it.
-            let text = cue.text.split_whitespace().collect::<Vec<_>>().join(" ");
-            if text.is_empty() {
-                return None;
-            }
-            let start = at(cue.start);
+    Lyric::from_timeline(timeline)
+        .into_iter()
+        .map(|lyric| {
+            let start = at(lyric.start_frame);
             // A cue shorter than the unit still shows for one unit.
-            let end = at(cue.end()).max(start + 1);
-            Some(Entry { start, end, text })
+            let end = at(lyric.end_frame).max(start + 1);
+            Entry {
+                start,
+                end,
+                text: lyric.text,
+            }
         })
         .collect()
 }
@@ -222,8 +239,9 @@ pub fn lrc(timeline: &Timeline) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::output::tests::names;
     use crate::routine::Level;
-    use crate::timeline::{Bell, CueKind, Role, StepSpan};
+    use crate::timeline::{Bell, Cue, CueKind, Role, StepSpan};
 
     fn cue(start: u64, len: u64, step: usize, kind: CueKind, role: Role, text: &str) -> Cue {
         Cue {
@@ -388,5 +406,32 @@ pub(crate) mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), srt(&timeline()));
         let err = write_captions(&path, &timeline(), CaptionFormat::Srt, false).unwrap_err();
         assert!(matches!(err, OutputError::Exists { .. }));
+    }
+
+    #[test]
+    fn staged_captions_appear_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        for format in CaptionFormat::ALL {
+            let path = format.path_beside(&dir.path().join("a.wav"));
+            let staged = stage_captions(&path, &timeline(), format, false).unwrap();
+            assert_eq!(staged.target(), path);
+            assert!(!path.exists());
+            staged.commit().unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                format.render(&timeline())
+            );
+        }
+        assert_eq!(names(dir.path()), ["a.lrc", "a.srt", "a.vtt"]);
+        // Dropped uncommitted: nothing is left, and the file there stays.
+        let path = dir.path().join("a.srt");
+        let staged = stage_captions(&path, &timeline(), CaptionFormat::Srt, true).unwrap();
+        assert_eq!(names(dir.path()).len(), 4);
+        drop(staged);
+        assert_eq!(names(dir.path()), ["a.lrc", "a.srt", "a.vtt"]);
+        // And an existing file is refused before anything is written.
+        let err = stage_captions(&path, &timeline(), CaptionFormat::Srt, false).unwrap_err();
+        assert!(matches!(err, OutputError::Exists { .. }), "{err:?}");
+        assert_eq!(names(dir.path()), ["a.lrc", "a.srt", "a.vtt"]);
     }
 }

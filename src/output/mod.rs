@@ -1,25 +1,30 @@
-//! Files a session is written to: the WAV ([`wav`]) and its captions
+//! Files a session is written to: its audio ([`audio`], in a [`encode::Format`]
+//! whose encoder is one module, [`wav`] the first) and its captions
 //! ([`captions`]), and the rule every one of them is written by.
 //!
 //! The rule: a file is written to a hidden temporary file beside its target
-//! (`.NAME.vinyasa-XXXXXX.tmp`), synced, and renamed into place only when it
-//! is complete, so an error or Ctrl-C never leaves a partial file under the
-//! target's name. An existing target is refused unless `force` is given, both
-//! before any work is done and again, atomically, at the rename, so a file
-//! that appears in between is not clobbered either. Whatever goes wrong, the
-//! temporary file is removed and an existing target is left as it was; a
-//! process killed outright (`kill -9`, a power cut) leaves its temporary
-//! file, which the next write to the same target removes once it is an
-//! hour old.
+//! (`.NAME.vinyasa-XXXXXX.tmp`, see [`crate::atomic`]), synced, and renamed
+//! into place only when it is complete, so an error or Ctrl-C never leaves a
+//! partial file under the target's name. An existing target is refused
+//! unless `force` is given, both before any work is done and again,
+//! atomically, at the rename, so a file that appears in between is not
+//! clobbered either. Whatever goes wrong, the temporary file is removed and
+//! an existing target is left as it was; a process killed outright
+//! (`kill -9`, a power cut) leaves its temporary file, which the next write
+//! to the same target removes once it is an hour old.
 
+pub mod audio;
 pub mod captions;
+pub mod encode;
 pub mod wav;
 
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::atomic::{AtomicFile, Durability, Overwrite};
 use crate::render::RenderError;
+use encode::Unsupported;
 
 /// Full scale to 16 bits, rounded to nearest (ties to even), overs clamped,
 /// NaN to 0. No dither: silence stays digital zero. The one conversion of
@@ -131,6 +136,25 @@ pub enum OutputError {
 }
 
 impl OutputError {
+    /// What a format's refusal of a stream means for the file at `path`.
+    pub fn unsupported(path: &Path, e: Unsupported) -> Self {
+        let path = path.into();
+        match e {
+            Unsupported::Channels { channels } => OutputError::Channels { path, channels },
+            Unsupported::Rate { rate } => OutputError::Rate { path, rate },
+            Unsupported::TooLong {
+                frames,
+                channels,
+                bytes,
+            } => OutputError::TooLong {
+                path,
+                frames,
+                channels,
+                bytes,
+            },
+        }
+    }
+
     /// What a render error means for the file at `path`: a cancel when
     /// rendering was interrupted (Ctrl-C), else the render error itself.
     pub fn from_render(path: &Path, e: RenderError) -> Self {
@@ -163,152 +187,78 @@ pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputEr
     staged.commit()
 }
 
-/// A file being written: a temporary file beside its target.
+/// A file being written under the module's rule: an [`AtomicFile`] with
+/// the overwrite choice and the errors in this module's terms.
 ///
 /// Dropping it without [`commit`](Staged::commit) removes the temporary file.
-pub(crate) struct Staged {
-    tmp: tempfile::NamedTempFile,
-    target: PathBuf,
+#[derive(Debug)]
+pub struct Staged {
+    file: AtomicFile,
     force: bool,
 }
 
-/// A temporary file this old belongs to no running write: a session of
-/// hours is written in seconds.
-const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Removes the temporary files (`PREFIX` + 6 characters + `.tmp`) that a
-/// write to the same target left in `dir` when it was killed (a kill -9
-/// gives no chance to clean up) once they are [`STALE_AFTER`] old. Best
-/// effort: whatever cannot be read or removed is left.
-fn remove_stale(dir: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let now = std::time::SystemTime::now();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
-            continue;
-        };
-        let ours = rest.len() == 6 + ".tmp".len() && rest.ends_with(".tmp");
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= STALE_AFTER);
-        if ours && stale && entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
 impl Staged {
-    /// Checks the target and creates the temporary file beside it.
-    pub(crate) fn new(target: &Path, force: bool) -> Result<Staged, OutputError> {
+    /// Checks the target ([`check_target`]) and creates the temporary file
+    /// beside it.
+    pub fn new(target: &Path, force: bool) -> Result<Staged, OutputError> {
         check_target(target, force)?;
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| OutputError::IsDirectory {
+        if target.file_name().is_none() {
+            // `..` or `/`: a directory, whatever `metadata` said.
+            return Err(OutputError::IsDirectory {
                 path: target.into(),
-            })?
-            .to_string_lossy();
-        let prefix = format!(".{name}.vinyasa-");
-        remove_stale(dir, &prefix);
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp").rand_bytes(6);
-        // tempfile's default 0600 would survive the rename; a written session
-        // should get the mode any new file gets (0666 less the umask).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
+            });
         }
-        let tmp = builder
-            .tempfile_in(dir)
-            .map_err(|source| OutputError::Create {
-                dir: dir.into(),
-                path: target.into(),
-                source,
-            })?;
-        Ok(Staged {
-            tmp,
-            target: target.into(),
-            force,
-        })
+        crate::atomic::remove_leftovers(target);
+        let file = AtomicFile::new(target).map_err(|source| OutputError::Create {
+            dir: target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .into(),
+            path: target.into(),
+            source,
+        })?;
+        Ok(Staged { file, force })
     }
 
     /// The temporary file, open for writing.
-    pub(crate) fn file(&mut self) -> &mut File {
-        self.tmp.as_file_mut()
+    pub fn file(&mut self) -> &mut File {
+        self.file.file()
     }
 
     /// The target this will be renamed to.
-    pub(crate) fn target(&self) -> &Path {
-        &self.target
+    pub fn target(&self) -> &Path {
+        self.file.target()
     }
 
     /// An I/O error while writing, attributed to the target.
-    pub(crate) fn error(&self, source: io::Error) -> OutputError {
+    pub fn error(&self, source: io::Error) -> OutputError {
         OutputError::Write {
-            path: self.target.clone(),
+            path: self.target().into(),
             source,
         }
     }
 
     /// Syncs the file and renames it onto the target; without `force`, the
     /// rename itself refuses an existing target.
-    pub(crate) fn commit(self) -> Result<(), OutputError> {
-        let Staged { tmp, target, force } = self;
-        let write_error = |source| OutputError::Write {
-            path: target.clone(),
-            source,
-        };
-        if force {
-            // Keep the mode of the file being replaced.
-            if let Ok(meta) = std::fs::metadata(&target) {
-                tmp.as_file()
-                    .set_permissions(meta.permissions())
-                    .map_err(write_error)?;
-            }
-        }
-        tmp.as_file().sync_all().map_err(write_error)?;
-        let persisted = if force {
-            tmp.persist(&target)
+    pub fn commit(self) -> Result<(), OutputError> {
+        let target = self.target().to_path_buf();
+        let overwrite = if self.force {
+            Overwrite::Replace
         } else {
-            tmp.persist_noclobber(&target)
+            Overwrite::Refuse
         };
-        // On failure the PersistError still owns the temporary file; dropping
-        // it here removes it.
-        match persisted {
-            Ok(_) => {}
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(OutputError::Exists { path: target });
+        match self.file.commit(overwrite, Durability::Synced) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(OutputError::Exists { path: target })
             }
-            Err(e) => return Err(write_error(e.error)),
-        }
-        sync_dir(&target);
-        Ok(())
-    }
-}
-
-/// Makes the rename durable. Best effort: the file is complete and in place
-/// whether or not the directory can be synced.
-fn sync_dir(target: &Path) {
-    #[cfg(unix)]
-    {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+            Err(source) => Err(OutputError::Write {
+                path: target,
+                source,
+            }),
         }
     }
-    #[cfg(not(unix))]
-    let _ = target;
 }
 
 #[cfg(test)]
@@ -467,5 +417,34 @@ pub(crate) mod tests {
             err.to_string().contains(&path.display().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn conversion_rounds_and_clamps() {
+        assert_eq!(to_i16(0.0), 0);
+        assert_eq!(to_i16(-0.0), 0);
+        assert_eq!(to_i16(1.0), 32767);
+        assert_eq!(to_i16(-1.0), -32767);
+        assert_eq!(to_i16(2.0), 32767);
+        assert_eq!(to_i16(-2.0), -32768);
+        // 16383.5 exactly: a tie, to the even neighbour.
+        assert_eq!(to_i16(0.5), 16384);
+        assert_eq!(to_i16(-0.5), -16384);
+        assert_eq!(to_i16(0.49 / 32767.0), 0);
+        assert_eq!(to_i16(0.51 / 32767.0), 1);
+        assert_eq!(to_i16(-0.51 / 32767.0), -1);
+        assert_eq!(to_i16(f32::NAN), 0);
+        assert_eq!(to_i16(f32::INFINITY), 32767);
+        assert_eq!(to_i16(f32::NEG_INFINITY), -32768);
+        // Ties go to even: 2.5 → 2, 3.5 → 4.
+        assert_eq!(to_i16(2.5 / 32767.0), 2);
+        assert_eq!(to_i16(3.5 / 32767.0), 4);
+        // Every step of a slow ramp is rounded to its nearest integer.
+        for i in -40_000..40_000 {
+            let x = i as f32 / 40_000.0;
+            let exact = f64::from(x * 32767.0);
+            let got = f64::from(to_i16(x));
+            assert!((got - exact).abs() <= 0.5, "{x}: {got} vs {exact}");
+        }
     }
 }

@@ -1,0 +1,304 @@
+//! The extension point for audio file formats: what an encoder is told
+//! about a session before its first sample ([`StreamSpec`], [`Metadata`]),
+//! how it is fed ([`Block`]s, through [`Encoder`]), and the list of formats
+//! ([`Format`]).
+//!
+//! Adding a format is one module with a type implementing [`Encoder`] over
+//! any [`Write`] (or `Write + Seek`, for a format that patches its header
+//! at the end), a function that refuses streams the format cannot hold
+//! (see [`Unsupported`]), and one variant of [`Format`] with its extension
+//! and those two. [`super::audio`] does the rest the same way for every
+//! format: rendering in blocks, the 16-bit conversion, loudness metering on
+//! another thread, cancellation, and the atomic write.
+//!
+//! The protocol, for every encoder:
+//!
+//! 1. [`Encoder::new`] gets the writer, the [`StreamSpec`] and the
+//!    [`Metadata`], all known before any sample is rendered, so tags that go
+//!    first (ID3v2) can be written first;
+//! 2. [`Encoder::write`] gets the session's blocks, front to back, exactly
+//!    [`StreamSpec::total_frames`] frames in all;
+//! 3. [`Encoder::finish`] writes what goes last (WAV markers, a patched
+//!    header, a flushed codec delay) and gives the writer back.
+//!
+//! Any error stops the write; the partial output is thrown away by the
+//! caller, so an encoder need not clean up after itself.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::timeline::Timeline;
+
+/// The shape of the audio an encoder gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Frames per second.
+    pub rate: u32,
+    /// Channels in the file: the session is one channel; with 2 it is
+    /// written to both, each 3 dB down (see [`Block`]).
+    pub channels: u16,
+    /// Length of the session in frames (samples per channel).
+    pub total_frames: u64,
+}
+
+/// What a file says about its session besides the audio: tags and
+/// chapters. All of it is known before the first sample is rendered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// The routine's title.
+    pub title: String,
+    /// Who the sequence comes from (the routine's `credit`), as the artist.
+    pub artist: Option<String>,
+    /// The album, or the encoder's name where a format has that tag.
+    pub album: String,
+    /// The routine's description, as a comment.
+    pub comment: Option<String>,
+    /// One chapter per step, in order.
+    pub chapters: Vec<Chapter>,
+    /// The spoken words, in order, with their times: the lyrics, for a
+    /// player that shows them.
+    pub lyrics: Vec<Lyric>,
+}
+
+/// A named part of the session: one step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chapter {
+    /// First frame.
+    pub start_frame: u64,
+    /// Frame after the last.
+    pub end_frame: u64,
+    /// What a player or editor shows for it: the step's name.
+    pub title: String,
+}
+
+/// One phrase of speech: its words, on one line, and when they are spoken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lyric {
+    /// First frame of the phrase.
+    pub start_frame: u64,
+    /// Frame after the phrase's last.
+    pub end_frame: u64,
+    /// The words, whitespace collapsed to single spaces; never empty.
+    pub text: String,
+}
+
+/// The name the files carry as their album or encoder.
+pub const ENCODER_NAME: &str = "vinyasa";
+
+impl Metadata {
+    /// What the timeline says: the title, a chapter per step, the spoken
+    /// words, and [`ENCODER_NAME`] as the album. The routine's credit and
+    /// description (`artist`, `comment`) are not in a timeline; whoever has
+    /// the routine fills them in.
+    pub fn from_timeline(timeline: &Timeline) -> Metadata {
+        Metadata {
+            title: timeline.title.clone(),
+            artist: None,
+            album: ENCODER_NAME.into(),
+            comment: None,
+            chapters: timeline
+                .steps
+                .iter()
+                .map(|s| Chapter {
+                    start_frame: s.start,
+                    end_frame: s.end,
+                    title: s.name.clone(),
+                })
+                .collect(),
+            lyrics: Lyric::from_timeline(timeline),
+        }
+    }
+}
+
+impl Lyric {
+    /// Every speech cue of `timeline` with words, as one line each, from
+    /// its first sample to its end. Cues of other kinds (silence, bells,
+    /// breath tones) have no words and are left out, as are cues whose
+    /// text is only whitespace.
+    pub fn from_timeline(timeline: &Timeline) -> Vec<Lyric> {
+        timeline
+            .speech()
+            .filter_map(|cue| {
+                // One line: a player wraps it.
+                let text = cue.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                (!text.is_empty()).then(|| Lyric {
+                    start_frame: cue.start,
+                    end_frame: cue.end(),
+                    text,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A block of the session, as an encoder gets it: the same samples as
+/// floats and as 16-bit integers, one channel, already at the level of each
+/// channel of the file (with 2 channels, 3 dB down, so the file measures
+/// as loud as the mono one).
+///
+/// An encoder writes whichever it works in, to each of
+/// [`StreamSpec::channels`]. The 16-bit samples are what the loudness in
+/// the summary is measured on.
+#[derive(Clone, Copy, Debug)]
+pub struct Block<'a> {
+    /// Full scale is ±1.0; nothing is clamped.
+    pub float: &'a [f32],
+    /// [`super::to_i16`] of each of `float`.
+    pub pcm16: &'a [i16],
+}
+
+impl Block<'_> {
+    /// Frames in the block.
+    pub fn frames(&self) -> usize {
+        self.pcm16.len()
+    }
+}
+
+/// Writes one stream of audio in one file format into a writer `W`.
+///
+/// See the [module docs](self) for the order of calls. A format that
+/// patches its header once the audio is written implements this for
+/// `W: Write + Seek` only; the file writer's `W` is both.
+pub trait Encoder<W: Write>: Sized {
+    /// Starts the stream: writes whatever goes before the audio.
+    fn new(out: W, spec: &StreamSpec, metadata: &Metadata) -> io::Result<Self>;
+
+    /// Encodes the next block.
+    fn write(&mut self, block: &Block<'_>) -> io::Result<()>;
+
+    /// Ends the stream: writes whatever goes after the audio, and gives the
+    /// writer back (not flushed; the caller flushes it).
+    fn finish(self) -> io::Result<W>;
+}
+
+/// A stream a format cannot hold, found before anything is rendered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unsupported {
+    /// A channel count the format does not take.
+    #[error("{channels} channels are not supported")]
+    Channels {
+        /// The count asked for.
+        channels: u16,
+    },
+    /// A sample rate the format does not take.
+    #[error("a rate of {rate} Hz is not supported")]
+    Rate {
+        /// The rate of the samples.
+        rate: u32,
+    },
+    /// More audio than the format's size fields can count.
+    #[error("{bytes} bytes are over the size limit of the format")]
+    TooLong {
+        /// Length of the session in frames.
+        frames: u64,
+        /// Channels asked for.
+        channels: u16,
+        /// Size the file would have.
+        bytes: u64,
+    },
+}
+
+/// The audio file formats vinyasa writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Format {
+    /// 16-bit PCM WAV with a marker (`cue ` + `labl`) per chapter.
+    #[default]
+    Wav,
+}
+
+impl Format {
+    /// Every format.
+    pub const ALL: [Format; 1] = [Format::Wav];
+
+    /// File extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Wav => "wav",
+        }
+    }
+
+    /// The format a file extension (any case, no dot) names.
+    pub fn from_extension(extension: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(extension))
+    }
+
+    /// The format `path`'s extension names.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        Format::from_extension(path.extension()?.to_str()?)
+    }
+
+    /// Refuses a stream this format cannot hold.
+    pub fn check(self, spec: &StreamSpec, metadata: &Metadata) -> Result<(), Unsupported> {
+        match self {
+            Format::Wav => super::wav::check(spec, metadata),
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::captions::tests::timeline;
+
+    #[test]
+    fn metadata_takes_a_chapter_per_step_and_the_spoken_words() {
+        let m = Metadata::from_timeline(&timeline());
+        assert_eq!(m.title, "Mid-back\n release");
+        assert_eq!((m.artist, m.comment), (None, None));
+        assert_eq!(m.album, "vinyasa");
+        assert_eq!(
+            m.chapters,
+            [
+                Chapter {
+                    start_frame: 0,
+                    end_frame: 10_000,
+                    title: "Welcome".into()
+                },
+                Chapter {
+                    start_frame: 10_000,
+                    end_frame: 3_725_000,
+                    title: "Cat & cow".into()
+                }
+            ]
+        );
+        // Speech only, one line each, whitespace-only words left out.
+        let lyrics: Vec<(u64, u64, &str)> = m
+            .lyrics
+            .iter()
+            .map(|l| (l.start_frame, l.end_frame, l.text.as_str()))
+            .collect();
+        assert_eq!(
+            lyrics,
+            [
+                (500, 2_640, "Welcome. Sit comfortably."),
+                (4_640, 6_000, "Close your eyes."),
+                (10_000, 11_200, "Cat & cow"),
+                (11_200, 14_205, "Arch <gently>, then round."),
+                (3_700_000, 3_702_500, "Release.")
+            ]
+        );
+    }
+
+    #[test]
+    fn formats_are_named_by_their_extension() {
+        assert_eq!(Format::from_extension("wav"), Some(Format::Wav));
+        assert_eq!(Format::from_extension("WAV"), Some(Format::Wav));
+        assert_eq!(Format::from_extension("mp3"), None);
+        assert_eq!(Format::from_path(Path::new("out/a.Wav")), Some(Format::Wav));
+        assert_eq!(Format::from_path(Path::new("out/wav")), None);
+        assert_eq!(Format::default(), Format::Wav);
+        for f in Format::ALL {
+            assert_eq!(Format::from_extension(f.extension()), Some(f));
+            assert_eq!(f.to_string(), f.extension());
+        }
+    }
+}
