@@ -67,6 +67,7 @@ pub mod plan;
 pub mod play;
 pub mod render;
 pub mod routine;
+pub mod session;
 pub mod sound;
 pub mod timeline;
 pub mod voice;

@@ -1,31 +1,30 @@
-//! The `vinyasa` binary: parse arguments, call the library, print, exit.
+//! The `vinyasa` binary: the app around the library's engine. It parses
+//! arguments, turns them into a [`Session`], prints what the library
+//! returns, draws progress, and maps errors to exit codes and to the flags
+//! that fix them. Everything else is the library's.
 
 mod app;
-mod cli;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, EngineArg, ExportArgs, SessionArgs, VoiceArgs};
-use vinyasa::routine::{self, Report, Routine};
-use vinyasa::{PlanOptions, Timeline};
+use app::cli::{Cli, Command, EngineArg, ExportArgs, PlayArgs, SessionArgs, VoiceArgs};
+use app::messages::{self, Exit};
+use vinyasa::export::{self, ExportOptions};
+use vinyasa::routine::{self, Report};
+use vinyasa::session::{Session, SessionError};
+use vinyasa::{Cancel, cache};
 
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("vinyasa: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => messages::report(&e),
     }
 }
 
@@ -51,13 +50,6 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
-}
-
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { files } => check(&files),
@@ -67,23 +59,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             session,
             voice,
         } => {
-            let Some(routine) = load(&file)? else {
-                return Ok(ExitCode::FAILURE);
-            };
-            let routine = configure(routine, &session, &voice)?;
-            let speaker = open_voice(&routine, &voice)?;
-            let timeline = plan(&routine, speaker.as_ref(), &session)?;
-            let mut out = io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &vinyasa::timeline::Json::new(&timeline))?;
-                writeln!(out)?;
-            } else {
-                write!(out, "{}", vinyasa::timeline::Table(&timeline))?;
-            }
-            out.flush()?;
-            print_warnings(&routine, &timeline);
+            let code = plan(&file, json, &session, &voice)?;
             trim_cache(&voice)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(code)
         }
         Command::Export {
             export: args,
@@ -95,55 +73,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(code)
         }
         Command::Play {
-            file,
-            from,
-            device,
-            plain,
-            sounds,
-            system_voice,
+            play: args,
             session,
             voice,
         } => {
-            let code = play(
-                &file,
-                PlayArgs {
-                    from,
-                    device,
-                    plain,
-                    system_voice,
-                },
-                sounds.as_deref(),
-                &session,
-                &voice,
-            )?;
+            let code = play(&args, &session, &voice)?;
             trim_cache(&voice)?;
             Ok(code)
         }
-        Command::Voices => {
-            let mut out = io::stdout().lock();
-            for v in vinyasa::voice::available() {
-                let name = v.name.as_deref().unwrap_or("-");
-                let lang = v.language.as_deref().unwrap_or("");
-                if v.installed {
-                    writeln!(
-                        out,
-                        "{:<10} {:<14} {:<8} {}",
-                        v.engine.to_string(),
-                        name,
-                        lang,
-                        v.description
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{:<10} (not installed) {}",
-                        v.engine.to_string(),
-                        v.description
-                    )?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Voices => app::report::voices(),
         Command::Licenses => {
             io::stdout()
                 .lock()
@@ -154,147 +92,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clear,
             cache_dir,
             cache_limit,
-        } => cache(clear, cache_dir, cache_limit),
+        } => app::report::cache(clear, cache_dir, cache_limit),
     }
 }
 
-/// Applies the command line's cue and voice settings over the routine's.
-fn configure(
-    mut routine: Routine,
-    session: &SessionArgs,
-    voice: &VoiceArgs,
-) -> anyhow::Result<Routine> {
-    for c in &session.cues {
-        routine.set_cue(c).map_err(anyhow::Error::msg)?;
-    }
-    let v = &mut routine.voice;
-    if let Some(e) = voice.engine {
-        v.engine = match e {
-            EngineArg::Flite => vinyasa::voice::Engine::Flite,
-            EngineArg::EspeakNg => vinyasa::voice::Engine::EspeakNg,
-        };
-        if voice.voice.is_none() {
-            v.name = None;
-        }
-    }
-    if let Some(n) = &voice.voice {
-        v.name = Some(n.clone());
-    }
-    if let Some(x) = voice.speed {
-        v.speed = x;
-    }
-    if let Some(x) = voice.pitch {
-        v.pitch = x;
-    }
-    if let Some(x) = voice.volume {
-        v.volume = x;
-    }
-    v.check()
-        .map_err(|e| anyhow::anyhow!("{e} (from --speed, --pitch or --volume)"))?;
-    Ok(routine)
-}
-
-/// Where phrases (and, in `prepared/`, rendered speech) are cached; `None`
-/// with --no-cache.
-fn cache_dir(args: &VoiceArgs) -> Option<PathBuf> {
-    if args.no_cache {
-        return None;
-    }
-    args.cache_dir.clone().or_else(vinyasa::cache::default_dir)
-}
-
-/// `vinyasa cache`: what the cache holds, or `--clear` it, or bring it
-/// within `--cache-limit`.
-fn cache(clear: bool, dir: Option<PathBuf>, limit: Option<u64>) -> anyhow::Result<ExitCode> {
-    use vinyasa::cache::FileCount;
-    use vinyasa::export::size;
-    let Some(dir) = dir.or_else(vinyasa::cache::default_dir) else {
-        anyhow::bail!("this system has no cache directory; give one with --cache-dir");
-    };
-    let mut out = io::stdout().lock();
-    let line = |what: &str, n: FileCount| {
-        format!("  {what:<10}{:>7} files  {:>8}", n.files, size(n.bytes))
-    };
-    if clear {
-        let gone = vinyasa::cache::clear(&dir)
-            .with_context(|| format!("cannot clear the cache {}", dir.display()))?;
-        let total = gone.total();
-        writeln!(
-            out,
-            "removed {} files ({}) from {}",
-            total.files,
-            size(total.bytes),
-            dir.display()
-        )?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Some(limit) = limit {
-        prune_cache(&dir, limit)?;
-    }
-    let usage = vinyasa::cache::usage(&dir);
-    writeln!(out, "cache: {}", dir.display())?;
-    writeln!(out, "{}", line("phrases", usage.phrases))?;
-    writeln!(out, "{}", line("prepared", usage.prepared))?;
-    if usage.leftovers.files > 0 {
-        writeln!(out, "{}", line("leftovers", usage.leftovers))?;
-    }
-    writeln!(out, "{}", line("total", usage.total()))?;
-    writeln!(
-        out,
-        "  limit     {:>22}",
-        size(limit.unwrap_or(vinyasa::cache::DEFAULT_LIMIT))
-    )?;
-    writeln!(
-        out,
-        "(`vinyasa cache --clear` empties it; exports make what they need again)"
-    )?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The routine's voice, behind the phrase cache unless --no-cache.
-fn open_voice(routine: &Routine, args: &VoiceArgs) -> anyhow::Result<Box<dyn vinyasa::Voice>> {
-    let cache = cache_dir(args);
-    vinyasa::voice::open(&routine.voice, &routine.pronounce, cache.as_deref())
-        .with_context(|| format!("cannot open the voice for {}", routine.file))
-}
-
-/// Loads a routine, printing its problems; `None` if it has errors.
-fn load(path: &std::path::Path) -> anyhow::Result<Option<Routine>> {
-    match routine::load(path) {
-        Ok((routine, report)) => {
-            print_report(&report);
-            Ok(Some(routine))
-        }
-        Err(report) => {
-            print_report(&report);
-            Ok(None)
-        }
-    }
-}
-
-fn print_warnings(routine: &Routine, timeline: &Timeline) {
-    for w in &timeline.warnings {
-        eprintln!(
-            "warning: {}:{}:{}: {}",
-            routine.file, w.line, w.column, w.message
-        );
-    }
-}
-
-fn print_report(report: &Report) {
-    if !report.diagnostics.is_empty() {
-        eprint!("{report}");
-    }
-}
-
+/// `vinyasa check`: every problem of every file, and one line per file.
 fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in files {
         match routine::load(path) {
             Ok((routine, report)) => {
                 print_report(&report);
-                let warnings = report.warnings().count();
-                let note = match warnings {
+                let note = match report.warnings().count() {
                     0 => String::new(),
                     1 => ", 1 warning".to_string(),
                     n => format!(", {n} warnings"),
@@ -308,11 +117,8 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
             Err(report) => {
                 print_report(&report);
                 let n = report.errors().count();
-                eprintln!(
-                    "{}: {n} error{}",
-                    path.display(),
-                    if n == 1 { "" } else { "s" }
-                );
+                let s = if n == 1 { "" } else { "s" };
+                eprintln!("{}: {n} error{s}", path.display());
                 failed += 1;
             }
         }
@@ -324,269 +130,236 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `vinyasa plan`: the timeline as a table or JSON on stdout.
 fn plan(
-    routine: &Routine,
-    voice: &dyn vinyasa::Voice,
+    file: &Path,
+    json: bool,
     args: &SessionArgs,
-) -> anyhow::Result<Timeline> {
-    let options = PlanOptions {
-        rate: args.rate,
-        level: args.level.into(),
+    voice: &VoiceArgs,
+) -> anyhow::Result<ExitCode> {
+    let Some(session) = session(file, args, voice, None)? else {
+        return Ok(ExitCode::FAILURE);
     };
-    // Phrases are spoken on every core into the cache first; without a
-    // cache that would speak them twice.
-    if voice.cache_stats().is_some() {
-        vinyasa::plan::speak_ahead(routine, voice, &options)
-            .with_context(|| format!("cannot plan {}", routine.file))?;
+    let planned = session.plan()?;
+    let timeline = planned.timeline();
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &vinyasa::timeline::Json::new(timeline))?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", vinyasa::timeline::Table(timeline))?;
     }
-    vinyasa::plan(routine, voice, &options).with_context(|| format!("cannot plan {}", routine.file))
+    out.flush()?;
+    print_warnings(&session, timeline);
+    Ok(ExitCode::SUCCESS)
 }
 
+/// `vinyasa export`: every routine checked and every target cleared before
+/// any is rendered.
 fn export(
     args: &ExportArgs,
-    session: &SessionArgs,
-    voice_args: &VoiceArgs,
+    session_args: &SessionArgs,
+    voice: &VoiceArgs,
 ) -> anyhow::Result<ExitCode> {
-    use vinyasa::export::{self, ExportOptions};
     let captions = match &args.captions {
         Some(list) => vinyasa::output::captions::parse_formats(list).map_err(anyhow::Error::msg)?,
         None => Default::default(),
     };
-    let cancel = vinyasa::Cancel::new();
-    let flag = cancel.clone();
-    // Ctrl-C and SIGTERM stop the render at the next block; the temporary
-    // file is removed and any existing target left as it was.
-    ctrlc::set_handler(move || {
-        flag.cancel();
-    })
-    .context("cannot install the Ctrl-C handler")?;
     let options = ExportOptions {
         force: args.force,
         channels: args.channels,
         captions,
-        loudness: true,
-        cancel: cancel.clone(),
+        cancel: on_signal()?,
+        ..ExportOptions::default()
     };
     let targets = export::targets(&args.files, args.output.as_deref())?;
-    // Check everything before rendering anything.
-    let mut routines = Vec::new();
-    for (file, wav) in args.files.iter().zip(&targets) {
-        let Some(routine) = load(file)? else {
+    let mut sessions = Vec::new();
+    for (file, target) in args.files.iter().zip(&targets) {
+        let Some(session) = session(file, session_args, voice, args.sounds.as_deref())? else {
             return Ok(ExitCode::FAILURE);
         };
-        export::check_targets(wav, &options)?;
-        routines.push((configure(routine, session, voice_args)?, wav));
+        export::check_targets(target, &options)?;
+        sessions.push((session, target));
     }
-    for (routine, wav) in routines {
-        let voice = open_voice(&routine, voice_args)?;
-        let timeline = plan(&routine, voice.as_ref(), session)?;
-        print_warnings(&routine, &timeline);
-        let palette = palette(&routine, args.sounds.as_deref())?;
-        let store = cache_dir(voice_args).map(|d| vinyasa::cache::PreparedDir::in_cache(&d));
-        let mut renderer = renderer(
-            &routine,
-            &timeline,
-            voice.as_ref(),
-            &palette,
-            &cancel,
-            store.as_ref(),
-        )?;
-        let bar = app::progress::ExportBar::new(wav, &timeline);
-        match export::export(&timeline, &mut renderer, wav, &options, &bar) {
+    for (session, target) in &sessions {
+        let planned = session.plan()?;
+        print_warnings(session, planned.timeline());
+        let bar = app::progress::ExportBar::new(target, planned.timeline());
+        match planned.export(target, &options, &bar) {
             Ok(summary) => eprintln!("{summary}"),
-            Err(e) if cancel.is_cancelled() => {
-                eprintln!("vinyasa: {:#}", anyhow::Error::from(e));
-                return Ok(ExitCode::from(130));
+            Err(e) if options.cancel.is_cancelled() => {
+                messages::report(&anyhow::Error::from(e));
+                return Ok(Exit::Interrupted.into());
             }
-            Err(e) => {
-                return Err(
-                    anyhow::Error::from(e).context(format!("cannot export {}", routine.file))
-                );
-            }
+            Err(e) => return Err(e.into()),
         }
-        if let Some(stats) = voice.cache_stats()
-            && let Some(warning) = stats.warning
-        {
-            eprintln!("note: phrase cache: {warning}");
+        if let Some(note) = planned.cache_note() {
+            eprintln!("note: phrase cache: {note}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// After a command that used the cache: keep it within `--cache-limit`.
-fn trim_cache(voice_args: &VoiceArgs) -> anyhow::Result<()> {
-    let Some(dir) = cache_dir(voice_args) else {
-        return Ok(());
-    };
-    let limit = voice_args
-        .cache_limit
-        .unwrap_or(vinyasa::cache::DEFAULT_LIMIT);
-    prune_cache(&dir, limit)
-}
-
-/// Brings the cache in `dir` within `limit` bytes, saying what went.
-fn prune_cache(dir: &std::path::Path, limit: u64) -> anyhow::Result<()> {
-    use vinyasa::export::size;
-    let removed = vinyasa::cache::prune(dir, limit)
-        .with_context(|| format!("cannot trim the cache {}", dir.display()))?;
-    let gone = removed.total();
-    if gone.files > 0 {
-        eprintln!(
-            "note: cache: removed {} files ({}) used longest ago or left by killed exports, to stay within {}",
-            gone.files,
-            size(gone.bytes),
-            size(limit)
-        );
-    }
-    Ok(())
-}
-
-/// The built-in sounds, replaced by files from `--sounds DIR` (or `audio/`
-/// in the current directory) and the routine's `[sounds]`.
-fn palette(
-    routine: &Routine,
-    dir: Option<&std::path::Path>,
-) -> anyhow::Result<vinyasa::sound::Palette> {
-    use vinyasa::sound::{Palette, Sound};
-    let dir = dir
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("audio"));
-    let overrides: Vec<(Sound, PathBuf)> = routine
-        .sounds
-        .iter()
-        .filter_map(|(name, path)| Sound::from_name(name).map(|s| (s, path.clone())))
-        .collect();
-    let palette = if dir.is_dir() {
-        Palette::load(&dir, &overrides)?
-    } else {
-        let mut p = Palette::builtin();
-        for (sound, path) in &overrides {
-            p = p.with_file(*sound, path)?;
-        }
-        p
-    };
-    Ok(palette)
-}
-
-/// The renderer for a planned routine, stopping when `cancel` is set.
-fn renderer<'a>(
-    routine: &Routine,
-    timeline: &'a Timeline,
-    voice: &'a dyn vinyasa::Voice,
-    palette: &vinyasa::sound::Palette,
-    cancel: &vinyasa::Cancel,
-    store: Option<&'a vinyasa::cache::PreparedDir>,
-) -> anyhow::Result<vinyasa::render::Renderer<'a>> {
-    let options = vinyasa::render::RenderOptions {
-        voice_volume: routine.voice.volume,
-        cancel: cancel.clone(),
-        store: store.map(|s| s as &dyn vinyasa::cache::PreparedStore),
-        ..Default::default()
-    };
-    vinyasa::render::Renderer::with_options(timeline, voice, palette, options)
-        .with_context(|| format!("cannot render {}", routine.file))
-}
-
-/// `vinyasa play`'s own options.
-struct PlayArgs {
-    from: Option<String>,
-    device: String,
-    plain: bool,
-    system_voice: bool,
-}
-
+/// `vinyasa play`: the session on the sound card, shown in the terminal.
 fn play(
-    file: &std::path::Path,
-    args: PlayArgs,
-    sounds: Option<&std::path::Path>,
-    session: &SessionArgs,
-    voice_args: &VoiceArgs,
+    args: &PlayArgs,
+    session_args: &SessionArgs,
+    voice: &VoiceArgs,
 ) -> anyhow::Result<ExitCode> {
-    use vinyasa::play::{Ended, PlayOptions};
-    let PlayArgs {
-        from,
-        device,
-        plain,
-        system_voice,
-    } = args;
-    if system_voice && !cfg!(feature = "system-voice") {
+    use vinyasa::play::{Ended, PlayOptions, terminal::Screen};
+    if args.system_voice && !cfg!(feature = "system-voice") {
         anyhow::bail!(
             "this vinyasa was built without the system-voice feature: \
              cargo install --path . --features system-voice (needs libclang-dev and \
              libspeechd-dev on Linux); or drop --system-voice to use the built-in voice"
         );
     }
-    let Some(routine) = load(file)? else {
+    let Some(session) = session(&args.file, session_args, voice, args.sounds.as_deref())? else {
         return Ok(ExitCode::FAILURE);
     };
-    let routine = configure(routine, session, voice_args)?;
-    let voice = open_voice(&routine, voice_args)?;
-    let timeline = plan(&routine, voice.as_ref(), session)?;
-    print_warnings(&routine, &timeline);
-    let palette = palette(&routine, sounds)?;
-    let first_step = match &from {
-        Some(given) => vinyasa::play::find_step(&timeline, given)
+    let planned = session.plan()?;
+    let timeline = planned.timeline();
+    print_warnings(&session, timeline);
+    let first_step = match &args.from {
+        Some(given) => vinyasa::play::find_step(timeline, given)
             .map_err(|e| anyhow::anyhow!("--from {given}: {e}"))?,
         None => 0,
     };
-    let cancel = vinyasa::Cancel::new();
-    let flag = cancel.clone();
-    ctrlc::set_handler(move || flag.cancel()).context("cannot install the Ctrl-C handler")?;
-    let store = cache_dir(voice_args).map(|d| vinyasa::cache::PreparedDir::in_cache(&d));
-    // With the OS voice, the renderer plays everything but the speech.
-    let rendered = if system_voice {
-        std::borrow::Cow::Owned(vinyasa::play::system_voice::speech_as_silence(&timeline))
-    } else {
-        std::borrow::Cow::Borrowed(&timeline)
-    };
-    let mut renderer = renderer(
-        &routine,
-        &rendered,
-        voice.as_ref(),
-        &palette,
-        &cancel,
-        store.as_ref(),
-    )?;
     let options = PlayOptions {
         first_step,
-        device,
-        cancel: cancel.clone(),
-        ..Default::default()
+        device: args.device.clone(),
+        cancel: on_signal()?,
+        ..PlayOptions::default()
     };
-    let mut view = vinyasa::play::terminal::Screen::open(&timeline, plain, first_step);
-    let played = if system_voice {
-        play_system_voice(&timeline, &mut renderer, &options, &mut view)
+    let mut view = Screen::open(timeline, args.plain, first_step);
+    let played = if args.system_voice {
+        play_system_voice(&planned, &options, &mut view)
     } else {
-        vinyasa::play::play(&timeline, &mut renderer, &options, &mut view)
+        planned.play(&options, &mut view)
     };
     drop(view);
-    match played {
-        Ok(Ended::Finished | Ended::Quit { .. }) => Ok(ExitCode::SUCCESS),
-        Ok(Ended::Interrupted { .. }) => Ok(ExitCode::from(130)),
-        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot play {}", routine.file))),
-    }
+    Ok(match played? {
+        Ended::Finished | Ended::Quit { .. } => ExitCode::SUCCESS,
+        Ended::Interrupted { .. } => Exit::Interrupted.into(),
+    })
 }
 
 #[cfg(feature = "system-voice")]
 fn play_system_voice(
-    timeline: &vinyasa::Timeline,
-    renderer: &mut vinyasa::render::Renderer<'_>,
+    planned: &vinyasa::session::Planned<'_>,
     options: &vinyasa::play::PlayOptions,
     view: &mut dyn vinyasa::play::View,
-) -> Result<vinyasa::play::Ended, vinyasa::play::PlayError> {
-    let speaker = vinyasa::play::system_voice::os_speaker()?;
-    vinyasa::play::play_system_voice(timeline, renderer, options, view, speaker)
+) -> Result<vinyasa::play::Ended, vinyasa::session::PlaySessionError> {
+    let speaker = vinyasa::play::system_voice::os_speaker().map_err(|source| {
+        vinyasa::session::PlaySessionError::Play {
+            file: planned.session().routine().file.clone(),
+            source,
+        }
+    })?;
+    planned.play_with_speaker(options, view, speaker)
 }
 
 #[cfg(not(feature = "system-voice"))]
 fn play_system_voice(
-    _timeline: &vinyasa::Timeline,
-    _renderer: &mut vinyasa::render::Renderer<'_>,
+    _planned: &vinyasa::session::Planned<'_>,
     _options: &vinyasa::play::PlayOptions,
     _view: &mut dyn vinyasa::play::View,
-) -> Result<vinyasa::play::Ended, vinyasa::play::PlayError> {
+) -> Result<vinyasa::play::Ended, vinyasa::session::PlaySessionError> {
     // Refused before planning; kept as an error rather than a panic.
-    Err(vinyasa::play::PlayError::SystemVoice {
-        reason: "this vinyasa was built without the system-voice feature".into(),
-    })
+    unreachable!("--system-voice is refused without the system-voice feature")
+}
+
+/// A [`Cancel`] that Ctrl-C and SIGTERM cancel: renders stop at the next
+/// block, temporary files are removed and existing targets left as they were.
+fn on_signal() -> anyhow::Result<Cancel> {
+    let cancel = Cancel::new();
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || flag.cancel()).context("cannot install the Ctrl-C handler")?;
+    Ok(cancel)
+}
+
+/// Loads a routine as a session with the command line's settings, printing
+/// its problems; `None` if it has errors.
+fn session(
+    file: &Path,
+    args: &SessionArgs,
+    voice: &VoiceArgs,
+    sounds: Option<&Path>,
+) -> anyhow::Result<Option<Session>> {
+    let mut session = match Session::load(file) {
+        Ok(session) => session,
+        Err(SessionError::Routine(report)) => {
+            print_report(&report);
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_report(session.report());
+    let options = session.options_mut();
+    options.level = args.level.into();
+    options.rate = args.rate;
+    options.sounds = sounds.map(Path::to_path_buf);
+    options.cache = cache_dir(voice);
+    for setting in &args.cues {
+        session.set_cue(setting).map_err(anyhow::Error::msg)?;
+    }
+    session
+        .set_voice(|v| {
+            if let Some(engine) = voice.engine {
+                v.engine = match engine {
+                    EngineArg::Flite => vinyasa::voice::Engine::Flite,
+                    EngineArg::EspeakNg => vinyasa::voice::Engine::EspeakNg,
+                };
+                if voice.voice.is_none() {
+                    v.name = None;
+                }
+            }
+            if let Some(name) = &voice.voice {
+                v.name = Some(name.clone());
+            }
+            v.speed = voice.speed.unwrap_or(v.speed);
+            v.pitch = voice.pitch.unwrap_or(v.pitch);
+            v.volume = voice.volume.unwrap_or(v.volume);
+        })
+        .map_err(|e| match e {
+            SessionError::Voice { source, .. } => {
+                anyhow::anyhow!("{source} (from --speed, --pitch or --volume)")
+            }
+            other => other.into(),
+        })?;
+    Ok(Some(session))
+}
+
+/// Where phrases and prepared clips are cached; `None` with --no-cache.
+fn cache_dir(args: &VoiceArgs) -> Option<std::path::PathBuf> {
+    if args.no_cache {
+        return None;
+    }
+    args.cache_dir.clone().or_else(cache::default_dir)
+}
+
+/// After a command that used the cache: keep it within `--cache-limit`.
+fn trim_cache(args: &VoiceArgs) -> anyhow::Result<()> {
+    let Some(dir) = cache_dir(args) else {
+        return Ok(());
+    };
+    app::report::prune_cache(&dir, args.cache_limit.unwrap_or(cache::DEFAULT_LIMIT))
+}
+
+fn print_warnings(session: &Session, timeline: &vinyasa::Timeline) {
+    for w in &timeline.warnings {
+        eprintln!(
+            "warning: {}:{}:{}: {}",
+            session.routine().file,
+            w.line,
+            w.column,
+            w.message
+        );
+    }
+}
+
+fn print_report(report: &Report) {
+    if !report.diagnostics.is_empty() {
+        eprint!("{report}");
+    }
 }

@@ -9,3 +9,4 @@ mod golden;
 mod plan;
 mod play;
 mod readme;
+mod session;

@@ -47,25 +47,8 @@ pub enum Command {
     /// Keys: space pause/resume, n or → next step, p or ← restart the step
     /// (or back one near its start), + and - volume, q or Esc quit.
     Play {
-        /// The routine file (TOML).
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-        /// Start at this step: its number (from 1) or its name.
-        #[arg(long, value_name = "STEP")]
-        from: Option<String>,
-        /// The sound device (an ALSA name on Linux, e.g. default or hw:1).
-        #[arg(long, default_value = "default", value_name = "NAME")]
-        device: String,
-        /// No keys or live view: one plain line per step.
-        #[arg(long)]
-        plain: bool,
-        /// Folder of WAV files replacing built-in sounds, as for export.
-        #[arg(long, value_name = "DIR")]
-        sounds: Option<PathBuf>,
-        /// Speak through the operating system's voice (speech-dispatcher on
-        /// Linux) instead of the built-in one; needs the system-voice build feature.
-        #[arg(long)]
-        system_voice: bool,
+        #[command(flatten)]
+        play: PlayArgs,
         #[command(flatten)]
         session: SessionArgs,
         #[command(flatten)]
@@ -176,6 +159,30 @@ pub struct ExportArgs {
     /// Folder of WAV files replacing built-in sounds (bell.wav, step-bell.wav, inhale.wav, exhale.wav, tick.wav).
     #[arg(long, value_name = "DIR")]
     pub sounds: Option<PathBuf>,
+}
+
+/// What `vinyasa play` plays, and how.
+#[derive(Debug, Args, Clone)]
+pub struct PlayArgs {
+    /// The routine file (TOML).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Start at this step: its number (from 1) or its name.
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    /// The sound device (an ALSA name on Linux, e.g. default or hw:1).
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    pub device: String,
+    /// No keys or live view: one plain line per step.
+    #[arg(long)]
+    pub plain: bool,
+    /// Folder of WAV files replacing built-in sounds, as for export.
+    #[arg(long, value_name = "DIR")]
+    pub sounds: Option<PathBuf>,
+    /// Speak through the operating system's voice (speech-dispatcher on
+    /// Linux) instead of the built-in one; needs the system-voice build feature.
+    #[arg(long)]
+    pub system_voice: bool,
 }
 
 /// Options that shape a session, shared by plan, export and play.

@@ -1,0 +1,411 @@
+//! One guided session, from a routine file to a timeline, samples, a file
+//! or the sound card: the whole engine behind one door.
+//!
+//! [`Session`] is what the `vinyasa` binary does, as a library: it loads a
+//! routine, applies the settings a user can change (level, cues, voice,
+//! rate, sounds, cache), plans it with its voice, and hands out the
+//! renderer, an export or live playback. The binary adds only arguments,
+//! printing and exit codes, so a library user gets the binary's output byte
+//! for byte.
+//!
+//! ```no_run
+//! use vinyasa::session::Session;
+//! use vinyasa::export::{ExportOptions, NoProgress};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut session = Session::load("routines/childs-pose.toml".as_ref())?;
+//! session.set_cue("halfway=off")?;
+//! session.set_voice(|v| v.volume = 1.2)?;
+//! let planned = session.plan()?;
+//! println!("{} cues", planned.timeline().cues.len());
+//! planned.export("childs-pose.wav".as_ref(), &ExportOptions::default(), &NoProgress)?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::cache::{self, PreparedDir};
+use crate::cancel::Cancel;
+use crate::export::{self, ExportError, ExportOptions, ExportSummary, Progress};
+use crate::plan::{self, PlanError, PlanOptions};
+use crate::render::{RenderError, RenderOptions, Renderer};
+use crate::routine::{self, Level, Report, Routine};
+use crate::sound::{Palette, PaletteError, Sound};
+use crate::timeline::Timeline;
+use crate::voice::{self, Voice, VoiceError, VoiceSettings};
+
+/// What a session is made with, beyond the routine itself.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where ranges such as `15-30s` are taken.
+    pub level: Level,
+    /// Output sample rate in Hz (see [`crate::timeline::RATES`]).
+    pub rate: u32,
+    /// A folder of replacement sounds (`bell.wav`, …). `None`: `audio/` in
+    /// the current directory, when there is one.
+    pub sounds: Option<PathBuf>,
+    /// The clip cache's directory: phrases and prepared clips kept between
+    /// runs (see [`crate::cache`]). `None` speaks and prepares everything
+    /// afresh.
+    pub cache: Option<PathBuf>,
+}
+
+impl Default for Options {
+    /// Standard level, 44.1 kHz, the sounds in `audio/`, the platform's
+    /// cache directory (none if the platform has none).
+    fn default() -> Options {
+        Options {
+            level: Level::Standard,
+            rate: 44_100,
+            sounds: None,
+            cache: cache::default_dir(),
+        }
+    }
+}
+
+/// Why a session could not be made, planned, rendered or written. The
+/// messages name the file, the value and the fix; none names a command-line
+/// flag (the binary adds those).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The routine has errors; the report lists every one with its line.
+    #[error("{0}")]
+    Routine(Box<Report>),
+    /// A cue setting is not one the routine format knows.
+    #[error("{reason}")]
+    Cue {
+        /// The setting given, `KEY=VALUE`.
+        setting: String,
+        /// What is wrong and what would be right.
+        reason: String,
+    },
+    /// A voice setting is out of range, or the voice cannot be opened.
+    #[error("cannot open the voice for {file}")]
+    Voice {
+        /// The routine file.
+        file: String,
+        /// Why.
+        #[source]
+        source: VoiceError,
+    },
+    /// The routine cannot be planned (too long, a phrase the voice cannot say).
+    #[error("cannot plan {file}")]
+    Plan {
+        /// The routine file.
+        file: String,
+        /// Why.
+        #[source]
+        source: PlanError,
+    },
+    /// A replacement sound cannot be used.
+    #[error(transparent)]
+    Sounds(#[from] PaletteError),
+    /// The renderer could not be set up.
+    #[error("cannot render {file}")]
+    Render {
+        /// The routine file.
+        file: String,
+        /// Why.
+        #[source]
+        source: RenderError,
+    },
+    /// The export failed, was refused or was cancelled.
+    #[error("cannot export {file}")]
+    Export {
+        /// The routine file.
+        file: String,
+        /// Why.
+        #[source]
+        source: Box<ExportError>,
+    },
+}
+
+/// A loaded routine and the settings it will be planned with.
+#[derive(Debug)]
+pub struct Session {
+    routine: Routine,
+    report: Report,
+    options: Options,
+}
+
+impl Session {
+    /// Loads and checks the routine at `path`, with default [`Options`].
+    /// Its warnings are in [`report`](Session::report).
+    pub fn load(path: &Path) -> Result<Session, SessionError> {
+        let (routine, report) = routine::load(path).map_err(SessionError::Routine)?;
+        Ok(Session::new(routine, report))
+    }
+
+    /// Parses routine `text` as if read from the file `file`; relative paths
+    /// in it (sounds) are taken from `dir`.
+    pub fn parse(file: &str, dir: &Path, text: &str) -> Result<Session, SessionError> {
+        let (routine, report) = routine::parse(file, dir, text).map_err(SessionError::Routine)?;
+        Ok(Session::new(routine, report))
+    }
+
+    /// A session of an already checked routine, with default [`Options`].
+    pub fn new(routine: Routine, report: Report) -> Session {
+        Session {
+            routine,
+            report,
+            options: Options::default(),
+        }
+    }
+
+    /// The routine as it will be planned (with the cue and voice settings
+    /// applied).
+    pub fn routine(&self) -> &Routine {
+        &self.routine
+    }
+
+    /// The routine's warnings (empty of errors: those stop [`load`](Session::load)).
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The session's options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The session's options, to change.
+    pub fn options_mut(&mut self) -> &mut Options {
+        &mut self.options
+    }
+
+    /// Overrides an automatic cue for the routine and every step, whatever
+    /// the file says: `KEY=VALUE` as in `[cues]` (`halfway=off`,
+    /// `breath=both`, `remaining=30s,10s`; see the README).
+    pub fn set_cue(&mut self, setting: &str) -> Result<(), SessionError> {
+        self.routine
+            .set_cue(setting)
+            .map_err(|reason| SessionError::Cue {
+                setting: setting.into(),
+                reason,
+            })
+    }
+
+    /// Changes the voice settings (engine, name, speed, pitch, volume), then
+    /// checks them.
+    pub fn set_voice(
+        &mut self,
+        change: impl FnOnce(&mut VoiceSettings),
+    ) -> Result<(), SessionError> {
+        change(&mut self.routine.voice);
+        self.routine
+            .voice
+            .check()
+            .map_err(|source| SessionError::Voice {
+                file: self.routine.file.clone(),
+                source,
+            })
+    }
+
+    /// Opens the voice, speaks every phrase (into the cache, on every core)
+    /// and lays the session on its timeline.
+    pub fn plan(&self) -> Result<Planned<'_>, SessionError> {
+        let file = || self.routine.file.clone();
+        let cache = self.options.cache.as_deref();
+        let voice =
+            voice::open(&self.routine.voice, &self.routine.pronounce, cache).map_err(|source| {
+                SessionError::Voice {
+                    file: file(),
+                    source,
+                }
+            })?;
+        let options = PlanOptions {
+            rate: self.options.rate,
+            level: self.options.level,
+        };
+        let plan_error = |source| SessionError::Plan {
+            file: file(),
+            source,
+        };
+        // Phrases are spoken on every core into the cache first; without a
+        // cache that would speak them twice.
+        if cache.is_some() {
+            plan::speak_ahead(&self.routine, voice.as_ref(), &options).map_err(plan_error)?;
+        }
+        let timeline = plan::plan(&self.routine, voice.as_ref(), &options).map_err(plan_error)?;
+        Ok(Planned {
+            session: self,
+            voice,
+            timeline,
+            store: cache.map(PreparedDir::in_cache),
+        })
+    }
+
+    /// The built-in sounds, replaced by files from the sounds folder and the
+    /// routine's `[sounds]`.
+    fn palette(&self) -> Result<Palette, SessionError> {
+        let dir = self
+            .options
+            .sounds
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("audio"));
+        let overrides: Vec<(Sound, PathBuf)> = self
+            .routine
+            .sounds
+            .iter()
+            .filter_map(|(name, path)| Sound::from_name(name).map(|s| (s, path.clone())))
+            .collect();
+        let palette = if dir.is_dir() {
+            Palette::load(&dir, &overrides)?
+        } else {
+            let mut palette = Palette::builtin();
+            for (sound, path) in &overrides {
+                palette = palette.with_file(*sound, path)?;
+            }
+            palette
+        };
+        Ok(palette)
+    }
+}
+
+/// A planned session: its timeline, and the voice that will speak it.
+pub struct Planned<'s> {
+    session: &'s Session,
+    voice: Box<dyn Voice>,
+    timeline: Timeline,
+    store: Option<PreparedDir>,
+}
+
+impl std::fmt::Debug for Planned<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planned")
+            .field("routine", &self.session.routine.file)
+            .field("voice", &self.voice.identity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s> Planned<'s> {
+    /// Every cue with its time.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The session this was planned from.
+    pub fn session(&self) -> &'s Session {
+        self.session
+    }
+
+    /// The voice that speaks the session.
+    pub fn voice(&self) -> &dyn Voice {
+        self.voice.as_ref()
+    }
+
+    /// A note about the phrase cache worth showing (it could not be
+    /// written, say), if any.
+    pub fn cache_note(&self) -> Option<String> {
+        self.voice.cache_stats().and_then(|stats| stats.warning)
+    }
+
+    /// The renderer of this session's samples: random access, deterministic,
+    /// stopping with [`RenderError::Cancelled`] once `cancel` is cancelled.
+    pub fn renderer(&self, cancel: &Cancel) -> Result<Renderer<'_>, SessionError> {
+        self.renderer_of(&self.timeline, cancel)
+    }
+
+    /// The renderer of `timeline`, which must be this session's or derived
+    /// from it (the system voice plays it with the speech left silent).
+    fn renderer_of<'a>(
+        &'a self,
+        timeline: &'a Timeline,
+        cancel: &Cancel,
+    ) -> Result<Renderer<'a>, SessionError> {
+        let palette = self.session.palette()?;
+        let options = RenderOptions {
+            voice_volume: self.session.routine.voice.volume,
+            cancel: cancel.clone(),
+            store: self.store.as_ref().map(|s| s as _),
+            ..RenderOptions::default()
+        };
+        Renderer::with_options(timeline, self.voice.as_ref(), &palette, options).map_err(|source| {
+            SessionError::Render {
+                file: self.session.routine.file.clone(),
+                source,
+            }
+        })
+    }
+
+    /// Writes the session to `path` (and its captions beside it), as
+    /// `vinyasa export` does, reporting progress to `progress`.
+    pub fn export(
+        &self,
+        path: &Path,
+        options: &ExportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ExportSummary, SessionError> {
+        let error = |source| SessionError::Export {
+            file: self.session.routine.file.clone(),
+            source: Box::new(source),
+        };
+        let mut renderer = self.renderer(&options.cancel)?;
+        export::export(&self.timeline, &mut renderer, path, options, progress).map_err(error)
+    }
+}
+
+#[cfg(feature = "play")]
+mod playing {
+    use super::{Planned, SessionError};
+    use crate::play::{self, Ended, PlayError, PlayOptions, View};
+
+    /// Why a session could not be played.
+    #[derive(Debug, thiserror::Error)]
+    pub enum PlaySessionError {
+        /// Before playing: the renderer could not be made.
+        #[error(transparent)]
+        Session(#[from] SessionError),
+        /// While playing.
+        #[error("cannot play {file}")]
+        Play {
+            /// The routine file.
+            file: String,
+            /// Why.
+            #[source]
+            source: PlayError,
+        },
+    }
+
+    impl Planned<'_> {
+        /// Plays the session live on the sound card, shown by `view`: the
+        /// samples [`export`](Planned::export) writes, rendered ahead.
+        pub fn play(
+            &self,
+            options: &PlayOptions,
+            view: &mut dyn View,
+        ) -> Result<Ended, PlaySessionError> {
+            let mut renderer = self.renderer(&options.cancel)?;
+            play::play(&self.timeline, &mut renderer, options, view).map_err(|source| {
+                PlaySessionError::Play {
+                    file: self.session.routine.file.clone(),
+                    source,
+                }
+            })
+        }
+
+        /// Plays the session with `speaker` (the operating system's voice)
+        /// saying the speech and the renderer playing everything else; see
+        /// [`play::system_voice`].
+        pub fn play_with_speaker(
+            &self,
+            options: &PlayOptions,
+            view: &mut dyn View,
+            speaker: Box<dyn play::system_voice::Speaker>,
+        ) -> Result<Ended, PlaySessionError> {
+            let silent = play::system_voice::speech_as_silence(&self.timeline);
+            let mut renderer = self.renderer_of(&silent, &options.cancel)?;
+            play::play_system_voice(&self.timeline, &mut renderer, options, view, speaker).map_err(
+                |source| PlaySessionError::Play {
+                    file: self.session.routine.file.clone(),
+                    source,
+                },
+            )
+        }
+    }
+}
+
+#[cfg(feature = "play")]
+pub use playing::PlaySessionError;
