@@ -3,9 +3,8 @@
 //! shell: the text goes on its stdin), so vinyasa does not link espeak-ng
 //! and stays under its own licence.
 //!
-//! Its WAV output is read from memory. Volume is applied here as a plain
-//! gain, as for the built-in voice, rather than through espeak-ng's `-a`, so
-//! a volume means the same with either engine.
+//! Its WAV output is read from memory. Volume is not passed to espeak-ng
+//! (`-a`): the renderer applies it to every engine's speech alike.
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -29,7 +28,6 @@ pub struct EspeakVoice {
     voice: String,
     words_per_minute: u32,
     pitch: u32,
-    gain: f32,
     /// English voices get [`normalize`] and phone spellings; others only
     /// respellings, since the shorthand rules are English.
     english: bool,
@@ -110,7 +108,6 @@ impl EspeakVoice {
             voice,
             words_per_minute,
             pitch,
-            gain: settings.volume,
             english,
             substitutions,
         };
@@ -137,11 +134,10 @@ impl EspeakVoice {
             })
             .collect();
         espeak.identity = format!(
-            "espeak-ng/{version}/{}/wpm={}/pitch={}/gain={}/text-v{}/edges-v{}/lex={}",
+            "espeak-ng/{version}/{}/wpm={}/pitch={}/text-v{}/edges-v{}/lex={}",
             espeak.voice,
             espeak.words_per_minute,
             espeak.pitch,
-            espeak.gain,
             text::VERSION,
             edges::VERSION,
             &sha256_hex(substitutions.as_bytes())[..16],
@@ -240,7 +236,7 @@ impl Voice for EspeakVoice {
             other => other,
         })?;
         Ok(Clip {
-            samples: trim_and_fade(&clip.samples, clip.rate, self.gain),
+            samples: trim_and_fade(&clip.samples, clip.rate),
             rate: clip.rate,
         })
     }

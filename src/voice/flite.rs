@@ -32,7 +32,6 @@ pub struct FliteVoice {
     engine: flite_rs::Engine,
     /// Words said by substitution: the routine's respellings without phones.
     respellings: Vec<Pronunciation>,
-    gain: f32,
     identity: String,
 }
 
@@ -43,8 +42,8 @@ impl FliteVoice {
     /// which was measured the most intelligible.
     pub const CLEAR_STRETCH: f32 = 1.2;
 
-    /// The voice in `settings.name` (default `kal16`) at the settings' speed,
-    /// pitch and volume, with the built-in yoga words and `pronunciations`
+    /// The voice in `settings.name` (default `kal16`) at the settings' speed
+    /// and pitch (the volume is the renderer's), with the built-in yoga words and `pronunciations`
     /// in its lexicon. An entry with `phones` goes into the lexicon (it
     /// must be one word); one with only `respell` is substituted in the text.
     pub fn new(
@@ -104,9 +103,8 @@ impl FliteVoice {
         }
 
         let identity = format!(
-            "flite-rs-0.2/{name}/stretch={stretch}/f0={}/gain={}/text-v{}/edges-v{}/lex={}",
+            "flite-rs-0.2/{name}/stretch={stretch}/f0={}/text-v{}/edges-v{}/lex={}",
             settings.pitch,
-            settings.volume,
             text::VERSION,
             edges::VERSION,
             lexicon_hash(pronunciations),
@@ -114,7 +112,6 @@ impl FliteVoice {
         Ok(FliteVoice {
             engine,
             respellings,
-            gain: settings.volume,
             identity,
         })
     }
@@ -239,7 +236,7 @@ impl Voice for FliteVoice {
             .collect();
         Ok(Clip {
             rate: audio.sample_rate,
-            samples: trim_and_fade(&raw, audio.sample_rate, self.gain),
+            samples: trim_and_fade(&raw, audio.sample_rate),
         })
     }
 }
@@ -328,20 +325,24 @@ mod tests {
     }
 
     #[test]
-    fn volume_is_a_plain_gain() {
-        let loud = voice().speak("Exhale slowly.").unwrap();
-        let settings = VoiceSettings {
-            volume: 0.5,
-            ..VoiceSettings::default()
-        };
-        let quiet = FliteVoice::new(&settings, &[])
-            .unwrap()
-            .speak("Exhale slowly.")
-            .unwrap();
-        assert_eq!(loud.samples.len(), quiet.samples.len());
-        for (l, q) in loud.samples.iter().zip(&quiet.samples) {
-            assert_eq!(*q, l * 0.5);
-        }
+    fn volume_is_left_to_the_renderer() {
+        // The renderer sets each phrase to the speech level times the
+        // volume; a voice that scaled (and clipped) too applied it twice.
+        let plain = voice();
+        let loud = FliteVoice::new(
+            &VoiceSettings {
+                volume: 2.0,
+                ..VoiceSettings::default()
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            loud.speak("Exhale slowly.").unwrap(),
+            plain.speak("Exhale slowly.").unwrap()
+        );
+        // So a phrase is cached once for every volume.
+        assert_eq!(loud.identity(), plain.identity());
     }
 
     #[test]

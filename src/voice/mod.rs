@@ -245,7 +245,9 @@ pub struct VoiceSettings {
     pub speed: f32,
     /// Pitch relative to the voice's own (1.0).
     pub pitch: f32,
-    /// Gain relative to the renderer's speech level (1.0).
+    /// Gain relative to the renderer's speech level (1.0). Only the renderer
+    /// applies it ([`crate::render::RenderOptions::voice_volume`]); engines
+    /// ignore it, so their clips and identities are the same at every volume.
     pub volume: f32,
 }
 
