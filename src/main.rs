@@ -170,10 +170,11 @@ fn configure(
     }
     let v = &mut routine.voice;
     if let Some(e) = voice.engine {
-        v.engine = match e {
-            EngineArg::Flite => vinyasa::voice::Engine::Flite,
-            EngineArg::EspeakNg => vinyasa::voice::Engine::EspeakNg,
+        let name = match e {
+            EngineArg::Flite => "flite",
+            EngineArg::EspeakNg => "espeak-ng",
         };
+        v.engine = vinyasa::voice::Engine::named(name).expect("EngineArg names listed engines");
         if voice.voice.is_none() {
             v.name = None;
         }

@@ -14,7 +14,18 @@ use super::cache::sha256_hex;
 use super::edges::{self, trim_and_fade};
 use super::lexicon::flite_phones;
 use super::text::{self, normalize, respell};
-use super::{Clip, Engine, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings};
+use super::{
+    Clip, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
+};
+
+/// The espeak-ng engine in [`super::ENGINES`].
+pub(super) static ENGINE: EngineEntry = EngineEntry {
+    name: "espeak-ng",
+    aliases: &["espeak"],
+    built_in: false,
+    open: |settings, pronunciations| Ok(Box::new(EspeakVoice::new(settings, pronunciations)?)),
+    voices: || EspeakVoice::voices(EspeakVoice::program()),
+};
 
 /// How to get espeak-ng, or what to use instead.
 const INSTALL_HINT: &str = "install it (Debian/Ubuntu: `sudo apt install espeak-ng`; \
@@ -355,7 +366,7 @@ fn parse_voices(listing: &str) -> Vec<VoiceInfo> {
             _ => "",
         };
         voices.push(VoiceInfo {
-            engine: Engine::EspeakNg,
+            engine: Engine(&ENGINE),
             name: Some(language.to_string()),
             language: Some(language.to_string()),
             description: format!("{}{gender} (espeak-ng)", name.replace('_', " ")),
@@ -557,7 +568,7 @@ mod tests {
         assert!(
             voices
                 .iter()
-                .all(|v| v.installed && v.engine == Engine::EspeakNg)
+                .all(|v| v.installed && v.engine == Engine(&ENGINE))
         );
     }
 
@@ -667,7 +678,7 @@ mod tests {
             return;
         }
         let settings = VoiceSettings {
-            engine: Engine::EspeakNg,
+            engine: Engine(&ENGINE),
             name: Some("xx-nosuch".into()),
             ..Default::default()
         };

@@ -14,7 +14,18 @@ use super::cache::sha256_hex;
 use super::edges::{self, trim_and_fade};
 use super::lexicon::{YOGA_WORDS, flite_phones};
 use super::text::{self, fold_to_ascii, normalize, respell};
-use super::{Clip, Engine, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings};
+use super::{
+    Clip, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
+};
+
+/// The built-in engine in [`super::ENGINES`].
+pub(super) static ENGINE: EngineEntry = EngineEntry {
+    name: "flite",
+    aliases: &[],
+    built_in: true,
+    open: |settings, pronunciations| Ok(Box::new(FliteVoice::new(settings, pronunciations)?)),
+    voices: || Ok(FliteVoice::voices()),
+};
 
 /// The flite voices built in: (name, description).
 const VOICES: &[(&str, &str)] = &[
@@ -121,7 +132,7 @@ impl FliteVoice {
         VOICES
             .iter()
             .map(|(name, description)| VoiceInfo {
-                engine: Engine::Flite,
+                engine: Engine::FLITE,
                 name: Some(name.to_string()),
                 language: Some("en-us".to_string()),
                 description: description.to_string(),

@@ -14,6 +14,10 @@
 //! * [`EspeakVoice`]: the `espeak-ng` program, run as a subprocess when it
 //!   is installed, for other languages and voices.
 //!
+//! [`ENGINES`] lists them: a new engine is a module implementing [`Voice`]
+//! with its [`EngineEntry`], plus one line there. [`open`], [`available`]
+//! and the routine's `engine = "…"` all read that list.
+//!
 //! Around them: [`CachedVoice`] keeps clips on disk, [`text`] rewrites
 //! what engines misread, [`lexicon`] holds how yoga words are said, and
 //! [`open`] / [`available`] are what the command line calls.
@@ -222,15 +226,117 @@ mod tests {
     }
 }
 
-/// Which engine speaks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Engine {
-    /// The built-in flite voice: pure Rust, no downloads.
-    #[default]
-    Flite,
-    /// The `espeak-ng` program, run as a separate process when installed.
-    EspeakNg,
+/// One speech engine, as the rest of vinyasa knows it: its name, whether
+/// it is there, how to open it and which voices it has. Each engine's
+/// module defines its entry; [`ENGINES`] lists them.
+///
+/// What the cache keys a clip by is not here: it is the opened voice's
+/// [`Voice::identity`], which names the engine and every setting that
+/// changes its samples.
+#[derive(Debug)]
+pub struct EngineEntry {
+    /// The name users write in `[voice] engine` and `--engine`.
+    pub name: &'static str,
+    /// Other names accepted for it (`espeak` for `espeak-ng`).
+    pub aliases: &'static [&'static str],
+    /// Built into vinyasa, so always available; otherwise a separate
+    /// program that may not be installed.
+    pub built_in: bool,
+    /// The voice the settings ask for, with the routine's pronunciations;
+    /// [`VoiceError::Unavailable`] when the engine is not on this machine.
+    pub open: fn(&VoiceSettings, &[Pronunciation]) -> Result<Box<dyn Voice>, VoiceError>,
+    /// The voices it can speak with here, for `vinyasa voices`;
+    /// [`VoiceError::Unavailable`] (saying how to install it) when it is not
+    /// on this machine.
+    pub voices: fn() -> Result<Vec<VoiceInfo>, VoiceError>,
+}
+
+/// Every speech engine, the default first. Adding one is a module with a
+/// [`Voice`] and its [`EngineEntry`], and one line here.
+pub static ENGINES: &[&EngineEntry] = &[&flite::ENGINE, &espeak::ENGINE];
+
+/// Which engine speaks: one of [`ENGINES`].
+#[derive(Clone, Copy)]
+pub struct Engine(&'static EngineEntry);
+
+impl Engine {
+    /// The built-in flite voice: pure Rust, no downloads, English only.
+    pub const FLITE: Engine = Engine(&flite::ENGINE);
+
+    /// The engine called `name` or one of its aliases.
+    pub fn named(name: &str) -> Option<Engine> {
+        Engine::all().find(|e| e.0.name == name || e.0.aliases.contains(&name))
+    }
+
+    /// Every engine, in the order of [`ENGINES`].
+    pub fn all() -> impl Iterator<Item = Engine> {
+        ENGINES.iter().map(|&entry| Engine(entry))
+    }
+
+    /// Every engine's name, as users write it.
+    pub fn names() -> Vec<&'static str> {
+        Engine::all().map(Engine::name).collect()
+    }
+
+    /// The engines for a message: `"flite" (built in) and "espeak-ng"`,
+    /// and with `installs`, `"espeak-ng" (if installed)` for each engine
+    /// that is a separate program.
+    pub fn listing(installs: bool) -> String {
+        let items: Vec<String> = Engine::all()
+            .map(|e| match (e.0.built_in, installs) {
+                (true, _) => format!("\"{}\" (built in)", e.name()),
+                (false, true) => format!("\"{}\" (if installed)", e.name()),
+                (false, false) => format!("\"{}\"", e.name()),
+            })
+            .collect();
+        match items.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// The name users write (`flite`, `espeak-ng`).
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// Its entry in [`ENGINES`].
+    pub fn entry(self) -> &'static EngineEntry {
+        self.0
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine(ENGINES[0])
+    }
+}
+
+impl PartialEq for Engine {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Engine {}
+
+impl std::hash::Hash for Engine {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Engine({:?})", self.name())
+    }
+}
+
+impl serde::Serialize for Engine {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 /// Voice settings, from the routine's `[voice]` table and the command line.
@@ -254,7 +360,7 @@ pub struct VoiceSettings {
 impl Default for VoiceSettings {
     fn default() -> Self {
         VoiceSettings {
-            engine: Engine::Flite,
+            engine: Engine::default(),
             name: None,
             speed: 1.0,
             pitch: 1.0,
@@ -308,16 +414,6 @@ impl VoiceSettings {
     }
 }
 
-impl Engine {
-    /// The name users write (`flite`, `espeak-ng`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Flite => "flite",
-            Engine::EspeakNg => "espeak-ng",
-        }
-    }
-}
-
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -343,7 +439,8 @@ pub struct VoiceInfo {
 }
 
 /// The voice the settings ask for, with the routine's pronunciations, behind
-/// the clip cache in `cache` if given (see [`default_cache_dir`]).
+/// the clip cache in `cache` if given (see [`default_cache_dir`]). The
+/// engine is opened through its [`EngineEntry`].
 ///
 /// A cache directory that cannot be created or written does not fail this or
 /// any later call: the voice speaks uncached and [`CacheStats::warning`] says
@@ -353,33 +450,32 @@ pub fn open(
     pronunciations: &[Pronunciation],
     cache: Option<&Path>,
 ) -> Result<Box<dyn Voice>, VoiceError> {
-    let voice: Box<dyn Voice> = match settings.engine {
-        Engine::Flite => Box::new(FliteVoice::new(settings, pronunciations)?),
-        Engine::EspeakNg => Box::new(EspeakVoice::new(settings, pronunciations)?),
-    };
+    let voice = (settings.engine.entry().open)(settings, pronunciations)?;
     Ok(match cache {
         Some(dir) => Box::new(CachedVoice::new(voice, dir)),
         None => voice,
     })
 }
 
-/// Every voice usable on this machine: the built-in flite voices, then
-/// espeak-ng's voices if the program is installed, or one line saying it is
-/// not and how to get it.
+/// Every voice usable on this machine, engine by engine in the order of
+/// [`ENGINES`]; an engine that is not installed gives one line saying so
+/// and how to get it.
 pub fn available() -> Vec<VoiceInfo> {
-    let mut voices = FliteVoice::voices();
-    match EspeakVoice::voices(EspeakVoice::program()) {
-        Ok(found) => voices.extend(found),
-        Err(e) => voices.push(VoiceInfo {
-            engine: Engine::EspeakNg,
-            name: None,
-            language: None,
-            description: match e {
-                VoiceError::Unavailable { reason, .. } => reason,
-                other => other.to_string(),
-            },
-            installed: false,
-        }),
+    let mut voices = Vec::new();
+    for engine in Engine::all() {
+        match (engine.entry().voices)() {
+            Ok(found) => voices.extend(found),
+            Err(e) => voices.push(VoiceInfo {
+                engine,
+                name: None,
+                language: None,
+                description: match e {
+                    VoiceError::Unavailable { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+                installed: false,
+            }),
+        }
     }
     voices
 }
@@ -410,13 +506,59 @@ mod open_tests {
         assert!(voices[0].installed);
         let espeak: Vec<&VoiceInfo> = voices
             .iter()
-            .filter(|v| v.engine == Engine::EspeakNg)
+            .filter(|v| v.engine.name() == "espeak-ng")
             .collect();
         match espeak.as_slice() {
             [missing] if !missing.installed => {
                 assert!(missing.description.contains("sudo apt install espeak-ng"));
             }
             found => assert!(found.iter().any(|v| v.name.as_deref() == Some("en-us"))),
+        }
+    }
+
+    #[test]
+    fn engines_are_found_by_name_or_alias_and_listed_in_order() {
+        assert_eq!(Engine::default(), Engine::FLITE);
+        assert_eq!(Engine::named("flite"), Some(Engine::FLITE));
+        let espeak = Engine::named("espeak-ng").unwrap();
+        assert_eq!(Engine::named("espeak"), Some(espeak));
+        assert_eq!(espeak.to_string(), "espeak-ng");
+        assert_eq!(Engine::named("Flite"), None);
+        assert_eq!(Engine::names(), ["flite", "espeak-ng"]);
+        assert_eq!(
+            Engine::listing(true),
+            r#""flite" (built in) and "espeak-ng" (if installed)"#
+        );
+        assert_eq!(
+            Engine::listing(false),
+            r#""flite" (built in) and "espeak-ng""#
+        );
+        // No name stands for two engines.
+        let mut all: Vec<&str> = ENGINES
+            .iter()
+            .flat_map(|e| std::iter::once(e.name).chain(e.aliases.iter().copied()))
+            .collect();
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count);
+    }
+
+    #[test]
+    fn every_engine_opens_through_its_entry_or_says_it_is_missing() {
+        for engine in Engine::all() {
+            let settings = VoiceSettings {
+                engine,
+                ..VoiceSettings::default()
+            };
+            match open(&settings, &[], None) {
+                Ok(voice) => assert!(!voice.speak("Rest.").unwrap().samples.is_empty()),
+                Err(VoiceError::Unavailable { engine: name, .. }) => {
+                    assert!(!engine.entry().built_in);
+                    assert_eq!(name, engine.name());
+                }
+                Err(other) => panic!("{engine}: {other}"),
+            }
         }
     }
 
