@@ -26,7 +26,17 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
+use crate::Cancel;
+
 mod cache;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "CachedVoice's Voice impl in cache.rs calls it once the branches of issue #9 are merged"
+    )
+)]
+mod cached_batch;
 mod edges;
 mod espeak;
 mod flite;
@@ -81,7 +91,7 @@ pub fn len_at(samples: u64, from: u32, to: u32) -> u64 {
 }
 
 /// Why a voice could not speak.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum VoiceError {
     /// The engine's program or library is not on this machine.
     #[error("{engine} is not available: {reason}")]
@@ -112,7 +122,23 @@ pub enum VoiceError {
     },
 }
 
+/// What a batch reports for each of its texts: the text's index in the
+/// batch, and its result. Called from any thread, possibly at once.
+pub type Done<'a, T> = &'a (dyn Fn(usize, Result<T, VoiceError>) + Sync);
+
 /// A speech engine with fixed settings.
+///
+/// The contract every voice keeps:
+///
+/// * **Deterministic.** The same text gives the same samples, bit for bit,
+///   on every call, alone or in a batch, on any thread: the planner, the
+///   renderer and the cache all count on it (an engine that samples
+///   randomly fixes its seed).
+/// * **Thread safe.** Every method takes `&self` and may be called from
+///   many threads at once.
+/// * **Batches are an optimisation, never a change.** [`Voice::speak_batch`]
+///   gives for each text exactly what [`Voice::speak`] gives; only when and
+///   in which order the results arrive differ.
 pub trait Voice: Send + Sync {
     /// Engine, voice and every setting that changes the audio, as one stable
     /// string. Two voices with the same identity give the same samples for the
@@ -129,11 +155,59 @@ pub trait Voice: Send + Sync {
         Ok((clip.rate, clip.samples.len() as u64))
     }
 
+    /// Speaks every text of `texts`, calling `done(i, speak(texts[i]))`
+    /// once for each index as its clip is ready (streaming: the first
+    /// clips can be used while the rest are spoken).
+    ///
+    /// * Calls come from any thread, in any order, possibly at once.
+    /// * Texts are started in the order given: put the longest first and the
+    ///   threads finish together. A text may appear more than once; each
+    ///   index is reported.
+    /// * An error for one text does not stop the others; a caller that
+    ///   wants to stop sets `cancel`. Once `cancel` is set, texts not yet
+    ///   started are left out (no call for them).
+    /// * When it returns, every call has been made.
+    ///
+    /// The default speaks one text at a time on every core. An engine that
+    /// is faster with many texts at once (one run of a program that loads a
+    /// model first) overrides it; a cache overrides it to answer what it
+    /// holds and send the rest to its engine as one batch.
+    fn speak_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, Clip>) {
+        each_text(texts, cancel, |i| done(i, self.speak(texts[i])));
+    }
+
+    /// As [`Voice::speak_batch`], reporting what [`Voice::length`] gives
+    /// instead of the clips: what the planner asks for every phrase of a
+    /// routine before placing them.
+    ///
+    /// The default asks [`Voice::length`] one text at a time on every core;
+    /// engines need not override it (without a cache a length costs a
+    /// whole clip anyway). A cache overrides it to answer hits from its
+    /// headers and speak the misses as one [`Voice::speak_batch`] of its
+    /// engine.
+    fn length_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, (u32, u64)>) {
+        each_text(texts, cancel, |i| done(i, self.length(texts[i])));
+    }
+
     /// Hits and misses of the clip cache behind this voice, if there is one:
     /// for the export summary.
     fn cache_stats(&self) -> Option<CacheStats> {
         None
     }
+}
+
+/// Runs `work(i)` for every index of `texts` on every core, taking them in
+/// order and starting none once `cancel` is set.
+fn each_text(texts: &[&str], cancel: &Cancel, work: impl Fn(usize) + Sync) {
+    // `each` stops at the first error; cancelling is the only one, and the
+    // caller knows it set the flag.
+    let _ = crate::cores::each(texts.len(), |i| {
+        if cancel.is_cancelled() {
+            return Err(());
+        }
+        work(i);
+        Ok(())
+    });
 }
 
 impl<V: Voice + ?Sized> Voice for Box<V> {
@@ -147,6 +221,14 @@ impl<V: Voice + ?Sized> Voice for Box<V> {
 
     fn length(&self, text: &str) -> Result<(u32, u64), VoiceError> {
         (**self).length(text)
+    }
+
+    fn speak_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, Clip>) {
+        (**self).speak_batch(texts, cancel, done)
+    }
+
+    fn length_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, (u32, u64)>) {
+        (**self).length_batch(texts, cancel, done)
     }
 
     fn cache_stats(&self) -> Option<CacheStats> {
@@ -214,6 +296,68 @@ mod tests {
         assert_eq!(len_at(160, 16_000, 48_000), 480);
     }
 
+    /// The samples of `speak(text)` for each index a batch reported, and
+    /// how many reports came for each.
+    fn batch(voice: &dyn Voice, texts: &[&str], cancel: &Cancel) -> Vec<Vec<Result<Clip, String>>> {
+        let got = std::sync::Mutex::new(vec![Vec::new(); texts.len()]);
+        voice.speak_batch(texts, cancel, &|i, r| {
+            got.lock().unwrap()[i].push(r.map_err(|e| e.to_string()));
+        });
+        got.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_batch_reports_each_text_once_as_speak_gives_it() {
+        let voice = TestVoice::default();
+        let texts = ["Inhale.", "Exhale slowly.", "Inhale.", "", "Rest"];
+        let got = batch(&voice, &texts, &Cancel::new());
+        for (text, reports) in texts.iter().zip(&got) {
+            assert_eq!(reports, &[Ok(voice.speak(text).unwrap())], "{text}");
+        }
+        let lengths = std::sync::Mutex::new(vec![None; texts.len()]);
+        voice.length_batch(&texts, &Cancel::new(), &|i, r| {
+            assert!(lengths.lock().unwrap()[i].replace(r.unwrap()).is_none());
+        });
+        let expected: Vec<_> = texts
+            .iter()
+            .map(|t| Some(voice.length(t).unwrap()))
+            .collect();
+        assert_eq!(lengths.into_inner().unwrap(), expected);
+        // A box forwards batches to what it holds.
+        let boxed: Box<dyn Voice> = Box::new(voice);
+        assert_eq!(batch(&boxed, &texts, &Cancel::new()), got);
+    }
+
+    #[test]
+    fn a_batch_goes_on_past_an_error_and_stops_when_cancelled() {
+        struct Picky;
+        impl Voice for Picky {
+            fn identity(&self) -> String {
+                "picky".into()
+            }
+            fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+                match text {
+                    "bad" => Err(VoiceError::Failed {
+                        engine: "picky".into(),
+                        text: text.into(),
+                        reason: "no".into(),
+                    }),
+                    _ => TestVoice::default().speak(text),
+                }
+            }
+        }
+        let got = batch(&Picky, &["bad", "good"], &Cancel::new());
+        assert_eq!(
+            got[0],
+            [Err("picky could not speak \"bad\": no".to_string())]
+        );
+        assert!(got[1][0].is_ok());
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let texts = vec!["Breathe."; 100];
+        assert!(batch(&Picky, &texts, &cancel).iter().all(Vec::is_empty));
+    }
+
     #[test]
     fn test_voice_length_depends_only_on_text() {
         let v = TestVoice::default();
@@ -244,12 +388,16 @@ pub struct EngineEntry {
     pub built_in: bool,
     /// The voice the settings ask for, with the routine's pronunciations;
     /// [`VoiceError::Unavailable`] when the engine is not on this machine.
-    pub open: fn(&VoiceSettings, &[Pronunciation]) -> Result<Box<dyn Voice>, VoiceError>,
+    pub open: OpenVoice,
     /// The voices it can speak with here, for `vinyasa voices`;
     /// [`VoiceError::Unavailable`] (saying how to install it) when it is not
     /// on this machine.
     pub voices: fn() -> Result<Vec<VoiceInfo>, VoiceError>,
 }
+
+/// How an [`EngineEntry`] opens a voice: with the settings and the
+/// routine's pronunciations.
+pub type OpenVoice = fn(&VoiceSettings, &[Pronunciation]) -> Result<Box<dyn Voice>, VoiceError>;
 
 /// Every speech engine, the default first. Adding one is a module with a
 /// [`Voice`] and its [`EngineEntry`], and one line here.
