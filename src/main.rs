@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use app::cli::{Cli, Command, EngineArg, ExportArgs, PlayArgs, SessionArgs, VoiceArgs};
+use app::cli::{Cli, Command, ExportArgs, PlayArgs, SessionArgs, VoiceArgs};
 use app::messages::{self, Exit};
 use vinyasa::export::{self, ExportOptions};
 use vinyasa::routine::{self, Report};
@@ -306,10 +306,7 @@ fn session(
     session
         .set_voice(|v| {
             if let Some(engine) = voice.engine {
-                v.engine = match engine {
-                    EngineArg::Flite => vinyasa::voice::Engine::Flite,
-                    EngineArg::EspeakNg => vinyasa::voice::Engine::EspeakNg,
-                };
+                v.engine = engine;
                 if voice.voice.is_none() {
                     v.name = None;
                 }

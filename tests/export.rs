@@ -312,3 +312,124 @@ fn several_routines_go_to_a_directory() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(entries(&out), ["childs-pose.wav", "seven-stretches.wav"]);
 }
+
+/// K-weighted loudness (LUFS, gated as BS.1770) of the samples of `x` in
+/// `ranges`, joined; and how many of them reach full scale.
+fn loudness_of(x: &[i16], ranges: &[(u64, u64)]) -> (f64, usize) {
+    let joined: Vec<i16> = ranges
+        .iter()
+        .flat_map(|&(s, e)| x[s as usize..e as usize].iter().copied())
+        .collect();
+    let mut meter = ebur128::EbuR128::new(1, 44_100, ebur128::Mode::I).unwrap();
+    meter.add_frames_i16(&joined).unwrap();
+    let clipped = joined
+        .iter()
+        .filter(|v| v.unsigned_abs() >= i16::MAX as u16)
+        .count();
+    (meter.loudness_global().unwrap(), clipped)
+}
+
+/// The parts of the cues of `kind` where no cue of the other lane sounds.
+fn alone(plan: &Value, kind: &str) -> Vec<(u64, u64)> {
+    let cues = plan["cues"].as_array().unwrap();
+    let range = |c: &Value| {
+        let s = c["start"].as_u64().unwrap();
+        (s, s + c["len"].as_u64().unwrap())
+    };
+    let mine: Vec<&Value> = cues.iter().filter(|c| c["kind"]["type"] == kind).collect();
+    let mut parts: Vec<(u64, u64)> = mine.iter().map(|c| range(c)).collect();
+    let others = cues
+        .iter()
+        .filter(|c| c["lane"] != mine[0]["lane"] && c["kind"]["type"] != "silence");
+    for (os, oe) in others.map(range) {
+        parts = parts
+            .into_iter()
+            .flat_map(|(s, e)| {
+                if oe <= s || e <= os {
+                    vec![(s, e)]
+                } else {
+                    [(s, os), (oe, e)]
+                        .into_iter()
+                        .filter(|(a, b)| a < b)
+                        .collect()
+                }
+            })
+            .collect();
+    }
+    parts
+}
+
+/// The samples of `x` in `ranges`, joined.
+fn joined(x: &[i16], ranges: &[(u64, u64)]) -> Vec<f64> {
+    ranges
+        .iter()
+        .flat_map(|&(s, e)| x[s as usize..e as usize].iter().map(|&v| f64::from(v)))
+        .collect()
+}
+
+#[test]
+fn the_voice_volume_is_applied_once() {
+    // Speech stands over the bells by the volume (20·log10 2 = 6 dB more at
+    // volume 2), is never clipped, and the session still measures −16 LUFS.
+    // (Speech itself ends up about 2 dB softer at volume 2 than at 1: the
+    // quieter bells and breath tones pull the integrated loudness down less,
+    // so the session gain that brings it to −16 LUFS is smaller.)
+    let dir = scratch("volume");
+    let routine = "routines/childs-pose.toml";
+    let plan = plan_json(routine);
+    let speech = alone(&plan, "speech");
+    let bells = alone(&plan, "bell");
+    let seconds = |r: &[(u64, u64)]| r.iter().map(|(s, e)| e - s).sum::<u64>() / 44_100;
+    assert!(seconds(&speech) > 30 && seconds(&bells) > 4);
+    let mut balance = Vec::new();
+    let mut spoken = Vec::new();
+    for volume in ["1", "2", "0.5", "4"] {
+        let wav = dir.join(format!("{volume}.wav"));
+        let (code, _, err) = run(vinyasa()
+            .args(["export", routine, "--no-cache", "--volume", volume, "-o"])
+            .arg(&wav));
+        assert_eq!(code, 0, "{err}");
+        let (_, x) = read_wav(&wav);
+        let mut meter = ebur128::EbuR128::new(1, 44_100, ebur128::Mode::I).unwrap();
+        meter.add_frames_i16(&x).unwrap();
+        let session = meter.loudness_global().unwrap();
+        let (voice, clipped) = loudness_of(&x, &speech);
+        let (bell, _) = loudness_of(&x, &bells);
+        println!(
+            "volume {volume}: session {session:.2} LUFS, speech {voice:.2}, bells {bell:.2}, \
+             speech over bells {:.2} dB",
+            voice - bell
+        );
+        assert!(
+            (session + 16.0).abs() <= 0.5,
+            "volume {volume}: {session:.2} LUFS"
+        );
+        assert_eq!(clipped, 0, "volume {volume}: clipped speech samples");
+        balance.push(voice - bell);
+        spoken.push(joined(&x, &speech));
+    }
+    let louder = balance[1] - balance[0];
+    let softer = balance[0] - balance[2];
+    assert!((louder - 6.02).abs() < 0.5, "volume 2: {louder:.2} dB more");
+    assert!(
+        (softer - 6.02).abs() < 0.5,
+        "volume 0.5: {softer:.2} dB less"
+    );
+    // At volume 4 the speech is the same as at 2 but for its level and
+    // limiting: the voice no longer scales it past full scale first, which
+    // clipped it (a residual of −33 dB; −52 dB without).
+    let (two, four) = (&spoken[1], &spoken[3]);
+    let scale = two.iter().zip(four).map(|(a, b)| a * b).sum::<f64>()
+        / four.iter().map(|b| b * b).sum::<f64>();
+    let residual = two
+        .iter()
+        .zip(four)
+        .map(|(a, b)| (a - scale * b).powi(2))
+        .sum::<f64>();
+    let residual_db = 10.0 * (residual / two.iter().map(|a| a * a).sum::<f64>()).log10();
+    println!("speech at volume 4 against volume 2: residual {residual_db:.1} dB");
+    assert!(
+        residual_db < -45.0,
+        "speech distorted at volume 4: {residual_db:.1} dB"
+    );
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use vinyasa::voice::Engine;
 
 /// Turn a routine written in TOML into a spoken, timed, guided session.
 #[derive(Debug, Parser)]
@@ -75,9 +76,9 @@ pub enum Command {
 /// Voice options, shared by plan, export and play; they override [voice].
 #[derive(Debug, Args, Clone, Default)]
 pub struct VoiceArgs {
-    /// Speech engine: flite (built in) or espeak-ng (if installed).
-    #[arg(long, value_enum, value_name = "ENGINE")]
-    pub engine: Option<EngineArg>,
+    /// Speech engine: flite (built in) or another listed by `vinyasa voices`.
+    #[arg(long, value_name = "ENGINE", value_parser = parse_engine)]
+    pub engine: Option<Engine>,
     /// The engine's voice, e.g. kal16 (flite) or en-gb (espeak-ng); see `vinyasa voices`.
     #[arg(long, value_name = "NAME")]
     pub voice: Option<String>,
@@ -129,13 +130,15 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum EngineArg {
-    /// The built-in flite voice.
-    Flite,
-    /// The espeak-ng program.
-    #[value(name = "espeak-ng", alias = "espeak")]
-    EspeakNg,
+/// An engine of the registry ([`vinyasa::voice::ENGINES`]), by its name or
+/// an alias.
+fn parse_engine(name: &str) -> Result<Engine, String> {
+    Engine::named(name.trim()).ok_or_else(|| {
+        format!(
+            "no speech engine is called {name:?}; the engines are {}",
+            Engine::listing(true)
+        )
+    })
 }
 
 /// What `vinyasa export` writes, and where.

@@ -605,18 +605,17 @@ impl Cx<'_> {
         };
         self.keys(t, VOICE_KEYS, "in [voice]");
         if let Some((engine, span)) = self.string(t, "engine") {
-            match engine.as_str() {
-                "flite" => v.engine = Engine::Flite,
-                "espeak-ng" | "espeak" => v.engine = Engine::EspeakNg,
-                _ => {
-                    let help = match suggest(&engine, &["flite", "espeak-ng"]) {
-                        Some(s) => format!(
-                            "did you mean \"{s}\"? The engines are \"flite\" (built in) and \"espeak-ng\""
-                        ),
-                        None => {
-                            "the engines are \"flite\" (built in) and \"espeak-ng\" (if installed)"
-                                .into()
+            match Engine::named(&engine) {
+                Some(found) => v.engine = found,
+                None => {
+                    let help = match suggest(&engine, &Engine::names()) {
+                        Some(s) => {
+                            format!(
+                                "did you mean \"{s}\"? The engines are {}",
+                                Engine::listing(false)
+                            )
                         }
+                        None => format!("the engines are {}", Engine::listing(true)),
                     };
                     self.error(span, format!("unknown voice engine \"{engine}\""), help);
                 }
@@ -632,7 +631,7 @@ impl Cx<'_> {
         if let Some(vol) = self.number(t, "volume", (0.1, 2.0)) {
             v.volume = vol as f32;
         }
-        if v.engine == Engine::Flite && !language.to_ascii_lowercase().starts_with("en") {
+        if v.engine == Engine::FLITE && !language.to_ascii_lowercase().starts_with("en") {
             let span = root.get("language").map(|v| v.span()).unwrap_or(0..0);
             self.warn(
                 span,

@@ -38,6 +38,15 @@ pub fn samples_in(seconds: f64, rate: u32) -> usize {
     (seconds * f64::from(rate)).round().max(0.0) as usize
 }
 
+/// Samples in `ms` milliseconds at `rate`, rounded down, in exact integer
+/// arithmetic. Speech engines' clips are trimmed in these steps; it differs
+/// from [`samples_in`] where a count falls on a half sample (10 ms at
+/// 22.05 kHz: 220 here, 221 there), and those clips are cached on disk, so
+/// each keeps its own rounding.
+pub fn samples_in_ms(ms: u32, rate: u32) -> usize {
+    (u64::from(rate) * u64::from(ms) / 1000) as usize
+}
+
 /// Converts decibels to a linear amplitude factor.
 pub fn db_to_amp(db: f64) -> f64 {
     10f64.powf(db / 20.0)
@@ -123,5 +132,19 @@ pub(crate) mod analysis {
         x.windows(2)
             .map(|w| (w[1] - w[0]).abs())
             .fold(0.0, f32::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millisecond_counts_round_down_where_second_counts_round() {
+        assert_eq!(samples_in_ms(5, 16_000), 80);
+        assert_eq!(samples_in_ms(10, 22_050), 220);
+        assert_eq!(samples_in(0.010, 22_050), 221);
+        assert_eq!(samples_in_ms(5, 22_050), samples_in(0.005, 22_050));
+        assert_eq!(samples_in_ms(1, 999), 0);
     }
 }

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Clip, Voice, VoiceError};
+use super::cached_batch::{self, ClipLookup};
+use super::{Clip, Done, Voice, VoiceError};
+use crate::Cancel;
 use crate::cache::Phrases;
 /// The voices' identities hash their settings the way the cache names files.
 pub(crate) use crate::cache::sha256_hex;
@@ -119,8 +121,43 @@ impl<V: Voice> Voice for CachedVoice<V> {
         Ok((clip.rate, clip.samples.len() as u64))
     }
 
+    fn speak_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, Clip>) {
+        cached_batch::speak_batch(self, texts, cancel, done);
+    }
+
+    fn length_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, (u32, u64)>) {
+        cached_batch::length_batch(self, texts, cancel, done);
+    }
+
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(self.stats())
+    }
+}
+
+/// What a batch needs of the cache: hits from disk, misses to the engine
+/// as one batch.
+impl<V: Voice> ClipLookup for CachedVoice<V> {
+    fn engine(&self) -> &dyn Voice {
+        &self.inner
+    }
+
+    fn hit(&self, text: &str) -> Option<Clip> {
+        let (rate, samples) = Phrases::read(&self.path_for(text))?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(Clip { rate, samples })
+    }
+
+    fn hit_length(&self, text: &str) -> Option<(u32, u64)> {
+        let found = Phrases::read_length(&self.path_for(text))?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(found)
+    }
+
+    fn spoken(&self, text: &str, result: &Result<Clip, VoiceError>) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        if let Ok(clip) = result {
+            self.store(&self.path_for(text), clip);
+        }
     }
 }
 
@@ -356,5 +393,58 @@ mod tests {
         let stats = voice.cache_stats().unwrap();
         assert_eq!((stats.hits, stats.misses), (1, 1));
         assert_eq!(Counting::default().cache_stats(), None);
+    }
+
+    /// A voice that speaks whole batches itself, counting them.
+    #[derive(Default)]
+    struct Batching {
+        voice: Counting,
+        batches: std::sync::Mutex<Vec<Vec<String>>>,
+    }
+
+    impl Voice for Batching {
+        fn identity(&self) -> String {
+            "batching/1".to_string()
+        }
+
+        fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+            self.voice.speak(text)
+        }
+
+        fn speak_batch(&self, texts: &[&str], _cancel: &Cancel, done: Done<'_, Clip>) {
+            let batch = texts.iter().map(|t| t.to_string()).collect();
+            self.batches.lock().unwrap().push(batch);
+            for (i, text) in texts.iter().enumerate() {
+                done(i, self.voice.speak(text));
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_sends_the_misses_to_the_engine_as_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let cached = CachedVoice::new(Batching::default(), dir.path());
+        cached.speak("Exhale.").unwrap();
+        let texts = ["Inhale.", "Exhale.", "Hold.", "Inhale."];
+        let got = std::sync::Mutex::new(vec![None; texts.len()]);
+        cached.speak_batch(&texts, &Cancel::new(), &|i, clip| {
+            got.lock().unwrap()[i] = Some(clip.unwrap());
+        });
+        // "Exhale." was a hit; the two other texts went as one batch, once each.
+        let batches = cached.inner().batches.lock().unwrap().clone();
+        assert_eq!(
+            batches,
+            vec![vec!["Inhale.".to_string(), "Hold.".to_string()]]
+        );
+        for (text, clip) in texts.iter().zip(got.into_inner().unwrap()) {
+            let clip = clip.expect("every index is reported");
+            assert_eq!(bits(&clip), bits(&cached.inner().speak(text).unwrap()));
+        }
+        // The second time everything is on disk.
+        cached.length_batch(&texts, &Cancel::new(), &|_, length| {
+            length.unwrap();
+        });
+        assert_eq!(cached.inner().batches.lock().unwrap().len(), 1);
+        assert_eq!(cached.stats().misses, 1 + 2);
     }
 }

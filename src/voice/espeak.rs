@@ -3,9 +3,8 @@
 //! shell: the text goes on its stdin), so vinyasa does not link espeak-ng
 //! and stays under its own licence.
 //!
-//! Its WAV output is read from memory. Volume is applied here as a plain
-//! gain, as for the built-in voice, rather than through espeak-ng's `-a`, so
-//! a volume means the same with either engine.
+//! Its WAV output is read from memory. Volume is not passed to espeak-ng
+//! (`-a`): the renderer applies it to every engine's speech alike.
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +14,18 @@ use super::cache::sha256_hex;
 use super::edges::{self, trim_and_fade};
 use super::lexicon::flite_phones;
 use super::text::{self, normalize, respell};
-use super::{Clip, Engine, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings};
+use super::{
+    Clip, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
+};
+
+/// The espeak-ng engine in [`super::ENGINES`].
+pub(super) static ENGINE: EngineEntry = EngineEntry {
+    name: "espeak-ng",
+    aliases: &["espeak"],
+    built_in: false,
+    open: |settings, pronunciations| Ok(Box::new(EspeakVoice::new(settings, pronunciations)?)),
+    voices: || EspeakVoice::voices(EspeakVoice::program()),
+};
 
 /// How to get espeak-ng, or what to use instead.
 const INSTALL_HINT: &str = "install it (Debian/Ubuntu: `sudo apt install espeak-ng`; \
@@ -29,7 +39,6 @@ pub struct EspeakVoice {
     voice: String,
     words_per_minute: u32,
     pitch: u32,
-    gain: f32,
     /// English voices get [`normalize`] and phone spellings; others only
     /// respellings, since the shorthand rules are English.
     english: bool,
@@ -110,7 +119,6 @@ impl EspeakVoice {
             voice,
             words_per_minute,
             pitch,
-            gain: settings.volume,
             english,
             substitutions,
         };
@@ -137,11 +145,10 @@ impl EspeakVoice {
             })
             .collect();
         espeak.identity = format!(
-            "espeak-ng/{version}/{}/wpm={}/pitch={}/gain={}/text-v{}/edges-v{}/lex={}",
+            "espeak-ng/{version}/{}/wpm={}/pitch={}/text-v{}/edges-v{}/lex={}",
             espeak.voice,
             espeak.words_per_minute,
             espeak.pitch,
-            espeak.gain,
             text::VERSION,
             edges::VERSION,
             &sha256_hex(substitutions.as_bytes())[..16],
@@ -240,7 +247,7 @@ impl Voice for EspeakVoice {
             other => other,
         })?;
         Ok(Clip {
-            samples: trim_and_fade(&clip.samples, clip.rate, self.gain),
+            samples: trim_and_fade(&clip.samples, clip.rate),
             rate: clip.rate,
         })
     }
@@ -359,7 +366,7 @@ fn parse_voices(listing: &str) -> Vec<VoiceInfo> {
             _ => "",
         };
         voices.push(VoiceInfo {
-            engine: Engine::EspeakNg,
+            engine: Engine(&ENGINE),
             name: Some(language.to_string()),
             language: Some(language.to_string()),
             description: format!("{}{gender} (espeak-ng)", name.replace('_', " ")),
@@ -561,7 +568,7 @@ mod tests {
         assert!(
             voices
                 .iter()
-                .all(|v| v.installed && v.engine == Engine::EspeakNg)
+                .all(|v| v.installed && v.engine == Engine(&ENGINE))
         );
     }
 
@@ -671,7 +678,7 @@ mod tests {
             return;
         }
         let settings = VoiceSettings {
-            engine: Engine::EspeakNg,
+            engine: Engine(&ENGINE),
             name: Some("xx-nosuch".into()),
             ..Default::default()
         };

@@ -14,7 +14,18 @@ use super::cache::sha256_hex;
 use super::edges::{self, trim_and_fade};
 use super::lexicon::{YOGA_WORDS, flite_phones};
 use super::text::{self, fold_to_ascii, normalize, respell};
-use super::{Clip, Engine, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings};
+use super::{
+    Clip, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
+};
+
+/// The built-in engine in [`super::ENGINES`].
+pub(super) static ENGINE: EngineEntry = EngineEntry {
+    name: "flite",
+    aliases: &[],
+    built_in: true,
+    open: |settings, pronunciations| Ok(Box::new(FliteVoice::new(settings, pronunciations)?)),
+    voices: || Ok(FliteVoice::voices()),
+};
 
 /// The flite voices built in: (name, description).
 const VOICES: &[(&str, &str)] = &[
@@ -32,7 +43,6 @@ pub struct FliteVoice {
     engine: flite_rs::Engine,
     /// Words said by substitution: the routine's respellings without phones.
     respellings: Vec<Pronunciation>,
-    gain: f32,
     identity: String,
 }
 
@@ -43,8 +53,8 @@ impl FliteVoice {
     /// which was measured the most intelligible.
     pub const CLEAR_STRETCH: f32 = 1.2;
 
-    /// The voice in `settings.name` (default `kal16`) at the settings' speed,
-    /// pitch and volume, with the built-in yoga words and `pronunciations`
+    /// The voice in `settings.name` (default `kal16`) at the settings' speed
+    /// and pitch (the volume is the renderer's), with the built-in yoga words and `pronunciations`
     /// in its lexicon. An entry with `phones` goes into the lexicon (it
     /// must be one word); one with only `respell` is substituted in the text.
     pub fn new(
@@ -104,9 +114,8 @@ impl FliteVoice {
         }
 
         let identity = format!(
-            "flite-rs-0.2/{name}/stretch={stretch}/f0={}/gain={}/text-v{}/edges-v{}/lex={}",
+            "flite-rs-0.2/{name}/stretch={stretch}/f0={}/text-v{}/edges-v{}/lex={}",
             settings.pitch,
-            settings.volume,
             text::VERSION,
             edges::VERSION,
             lexicon_hash(pronunciations),
@@ -114,7 +123,6 @@ impl FliteVoice {
         Ok(FliteVoice {
             engine,
             respellings,
-            gain: settings.volume,
             identity,
         })
     }
@@ -124,7 +132,7 @@ impl FliteVoice {
         VOICES
             .iter()
             .map(|(name, description)| VoiceInfo {
-                engine: Engine::Flite,
+                engine: Engine::FLITE,
                 name: Some(name.to_string()),
                 language: Some("en-us".to_string()),
                 description: description.to_string(),
@@ -239,7 +247,7 @@ impl Voice for FliteVoice {
             .collect();
         Ok(Clip {
             rate: audio.sample_rate,
-            samples: trim_and_fade(&raw, audio.sample_rate, self.gain),
+            samples: trim_and_fade(&raw, audio.sample_rate),
         })
     }
 }
@@ -328,20 +336,24 @@ mod tests {
     }
 
     #[test]
-    fn volume_is_a_plain_gain() {
-        let loud = voice().speak("Exhale slowly.").unwrap();
-        let settings = VoiceSettings {
-            volume: 0.5,
-            ..VoiceSettings::default()
-        };
-        let quiet = FliteVoice::new(&settings, &[])
-            .unwrap()
-            .speak("Exhale slowly.")
-            .unwrap();
-        assert_eq!(loud.samples.len(), quiet.samples.len());
-        for (l, q) in loud.samples.iter().zip(&quiet.samples) {
-            assert_eq!(*q, l * 0.5);
-        }
+    fn volume_is_left_to_the_renderer() {
+        // The renderer sets each phrase to the speech level times the
+        // volume; a voice that scaled (and clipped) too applied it twice.
+        let plain = voice();
+        let loud = FliteVoice::new(
+            &VoiceSettings {
+                volume: 2.0,
+                ..VoiceSettings::default()
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            loud.speak("Exhale slowly.").unwrap(),
+            plain.speak("Exhale slowly.").unwrap()
+        );
+        // So a phrase is cached once for every volume.
+        assert_eq!(loud.identity(), plain.identity());
     }
 
     #[test]

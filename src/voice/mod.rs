@@ -14,6 +14,10 @@
 //! * [`EspeakVoice`]: the `espeak-ng` program, run as a subprocess when it
 //!   is installed, for other languages and voices.
 //!
+//! [`ENGINES`] lists them: a new engine is a module implementing [`Voice`]
+//! with its [`EngineEntry`], plus one line there. [`open`], [`available`]
+//! and the routine's `engine = "…"` all read that list.
+//!
 //! Around them: [`CachedVoice`] keeps clips on disk, [`text`] rewrites
 //! what engines misread, [`lexicon`] holds how yoga words are said, and
 //! [`open`] / [`available`] are what the command line calls.
@@ -22,7 +26,10 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
+use crate::Cancel;
+
 mod cache;
+mod cached_batch;
 mod edges;
 mod espeak;
 mod flite;
@@ -73,7 +80,7 @@ pub fn len_at(samples: u64, from: u32, to: u32) -> u64 {
 }
 
 /// Why a voice could not speak.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum VoiceError {
     /// The engine's program or library is not on this machine.
     #[error("{engine} is not available: {reason}")]
@@ -104,7 +111,23 @@ pub enum VoiceError {
     },
 }
 
+/// What a batch reports for each of its texts: the text's index in the
+/// batch, and its result. Called from any thread, possibly at once.
+pub type Done<'a, T> = &'a (dyn Fn(usize, Result<T, VoiceError>) + Sync);
+
 /// A speech engine with fixed settings.
+///
+/// The contract every voice keeps:
+///
+/// * **Deterministic.** The same text gives the same samples, bit for bit,
+///   on every call, alone or in a batch, on any thread: the planner, the
+///   renderer and the cache all count on it (an engine that samples
+///   randomly fixes its seed).
+/// * **Thread safe.** Every method takes `&self` and may be called from
+///   many threads at once.
+/// * **Batches are an optimisation, never a change.** [`Voice::speak_batch`]
+///   gives for each text exactly what [`Voice::speak`] gives; only when and
+///   in which order the results arrive differ.
 pub trait Voice: Send + Sync {
     /// Engine, voice and every setting that changes the audio, as one stable
     /// string. Two voices with the same identity give the same samples for the
@@ -121,11 +144,59 @@ pub trait Voice: Send + Sync {
         Ok((clip.rate, clip.samples.len() as u64))
     }
 
+    /// Speaks every text of `texts`, calling `done(i, speak(texts[i]))`
+    /// once for each index as its clip is ready (streaming: the first
+    /// clips can be used while the rest are spoken).
+    ///
+    /// * Calls come from any thread, in any order, possibly at once.
+    /// * Texts are started in the order given: put the longest first and the
+    ///   threads finish together. A text may appear more than once; each
+    ///   index is reported.
+    /// * An error for one text does not stop the others; a caller that
+    ///   wants to stop sets `cancel`. Once `cancel` is set, texts not yet
+    ///   started are left out (no call for them).
+    /// * When it returns, every call has been made.
+    ///
+    /// The default speaks one text at a time on every core. An engine that
+    /// is faster with many texts at once (one run of a program that loads a
+    /// model first) overrides it; a cache overrides it to answer what it
+    /// holds and send the rest to its engine as one batch.
+    fn speak_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, Clip>) {
+        each_text(texts, cancel, |i| done(i, self.speak(texts[i])));
+    }
+
+    /// As [`Voice::speak_batch`], reporting what [`Voice::length`] gives
+    /// instead of the clips: what the planner asks for every phrase of a
+    /// routine before placing them.
+    ///
+    /// The default asks [`Voice::length`] one text at a time on every core;
+    /// engines need not override it (without a cache a length costs a
+    /// whole clip anyway). A cache overrides it to answer hits from its
+    /// headers and speak the misses as one [`Voice::speak_batch`] of its
+    /// engine.
+    fn length_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, (u32, u64)>) {
+        each_text(texts, cancel, |i| done(i, self.length(texts[i])));
+    }
+
     /// Hits and misses of the clip cache behind this voice, if there is one:
     /// for the export summary.
     fn cache_stats(&self) -> Option<CacheStats> {
         None
     }
+}
+
+/// Runs `work(i)` for every index of `texts` on every core, taking them in
+/// order and starting none once `cancel` is set.
+fn each_text(texts: &[&str], cancel: &Cancel, work: impl Fn(usize) + Sync) {
+    // `each` stops at the first error; cancelling is the only one, and the
+    // caller knows it set the flag.
+    let _ = crate::cores::each(texts.len(), |i| {
+        if cancel.is_cancelled() {
+            return Err(());
+        }
+        work(i);
+        Ok(())
+    });
 }
 
 impl<V: Voice + ?Sized> Voice for Box<V> {
@@ -139,6 +210,14 @@ impl<V: Voice + ?Sized> Voice for Box<V> {
 
     fn length(&self, text: &str) -> Result<(u32, u64), VoiceError> {
         (**self).length(text)
+    }
+
+    fn speak_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, Clip>) {
+        (**self).speak_batch(texts, cancel, done)
+    }
+
+    fn length_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, (u32, u64)>) {
+        (**self).length_batch(texts, cancel, done)
     }
 
     fn cache_stats(&self) -> Option<CacheStats> {
@@ -206,6 +285,68 @@ mod tests {
         assert_eq!(len_at(160, 16_000, 48_000), 480);
     }
 
+    /// The samples of `speak(text)` for each index a batch reported, and
+    /// how many reports came for each.
+    fn batch(voice: &dyn Voice, texts: &[&str], cancel: &Cancel) -> Vec<Vec<Result<Clip, String>>> {
+        let got = std::sync::Mutex::new(vec![Vec::new(); texts.len()]);
+        voice.speak_batch(texts, cancel, &|i, r| {
+            got.lock().unwrap()[i].push(r.map_err(|e| e.to_string()));
+        });
+        got.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_batch_reports_each_text_once_as_speak_gives_it() {
+        let voice = TestVoice::default();
+        let texts = ["Inhale.", "Exhale slowly.", "Inhale.", "", "Rest"];
+        let got = batch(&voice, &texts, &Cancel::new());
+        for (text, reports) in texts.iter().zip(&got) {
+            assert_eq!(reports, &[Ok(voice.speak(text).unwrap())], "{text}");
+        }
+        let lengths = std::sync::Mutex::new(vec![None; texts.len()]);
+        voice.length_batch(&texts, &Cancel::new(), &|i, r| {
+            assert!(lengths.lock().unwrap()[i].replace(r.unwrap()).is_none());
+        });
+        let expected: Vec<_> = texts
+            .iter()
+            .map(|t| Some(voice.length(t).unwrap()))
+            .collect();
+        assert_eq!(lengths.into_inner().unwrap(), expected);
+        // A box forwards batches to what it holds.
+        let boxed: Box<dyn Voice> = Box::new(voice);
+        assert_eq!(batch(&boxed, &texts, &Cancel::new()), got);
+    }
+
+    #[test]
+    fn a_batch_goes_on_past_an_error_and_stops_when_cancelled() {
+        struct Picky;
+        impl Voice for Picky {
+            fn identity(&self) -> String {
+                "picky".into()
+            }
+            fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+                match text {
+                    "bad" => Err(VoiceError::Failed {
+                        engine: "picky".into(),
+                        text: text.into(),
+                        reason: "no".into(),
+                    }),
+                    _ => TestVoice::default().speak(text),
+                }
+            }
+        }
+        let got = batch(&Picky, &["bad", "good"], &Cancel::new());
+        assert_eq!(
+            got[0],
+            [Err("picky could not speak \"bad\": no".to_string())]
+        );
+        assert!(got[1][0].is_ok());
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let texts = vec!["Breathe."; 100];
+        assert!(batch(&Picky, &texts, &cancel).iter().all(Vec::is_empty));
+    }
+
     #[test]
     fn test_voice_length_depends_only_on_text() {
         let v = TestVoice::default();
@@ -218,15 +359,121 @@ mod tests {
     }
 }
 
-/// Which engine speaks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Engine {
-    /// The built-in flite voice: pure Rust, no downloads.
-    #[default]
-    Flite,
-    /// The `espeak-ng` program, run as a separate process when installed.
-    EspeakNg,
+/// One speech engine, as the rest of vinyasa knows it: its name, whether
+/// it is there, how to open it and which voices it has. Each engine's
+/// module defines its entry; [`ENGINES`] lists them.
+///
+/// What the cache keys a clip by is not here: it is the opened voice's
+/// [`Voice::identity`], which names the engine and every setting that
+/// changes its samples.
+#[derive(Debug)]
+pub struct EngineEntry {
+    /// The name users write in `[voice] engine` and `--engine`.
+    pub name: &'static str,
+    /// Other names accepted for it (`espeak` for `espeak-ng`).
+    pub aliases: &'static [&'static str],
+    /// Built into vinyasa, so always available; otherwise a separate
+    /// program that may not be installed.
+    pub built_in: bool,
+    /// The voice the settings ask for, with the routine's pronunciations;
+    /// [`VoiceError::Unavailable`] when the engine is not on this machine.
+    pub open: OpenVoice,
+    /// The voices it can speak with here, for `vinyasa voices`;
+    /// [`VoiceError::Unavailable`] (saying how to install it) when it is not
+    /// on this machine.
+    pub voices: fn() -> Result<Vec<VoiceInfo>, VoiceError>,
+}
+
+/// How an [`EngineEntry`] opens a voice: with the settings and the
+/// routine's pronunciations.
+pub type OpenVoice = fn(&VoiceSettings, &[Pronunciation]) -> Result<Box<dyn Voice>, VoiceError>;
+
+/// Every speech engine, the default first. Adding one is a module with a
+/// [`Voice`] and its [`EngineEntry`], and one line here.
+pub static ENGINES: &[&EngineEntry] = &[&flite::ENGINE, &espeak::ENGINE];
+
+/// Which engine speaks: one of [`ENGINES`].
+#[derive(Clone, Copy)]
+pub struct Engine(&'static EngineEntry);
+
+impl Engine {
+    /// The built-in flite voice: pure Rust, no downloads, English only.
+    pub const FLITE: Engine = Engine(&flite::ENGINE);
+
+    /// The engine called `name` or one of its aliases.
+    pub fn named(name: &str) -> Option<Engine> {
+        Engine::all().find(|e| e.0.name == name || e.0.aliases.contains(&name))
+    }
+
+    /// Every engine, in the order of [`ENGINES`].
+    pub fn all() -> impl Iterator<Item = Engine> {
+        ENGINES.iter().map(|&entry| Engine(entry))
+    }
+
+    /// Every engine's name, as users write it.
+    pub fn names() -> Vec<&'static str> {
+        Engine::all().map(Engine::name).collect()
+    }
+
+    /// The engines for a message: `"flite" (built in) and "espeak-ng"`,
+    /// and with `installs`, `"espeak-ng" (if installed)` for each engine
+    /// that is a separate program.
+    pub fn listing(installs: bool) -> String {
+        let items: Vec<String> = Engine::all()
+            .map(|e| match (e.0.built_in, installs) {
+                (true, _) => format!("\"{}\" (built in)", e.name()),
+                (false, true) => format!("\"{}\" (if installed)", e.name()),
+                (false, false) => format!("\"{}\"", e.name()),
+            })
+            .collect();
+        match items.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// The name users write (`flite`, `espeak-ng`).
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// Its entry in [`ENGINES`].
+    pub fn entry(self) -> &'static EngineEntry {
+        self.0
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine(ENGINES[0])
+    }
+}
+
+impl PartialEq for Engine {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Engine {}
+
+impl std::hash::Hash for Engine {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Engine({:?})", self.name())
+    }
+}
+
+impl serde::Serialize for Engine {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 /// Voice settings, from the routine's `[voice]` table and the command line.
@@ -241,14 +488,16 @@ pub struct VoiceSettings {
     pub speed: f32,
     /// Pitch relative to the voice's own (1.0).
     pub pitch: f32,
-    /// Gain relative to the renderer's speech level (1.0).
+    /// Gain relative to the renderer's speech level (1.0). Only the renderer
+    /// applies it ([`crate::render::RenderOptions::voice_volume`]); engines
+    /// ignore it, so their clips and identities are the same at every volume.
     pub volume: f32,
 }
 
 impl Default for VoiceSettings {
     fn default() -> Self {
         VoiceSettings {
-            engine: Engine::Flite,
+            engine: Engine::default(),
             name: None,
             speed: 1.0,
             pitch: 1.0,
@@ -302,16 +551,6 @@ impl VoiceSettings {
     }
 }
 
-impl Engine {
-    /// The name users write (`flite`, `espeak-ng`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Flite => "flite",
-            Engine::EspeakNg => "espeak-ng",
-        }
-    }
-}
-
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -338,6 +577,7 @@ pub struct VoiceInfo {
 
 /// The voice the settings ask for, with the routine's pronunciations, behind
 /// the clip cache in `cache` if given (see [`crate::cache::default_dir`]).
+/// The engine is opened through its [`EngineEntry`].
 ///
 /// A cache directory that cannot be created or written does not fail this or
 /// any later call: the voice speaks uncached and [`CacheStats::warning`] says
@@ -347,33 +587,32 @@ pub fn open(
     pronunciations: &[Pronunciation],
     cache: Option<&Path>,
 ) -> Result<Box<dyn Voice>, VoiceError> {
-    let voice: Box<dyn Voice> = match settings.engine {
-        Engine::Flite => Box::new(FliteVoice::new(settings, pronunciations)?),
-        Engine::EspeakNg => Box::new(EspeakVoice::new(settings, pronunciations)?),
-    };
+    let voice = (settings.engine.entry().open)(settings, pronunciations)?;
     Ok(match cache {
         Some(dir) => Box::new(CachedVoice::new(voice, dir)),
         None => voice,
     })
 }
 
-/// Every voice usable on this machine: the built-in flite voices, then
-/// espeak-ng's voices if the program is installed, or one line saying it is
-/// not and how to get it.
+/// Every voice usable on this machine, engine by engine in the order of
+/// [`ENGINES`]; an engine that is not installed gives one line saying so
+/// and how to get it.
 pub fn available() -> Vec<VoiceInfo> {
-    let mut voices = FliteVoice::voices();
-    match EspeakVoice::voices(EspeakVoice::program()) {
-        Ok(found) => voices.extend(found),
-        Err(e) => voices.push(VoiceInfo {
-            engine: Engine::EspeakNg,
-            name: None,
-            language: None,
-            description: match e {
-                VoiceError::Unavailable { reason, .. } => reason,
-                other => other.to_string(),
-            },
-            installed: false,
-        }),
+    let mut voices = Vec::new();
+    for engine in Engine::all() {
+        match (engine.entry().voices)() {
+            Ok(found) => voices.extend(found),
+            Err(e) => voices.push(VoiceInfo {
+                engine,
+                name: None,
+                language: None,
+                description: match e {
+                    VoiceError::Unavailable { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+                installed: false,
+            }),
+        }
     }
     voices
 }
@@ -404,13 +643,59 @@ mod open_tests {
         assert!(voices[0].installed);
         let espeak: Vec<&VoiceInfo> = voices
             .iter()
-            .filter(|v| v.engine == Engine::EspeakNg)
+            .filter(|v| v.engine.name() == "espeak-ng")
             .collect();
         match espeak.as_slice() {
             [missing] if !missing.installed => {
                 assert!(missing.description.contains("sudo apt install espeak-ng"));
             }
             found => assert!(found.iter().any(|v| v.name.as_deref() == Some("en-us"))),
+        }
+    }
+
+    #[test]
+    fn engines_are_found_by_name_or_alias_and_listed_in_order() {
+        assert_eq!(Engine::default(), Engine::FLITE);
+        assert_eq!(Engine::named("flite"), Some(Engine::FLITE));
+        let espeak = Engine::named("espeak-ng").unwrap();
+        assert_eq!(Engine::named("espeak"), Some(espeak));
+        assert_eq!(espeak.to_string(), "espeak-ng");
+        assert_eq!(Engine::named("Flite"), None);
+        assert_eq!(Engine::names(), ["flite", "espeak-ng"]);
+        assert_eq!(
+            Engine::listing(true),
+            r#""flite" (built in) and "espeak-ng" (if installed)"#
+        );
+        assert_eq!(
+            Engine::listing(false),
+            r#""flite" (built in) and "espeak-ng""#
+        );
+        // No name stands for two engines.
+        let mut all: Vec<&str> = ENGINES
+            .iter()
+            .flat_map(|e| std::iter::once(e.name).chain(e.aliases.iter().copied()))
+            .collect();
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count);
+    }
+
+    #[test]
+    fn every_engine_opens_through_its_entry_or_says_it_is_missing() {
+        for engine in Engine::all() {
+            let settings = VoiceSettings {
+                engine,
+                ..VoiceSettings::default()
+            };
+            match open(&settings, &[], None) {
+                Ok(voice) => assert!(!voice.speak("Rest.").unwrap().samples.is_empty()),
+                Err(VoiceError::Unavailable { engine: name, .. }) => {
+                    assert!(!engine.entry().built_in);
+                    assert_eq!(name, engine.name());
+                }
+                Err(other) => panic!("{engine}: {other}"),
+            }
         }
     }
 

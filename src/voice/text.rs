@@ -289,91 +289,115 @@ fn plural(one: bool, singular: &str) -> String {
     }
 }
 
-/// The expansion of one word's core, or `None` to leave it alone.
+/// The expansion of one word's core, or `None` to leave it alone: the
+/// first of the rewrites below that applies.
 fn expand(core: &str, after_number: Option<bool>, next_word: Option<&str>) -> Option<Expansion> {
-    if core == "&" {
-        return Some(Expansion::plain("and".to_string()));
-    }
     let lower = core.to_lowercase();
-    let abbreviation = match lower.as_str() {
-        "e.g" => Some("for example"),
-        "i.e" => Some("that is"),
-        "etc" => Some("et cetera"),
-        "approx" => Some("approximately"),
-        "vs" => Some("versus"),
-        _ => None,
-    };
-    if let Some(text) = abbreviation {
-        return Some(Expansion::abbreviation(text));
-    }
+    ampersand(core)
+        .or_else(|| abbreviation(&lower))
+        .or_else(|| unit_word(&lower, after_number))
+        .or_else(|| repetitions(&lower, next_word))
+        .or_else(|| {
+            let (first, rest) = leading_number(&lower)?;
+            if rest.is_empty() {
+                return None;
+            }
+            number_range(first, rest)
+                .or_else(|| minutes_and_seconds(first, rest))
+                .or_else(|| number_and_unit(first, rest))
+        })
+}
 
-    // A unit word after a number: "5 min", "30 s", "8 x".
+/// "&" → "and".
+fn ampersand(core: &str) -> Option<Expansion> {
+    (core == "&").then(|| Expansion::plain("and".to_string()))
+}
+
+/// "e.g", "i.e", "etc", "approx", "vs" (lowercase, without the full stop).
+fn abbreviation(lower: &str) -> Option<Expansion> {
+    let text = match lower {
+        "e.g" => "for example",
+        "i.e" => "that is",
+        "etc" => "et cetera",
+        "approx" => "approximately",
+        "vs" => "versus",
+        _ => return None,
+    };
+    Some(Expansion::abbreviation(text))
+}
+
+/// A unit word after a number ("5 min", "30 s", "8 x"), and "mins" and
+/// "secs" anywhere.
+fn unit_word(lower: &str, after_number: Option<bool>) -> Option<Expansion> {
     if let Some(one) = after_number
-        && let Some(unit) = unit(&lower)
+        && let Some(unit) = unit(lower)
     {
         return Some(Expansion {
             takes_period: unit.abbreviation,
             ..Expansion::plain(plural(one, unit.singular))
         });
     }
-    match lower.as_str() {
-        "mins" => return Some(Expansion::abbreviation("minutes")),
-        "secs" => return Some(Expansion::abbreviation("seconds")),
-        _ => {}
+    match lower {
+        "mins" => Some(Expansion::abbreviation("minutes")),
+        "secs" => Some(Expansion::abbreviation("seconds")),
+        _ => None,
     }
+}
 
-    // "x8", "×8": a count of repetitions.
-    if let Some(count) = lower.strip_prefix('x').or_else(|| lower.strip_prefix('×')) {
-        if let Some(n) = bare_integer(count) {
-            return Some(Expansion::plain(format!(
-                "{n} {}",
-                plural(n == "1", "time")
-            )));
-        }
-        // A lone "x" before a number: "x 8".
-        if count.is_empty()
-            && next_word.is_some_and(|w| bare_integer(split_punctuation(w).1).is_some())
-        {
-            return Some(Expansion {
-                times_next: true,
-                ..Expansion::plain(String::new())
-            });
-        }
-    }
-
-    let (first, rest) = leading_number(&lower)?;
-    if rest.is_empty() {
-        return None;
-    }
-    // "3-5", "45-60s".
-    if let Some(after_dash) = rest.strip_prefix(['-', '–']) {
-        let (second, unit_text) = leading_number(after_dash)?;
-        if unit_text.is_empty() {
-            return Some(Expansion {
-                number_one: Some(false),
-                ..Expansion::plain(format!("{first} to {second}"))
-            });
-        }
-        let unit = unit_after(second, unit_text)?;
-        return Some(Expansion {
-            takes_period: unit.abbreviation,
-            ..Expansion::plain(format!(
-                "{first} to {second} {}",
-                plural(false, unit.singular)
-            ))
-        });
-    }
-    // "1m30s".
-    if let Some(seconds) = rest.strip_prefix('m')
-        && let Some((second, "s")) = leading_number(seconds)
-    {
+/// "x8", "×8": a count of repetitions; a lone "x" before a number ("x 8")
+/// is dropped and "times" said after the number.
+fn repetitions(lower: &str, next_word: Option<&str>) -> Option<Expansion> {
+    let count = lower
+        .strip_prefix('x')
+        .or_else(|| lower.strip_prefix('×'))?;
+    if let Some(n) = bare_integer(count) {
         return Some(Expansion::plain(format!(
-            "{first} {} {second} {}",
-            plural(first == "1", "minute"),
-            plural(second == "1", "second")
+            "{n} {}",
+            plural(n == "1", "time")
         )));
     }
-    // "30s", "5min", "8x".
+    let before_number = next_word.is_some_and(|w| bare_integer(split_punctuation(w).1).is_some());
+    (count.is_empty() && before_number).then(|| Expansion {
+        times_next: true,
+        ..Expansion::plain(String::new())
+    })
+}
+
+/// "3-5", "3–5" and "45-60s": the number `first`, then `rest`.
+fn number_range(first: &str, rest: &str) -> Option<Expansion> {
+    let after_dash = rest.strip_prefix(['-', '–'])?;
+    let (second, unit_text) = leading_number(after_dash)?;
+    if unit_text.is_empty() {
+        return Some(Expansion {
+            number_one: Some(false),
+            ..Expansion::plain(format!("{first} to {second}"))
+        });
+    }
+    let unit = unit_after(second, unit_text)?;
+    Some(Expansion {
+        takes_period: unit.abbreviation,
+        ..Expansion::plain(format!(
+            "{first} to {second} {}",
+            plural(false, unit.singular)
+        ))
+    })
+}
+
+/// "1m30s".
+fn minutes_and_seconds(first: &str, rest: &str) -> Option<Expansion> {
+    let seconds = rest.strip_prefix('m')?;
+    let (second, "s") = leading_number(seconds)? else {
+        return None;
+    };
+    Some(Expansion::plain(format!(
+        "{first} {} {second} {}",
+        plural(first == "1", "minute"),
+        plural(second == "1", "second")
+    )))
+}
+
+/// "30s", "5min", "8x": a number with its unit written straight after it.
+fn number_and_unit(first: &str, rest: &str) -> Option<Expansion> {
     let unit = unit_after(first, rest)?;
     Some(Expansion {
         takes_period: unit.abbreviation,
