@@ -194,7 +194,10 @@ fn export(
             Err(e) => return Err(e.into()),
         }
         if let Some(note) = planned.cache_note() {
-            eprintln!("note: phrase cache: {note}");
+            eprintln!(
+                "note: phrase cache: {note}: see --cache-dir and {}",
+                cache::DIR_ENV
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

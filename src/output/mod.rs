@@ -51,8 +51,9 @@ pub fn to_i16(x: f32) -> i16 {
 /// (`{:#}` with anyhow) to show it.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    /// The target exists and `force` was not given.
-    #[error("{} already exists; pass --force to overwrite it", path.display())]
+    /// The target exists and `force` was not given: an existing file is
+    /// replaced only when the caller asks.
+    #[error("{} already exists", path.display())]
     Exists {
         /// The target.
         path: PathBuf,
@@ -323,10 +324,7 @@ pub(crate) mod tests {
         assert!(matches!(err, OutputError::Exists { .. }));
         assert_eq!(
             err.to_string(),
-            format!(
-                "{} already exists; pass --force to overwrite it",
-                path.display()
-            )
+            format!("{} already exists", path.display())
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(names(dir.path()), ["a.txt"]);

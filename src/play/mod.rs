@@ -225,7 +225,7 @@ pub enum PlayError {
     /// The operating system's voice could not be reached or failed.
     #[error(
         "the system voice failed: {reason}; on Linux it is speech-dispatcher, which must be \
-         installed and running (`spd-say hello` should speak), or drop --system-voice to use \
+         installed and running (`spd-say hello` should speak), or use \
          the built-in voice"
     )]
     SystemVoice {

@@ -75,7 +75,7 @@ pub enum RenderError {
     },
     /// The timeline's rate is outside what the renderer supports.
     #[error(
-        "cannot render at {rate} Hz: the output rate must be between {} and {} Hz (--rate)",
+        "cannot render at {rate} Hz: the output rate must be between {} and {} Hz",
         MIN_RATE,
         MAX_RATE
     )]

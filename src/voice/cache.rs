@@ -82,9 +82,8 @@ impl<V: Voice> CachedVoice<V> {
             // Only the first problem is kept: they are usually all the same.
             let _ = self.warning.set(format!(
                 "could not store speech in the cache {}: {reason}; speaking without it \
-                 (set --cache-dir or {} to a writable directory)",
+                 (choose a writable cache directory)",
                 self.dir().display(),
-                crate::cache::DIR_ENV,
             ));
         }
     }
@@ -358,9 +357,7 @@ mod tests {
             )),
             "{warning}"
         );
-        assert!(
-            warning.ends_with("(set --cache-dir or VINYASA_CACHE_DIR to a writable directory)")
-        );
+        assert!(warning.ends_with("(choose a writable cache directory)"));
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub(super) static ENGINE: EngineEntry = EngineEntry {
 /// How to get espeak-ng, or what to use instead.
 const INSTALL_HINT: &str = "install it (Debian/Ubuntu: `sudo apt install espeak-ng`; \
     Fedora: `sudo dnf install espeak-ng`; macOS: `brew install espeak-ng`; Windows: the \
-    .msi from https://github.com/espeak-ng/espeak-ng/releases) or use the built-in voice \
-    with `--engine flite`";
+    .msi from https://github.com/espeak-ng/espeak-ng/releases) or use the built-in voice, \
+    flite";
 
 /// A voice of the `espeak-ng` program.
 pub struct EspeakVoice {
@@ -510,7 +510,7 @@ mod tests {
             "sudo apt install espeak-ng",
             "brew install espeak-ng",
             "Windows",
-            "--engine flite",
+            "the built-in voice, flite",
         ] {
             assert!(message.contains(hint), "{hint} missing from {message}");
         }
