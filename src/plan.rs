@@ -39,12 +39,12 @@ use crate::routine::{
     Bells, Body, Countdown, Flow, FlowAmount, Hold, HoldLength, Level, MAX_SESSION, Millis, MoveOn,
     Pos, Routine, Segment, Step, Text, format_millis,
 };
-use crate::timeline::{Bell, Cue, CueKind, Phase, Role, StepSpan, Timeline, Warning};
+use crate::timeline::{Bell, Cue, CueKind, Phase, RATES, Role, StepSpan, Timeline, Warning};
 use crate::voice::{Voice, VoiceError};
 
-/// Appended to the text of a hold's silence after its first stretch; the
-/// plan table shows only the first.
-pub const CONTINUED: &str = ", continued";
+/// Appended to the text of a hold's silence after its first stretch (which
+/// [`Cue::continued`] marks).
+const CONTINUED: &str = ", continued";
 
 /// Silence after each spoken phrase before the next thing starts.
 pub const GAP_MS: Millis = 600;
@@ -107,8 +107,12 @@ pub enum PlanError {
         /// The limit.
         limit: String,
     },
-    /// A rate of zero or beyond what audio uses.
-    #[error("the sample rate {0} Hz is out of range; use 8000 to 192000 (44100 is usual)")]
+    /// A rate outside [`RATES`].
+    #[error(
+        "the sample rate {0} Hz is out of range; use {min} to {max} (44100 is usual)",
+        min = RATES.start(),
+        max = RATES.end()
+    )]
     Rate(u32),
 }
 
@@ -118,7 +122,7 @@ pub fn plan(
     voice: &dyn Voice,
     options: &PlanOptions,
 ) -> Result<Timeline, PlanError> {
-    if !(8_000..=192_000).contains(&options.rate) {
+    if !RATES.contains(&options.rate) {
         return Err(PlanError::Rate(options.rate));
     }
     let mut p = Planner {
@@ -269,6 +273,7 @@ impl Planner<'_> {
             kind,
             role,
             text: text.to_string(),
+            continued: false,
         });
     }
 
@@ -718,7 +723,15 @@ impl Planner<'_> {
                 } else {
                     format!("{label}{CONTINUED}")
                 };
-                self.push(t, a - t, CueKind::Silence, Role::Hold, &text);
+                self.cues.push(Cue {
+                    start: t,
+                    len: a - t,
+                    step: self.step,
+                    kind: CueKind::Silence,
+                    role: Role::Hold,
+                    text,
+                    continued: !first,
+                });
                 first = false;
             }
             t = t.max(b);
@@ -1291,6 +1304,32 @@ mod timing {
         let spoken: BTreeSet<String> = t.speech().map(|c| c.text.clone()).collect();
         assert_eq!(asked, spoken);
         assert!(spoken.contains("Switch sides. Left.") && spoken.contains("Sink."));
+    }
+
+    #[test]
+    fn rates_outside_the_timeline_range_are_refused() {
+        let (r, _) = routine::parse(
+            "t.toml",
+            std::path::Path::new("."),
+            &format!("{BARE}[[step]]\nname = \"S\"\nsay = \"Hi.\"\n"),
+        )
+        .unwrap();
+        let at = |rate| {
+            plan(
+                &r,
+                &TestVoice::default(),
+                &PlanOptions {
+                    rate,
+                    level: Level::Standard,
+                },
+            )
+        };
+        assert!(at(*RATES.start()).is_ok() && at(*RATES.end()).is_ok());
+        assert_eq!(
+            at(7_999).unwrap_err().to_string(),
+            "the sample rate 7999 Hz is out of range; use 8000 to 192000 (44100 is usual)"
+        );
+        assert!(matches!(at(192_001), Err(PlanError::Rate(192_001))));
     }
 
     #[test]

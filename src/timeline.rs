@@ -14,7 +14,13 @@
 //!   Sound cues never overlap one another, but may sound under speech (a
 //!   breath tone swells under "on each inhale…" phrases).
 
+use std::ops::RangeInclusive;
+
 use serde::Serialize;
+
+/// The sample rates a timeline may be planned at, in Hz: from telephone
+/// quality to the highest rate audio interfaces commonly run at.
+pub const RATES: RangeInclusive<u32> = 8_000..=192_000;
 
 /// One planned session.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -67,6 +73,10 @@ pub struct Cue {
     pub role: Role,
     /// The words spoken (speech), or a short description (other kinds).
     pub text: String,
+    /// Whether this cue carries on the cue before it: a hold's silence is
+    /// cut into stretches by the words spoken inside the hold, and every
+    /// stretch after the first is marked. Listings show only the first.
+    pub continued: bool,
 }
 
 impl Cue {
@@ -392,7 +402,7 @@ impl std::fmt::Display for Table<'_> {
             "time", "length", "step", "what"
         )?;
         for c in &t.cues {
-            if c.role == Role::Hold && c.text.ends_with(crate::plan::CONTINUED) {
+            if c.continued {
                 continue;
             }
             let step = t

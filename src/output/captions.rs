@@ -233,6 +233,7 @@ pub(crate) mod tests {
             kind,
             role,
             text: text.into(),
+            continued: false,
         }
     }
 

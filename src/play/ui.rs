@@ -470,6 +470,7 @@ mod tests {
             kind,
             role,
             text: text.into(),
+            continued: false,
         }
     }
 
