@@ -14,7 +14,13 @@
 //!   Sound cues never overlap one another, but may sound under speech (a
 //!   breath tone swells under "on each inhale…" phrases).
 
+use std::ops::RangeInclusive;
+
 use serde::Serialize;
+
+/// The sample rates a timeline may be planned at, in Hz: from telephone
+/// quality to the highest rate audio interfaces commonly run at.
+pub const RATES: RangeInclusive<u32> = 8_000..=192_000;
 
 /// One planned session.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -67,6 +73,10 @@ pub struct Cue {
     pub role: Role,
     /// The words spoken (speech), or a short description (other kinds).
     pub text: String,
+    /// Whether this cue carries on the cue before it: a hold's silence is
+    /// cut into stretches by the words spoken inside the hold, and every
+    /// stretch after the first is marked. Listings show only the first.
+    pub continued: bool,
 }
 
 impl Cue {
@@ -392,7 +402,7 @@ impl std::fmt::Display for Table<'_> {
             "time", "length", "step", "what"
         )?;
         for c in &t.cues {
-            if c.role == Role::Hold && c.text.ends_with(crate::plan::CONTINUED) {
+            if c.continued {
                 continue;
             }
             let step = t
@@ -427,8 +437,188 @@ impl std::fmt::Display for Table<'_> {
     }
 }
 
+/// Hand-built timelines for tests of what consumes a timeline (captions,
+/// the renderer, the player), so that every planned sample is known without
+/// planning a routine.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::ops::Range;
+
+    use super::{Cue, CueKind, Lane, Role, StepSpan, Timeline};
+    use crate::routine::Level;
+
+    /// Builds a [`Timeline`] step by step and cue by cue:
+    ///
+    /// ```ignore
+    /// let t = TimelineBuilder::new(100)
+    ///     .title("Twists")
+    ///     .step("Twist", 0..3000)
+    ///     .speech(0, 100, Role::Name, "Twist.")
+    ///     .silence(100, 400, Role::Hold, "hold 4s")
+    ///     .step("Rest", 3000..4000)
+    ///     .line(11)
+    ///     .silence(3000, 1000, Role::Rest, "")
+    ///     .build();
+    /// ```
+    ///
+    /// Title and voice are "test" and the level standard unless set. A step
+    /// is on line 1 unless [`line`](Self::line) says otherwise. A cue belongs
+    /// to the step added last (step 0 before any), or to the one
+    /// [`in_step`](Self::in_step) names. [`build`](Self::build) sorts the
+    /// cues as the planner does; the total is the end of the last step or
+    /// cue unless [`total`](Self::total) sets it.
+    pub(crate) struct TimelineBuilder {
+        timeline: Timeline,
+        total: Option<u64>,
+        step: usize,
+    }
+
+    impl TimelineBuilder {
+        /// An empty timeline at `rate`.
+        pub(crate) fn new(rate: u32) -> Self {
+            TimelineBuilder {
+                timeline: Timeline {
+                    title: "test".into(),
+                    rate,
+                    total: 0,
+                    level: Level::Standard,
+                    voice: "test".into(),
+                    steps: Vec::new(),
+                    cues: Vec::new(),
+                    warnings: Vec::new(),
+                },
+                total: None,
+                step: 0,
+            }
+        }
+
+        /// The routine's title.
+        pub(crate) fn title(&mut self, title: &str) -> &mut Self {
+            self.timeline.title = title.into();
+            self
+        }
+
+        /// The voice's identity.
+        pub(crate) fn voice(&mut self, voice: &str) -> &mut Self {
+            self.timeline.voice = voice.into();
+            self
+        }
+
+        /// The session's length in samples.
+        pub(crate) fn total(&mut self, total: u64) -> &mut Self {
+            self.total = Some(total);
+            self
+        }
+
+        /// A step covering `span`; the cues that follow belong to it.
+        pub(crate) fn step(&mut self, name: &str, span: Range<u64>) -> &mut Self {
+            self.step = self.timeline.steps.len();
+            self.timeline.steps.push(StepSpan {
+                index: self.step,
+                name: name.into(),
+                start: span.start,
+                end: span.end,
+                line: 1,
+            });
+            self
+        }
+
+        /// The routine-file line of the step added last.
+        pub(crate) fn line(&mut self, line: usize) -> &mut Self {
+            let step = self
+                .timeline
+                .steps
+                .last_mut()
+                .expect("a step before its line");
+            step.line = line;
+            self
+        }
+
+        /// The cues that follow belong to step `index`.
+        pub(crate) fn in_step(&mut self, index: usize) -> &mut Self {
+            self.step = index;
+            self
+        }
+
+        /// Any cue.
+        pub(crate) fn cue(
+            &mut self,
+            start: u64,
+            len: u64,
+            kind: CueKind,
+            role: Role,
+            text: &str,
+        ) -> &mut Self {
+            self.timeline.cues.push(Cue {
+                start,
+                len,
+                step: self.step,
+                kind,
+                role,
+                text: text.into(),
+                continued: false,
+            });
+            self
+        }
+
+        /// Words spoken.
+        pub(crate) fn speech(&mut self, start: u64, len: u64, role: Role, text: &str) -> &mut Self {
+            self.cue(start, len, CueKind::Speech, role, text)
+        }
+
+        /// Planned silence.
+        pub(crate) fn silence(
+            &mut self,
+            start: u64,
+            len: u64,
+            role: Role,
+            text: &str,
+        ) -> &mut Self {
+            self.cue(start, len, CueKind::Silence, role, text)
+        }
+
+        /// Marks the cue added last as carrying on the one before it.
+        pub(crate) fn continued(&mut self) -> &mut Self {
+            let cue = self.timeline.cues.last_mut().expect("a cue to mark");
+            cue.continued = true;
+            self
+        }
+
+        /// Samples in `seconds` at the timeline's rate, rounded.
+        pub(crate) fn samples(&self, seconds: f64) -> u64 {
+            (seconds * f64::from(self.timeline.rate)).round() as u64
+        }
+
+        /// Where the last cue so far on `lane` ends (0 if none).
+        pub(crate) fn end_of(&self, lane: Lane) -> u64 {
+            self.timeline
+                .cues
+                .iter()
+                .filter(|c| c.lane() == lane)
+                .map(Cue::end)
+                .max()
+                .unwrap_or(0)
+        }
+
+        /// The timeline, cues sorted by start, voice lane first at equal
+        /// starts, in the order added otherwise.
+        pub(crate) fn build(&self) -> Timeline {
+            let mut t = self.timeline.clone();
+            t.cues.sort_by_key(|c| (c.start, c.lane()));
+            let ends = t
+                .steps
+                .iter()
+                .map(|s| s.end)
+                .chain(t.cues.iter().map(Cue::end));
+            t.total = self.total.unwrap_or_else(|| ends.max().unwrap_or(0));
+            t
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::TimelineBuilder;
     use super::*;
 
     #[test]
@@ -452,5 +642,107 @@ mod tests {
             .lane(),
             Lane::Sound
         );
+    }
+
+    #[test]
+    fn the_builder_makes_the_timeline_written_out() {
+        // The player's test session, as a literal and from the builder.
+        let step = |index: usize, name: &str, start: u64, end: u64, line: usize| StepSpan {
+            index,
+            name: name.into(),
+            start,
+            end,
+            line,
+        };
+        let cue = |start, len, step, kind, role, text: &str| Cue {
+            start,
+            len,
+            step,
+            kind,
+            role,
+            text: text.into(),
+            continued: false,
+        };
+        let literal = Timeline {
+            title: "Twists".into(),
+            rate: 100,
+            total: 4000,
+            level: crate::routine::Level::Standard,
+            voice: "test".into(),
+            steps: vec![
+                step(0, "Twist", 0, 3000, 1),
+                step(1, "Rest", 3000, 4000, 11),
+            ],
+            cues: vec![
+                cue(0, 100, 0, CueKind::Speech, Role::Name, "Twist."),
+                cue(100, 400, 0, CueKind::Silence, Role::Hold, ""),
+                cue(300, 10, 0, CueKind::Tick, Role::Breath, "tick"),
+                cue(500, 100, 0, CueKind::Speech, Role::Halfway, "Halfway."),
+                cue(3000, 200, 1, CueKind::Speech, Role::Name, "Rest."),
+                cue(3200, 800, 1, CueKind::Silence, Role::Rest, ""),
+            ],
+            warnings: vec![],
+        };
+        let built = TimelineBuilder::new(100)
+            .title("Twists")
+            .step("Twist", 0..3000)
+            .speech(0, 100, Role::Name, "Twist.")
+            .silence(100, 400, Role::Hold, "")
+            .cue(300, 10, CueKind::Tick, Role::Breath, "tick")
+            .speech(500, 100, Role::Halfway, "Halfway.")
+            .step("Rest", 3000..4000)
+            .line(11)
+            .speech(3000, 200, Role::Name, "Rest.")
+            .silence(3200, 800, Role::Rest, "")
+            .build();
+        assert_eq!(built, literal);
+    }
+
+    #[test]
+    fn the_builder_sorts_cues_and_takes_what_it_is_told() {
+        let mut b = TimelineBuilder::new(8_000);
+        b.voice("v")
+            .step("A", 0..50)
+            .step("B", 50..100)
+            .line(5)
+            .in_step(0);
+        let bell = CueKind::Bell { bell: Bell::Step };
+        b.cue(10, 20, bell, Role::StepBell, "bell");
+        b.speech(10, 20, Role::Say, "One.");
+        b.speech(0, 5, Role::Say, "Zero.");
+        assert_eq!((b.end_of(Lane::Voice), b.end_of(Lane::Sound)), (30, 30));
+        assert_eq!(b.samples(0.5), 4_000);
+        let t = b.build();
+        let order: Vec<(u64, Lane, usize)> =
+            t.cues.iter().map(|c| (c.start, c.lane(), c.step)).collect();
+        assert_eq!(
+            order,
+            [
+                (0, Lane::Voice, 0),
+                (10, Lane::Voice, 0),
+                (10, Lane::Sound, 0)
+            ]
+        );
+        assert_eq!(
+            (t.voice.as_str(), t.title.as_str(), t.total),
+            ("v", "test", 100)
+        );
+        assert_eq!((t.steps[1].index, t.steps[1].line), (1, 5));
+        assert_eq!(b.total(7).build().total, 7);
+    }
+
+    #[test]
+    fn the_table_shows_a_hold_once_however_often_it_is_cut() {
+        let t = TimelineBuilder::new(100)
+            .step("Squat", 0..1000)
+            .silence(0, 400, Role::Hold, "hold 10s")
+            .speech(400, 100, Role::Halfway, "Halfway.")
+            .silence(500, 500, Role::Hold, "hold 10s, later")
+            .continued()
+            .build();
+        let table = Table(&t).to_string();
+        assert!(table.contains("hold 10s\n"), "{table}");
+        assert!(!table.contains("later"), "{table}");
+        assert!(table.contains("\u{201c}Halfway.\u{201d}"), "{table}");
     }
 }

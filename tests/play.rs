@@ -79,6 +79,7 @@ fn timeline(rate: u32, total: u64) -> Timeline {
         kind,
         role,
         text: text.into(),
+        continued: false,
     };
     use CueKind::{Silence, Speech};
     let cues = vec![

@@ -251,6 +251,7 @@ pub(crate) mod tests {
             kind,
             role,
             text: text.into(),
+            continued: false,
         }
     }
 

@@ -426,6 +426,7 @@ mod tests {
             kind,
             role: Role::Say,
             text: text.into(),
+            continued: false,
         }
     }
 

@@ -490,6 +490,7 @@ mod tests {
             kind,
             role,
             text: text.into(),
+            continued: false,
         }
     }
 

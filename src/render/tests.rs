@@ -44,6 +44,7 @@ impl Plan {
             kind,
             role: Role::Say,
             text: text.to_owned(),
+            continued: false,
         });
         self
     }

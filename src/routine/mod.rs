@@ -8,6 +8,7 @@
 //! Ranges (`15-30s`, `8-12`) are kept as [`Span`]s in the model and resolved
 //! by the [`Level`] when the routine is planned.
 
+mod cue_keys;
 mod diagnostic;
 mod parse;
 mod quantity;
@@ -16,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use cue_keys::CUE_KEYS;
 pub use diagnostic::{Diagnostic, Report, Severity, line_col};
-pub use parse::CUE_KEYS;
 pub use quantity::{
     Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
 };
@@ -391,9 +392,9 @@ impl Routine {
         let (key, value) = setting
             .split_once('=')
             .ok_or_else(|| format!("--cue {setting:?}: write KEY=VALUE, e.g. --cue halfway=off"))?;
-        parse::apply_cue_setting(&mut self.cues, key.trim(), value.trim())?;
+        cue_keys::apply_cue_setting(&mut self.cues, key.trim(), value.trim())?;
         for step in &mut self.steps {
-            parse::apply_cue_setting(&mut step.cues, key.trim(), value.trim())?;
+            cue_keys::apply_cue_setting(&mut step.cues, key.trim(), value.trim())?;
         }
         Ok(())
     }

@@ -21,10 +21,11 @@ use std::path::Path;
 use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::cue_keys::{CUE_KEYS, CueKey, CueValue};
 use super::quantity::{Millis, QuantityError, Span, format_millis};
 use super::{
-    Bells, Body, Breath, BreathCue, Countdown, Cues, Diagnostic, Flow, FlowAmount, Hold,
-    HoldLength, MAX_SESSION, Move, MoveOn, Pos, Report, Routine, Segment, Step, Text, line_col,
+    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, MAX_SESSION, Move, MoveOn,
+    Pos, Report, Routine, Segment, Step, Text, line_col,
 };
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
 
@@ -43,18 +44,6 @@ const TOP_KEYS: &[&str] = &[
 ];
 const VOICE_KEYS: &[&str] = &["engine", "name", "speed", "pitch", "volume"];
 const BREATH_KEYS: &[&str] = &["inhale", "exhale"];
-/// The keys of `[cues]`, of a step's `cues = { … }` and of `--cue KEY=VALUE`.
-pub const CUE_KEYS: &[&str] = &[
-    "name",
-    "next",
-    "halfway",
-    "remaining",
-    "countdown",
-    "release",
-    "switch",
-    "bells",
-    "breath",
-];
 const STEP_KEYS: &[&str] = &[
     "name",
     "say",
@@ -761,13 +750,13 @@ impl Cx<'_> {
     fn cue_table(&mut self, t: &Table<'_>, cues: &mut Cues) {
         for (key, v) in t.iter() {
             let k: &str = key.get_ref();
-            if !CUE_KEYS.contains(&k) {
+            let Some(cue) = CueKey::find(k) else {
                 continue; // reported by `keys`
-            }
+            };
             let value = match v.get_ref() {
                 DeValue::Boolean(b) => CueValue::Bool(*b),
                 DeValue::String(s) => CueValue::Str(s.to_string()),
-                DeValue::Array(items) if k == "remaining" => {
+                DeValue::Array(items) if cue.takes_list() => {
                     let mut list = Vec::new();
                     for item in items {
                         match item.get_ref() {
@@ -789,7 +778,7 @@ impl Cx<'_> {
                     continue;
                 }
             };
-            if let Err(message) = set_cue(cues, k, value) {
+            if let Err(message) = cue.set(cues, value) {
                 let (m, h) = message.split_once("; ").unwrap_or((&message, ""));
                 self.error(v.span(), m.to_string(), h.to_string());
             }
@@ -865,7 +854,39 @@ impl Cx<'_> {
         span: Range<usize>,
         routine_cues: &Cues,
     ) -> Option<Step> {
-        let name = match self.string(t, "name") {
+        let name = self.step_name(n, t, &span);
+        let place = format!("in step {n} \"{name}\"");
+        self.keys(t, STEP_KEYS, &place);
+        let say = self.text(t, "say");
+        let mut cues = routine_cues.clone();
+        if let Some(ct) = t.get("cues") {
+            match ct.get_ref() {
+                DeValue::Table(ct) => {
+                    self.keys(ct, CUE_KEYS, &format!("in the cues of step {n} \"{name}\""));
+                    self.cue_table(ct, &mut cues);
+                }
+                _ => self.wrong_type("cues", ct, "an inline table", "{ halfway = false }"),
+            }
+        }
+        let release = self.step_release(t, &mut cues);
+        let pause = self.duration(t, "pause", true).map_or(0, |d| d.lo);
+        let sides = self.sides(t);
+        let body = self.body(n, &name, t, &span)?;
+        Some(Step {
+            name,
+            at: self.pos(span.start),
+            say,
+            sides,
+            cues,
+            release,
+            pause,
+            body,
+        })
+    }
+
+    /// The step's `name`, or "step N" (with an error) if it has none.
+    fn step_name(&mut self, n: usize, t: &Table<'_>, span: &Range<usize>) -> String {
+        match self.string(t, "name") {
             Some((s, _)) if !s.trim().is_empty() => s.trim().to_string(),
             Some((_, span)) => {
                 self.error(
@@ -885,78 +906,55 @@ impl Cx<'_> {
                 }
                 format!("step {n}")
             }
-        };
-        let place = format!("in step {n} \"{name}\"");
-        self.keys(t, STEP_KEYS, &place);
-        let say = self.text(t, "say");
-        let mut cues = routine_cues.clone();
-        if let Some(ct) = t.get("cues") {
-            match ct.get_ref() {
-                DeValue::Table(ct) => {
-                    self.keys(ct, CUE_KEYS, &format!("in the cues of step {n} \"{name}\""));
-                    self.cue_table(ct, &mut cues);
-                }
-                _ => self.wrong_type("cues", ct, "an inline table", "{ halfway = false }"),
-            }
         }
-        let release = match t.get("release") {
-            Some(v) if matches!(v.get_ref(), DeValue::Boolean(_)) => {
-                if let DeValue::Boolean(b) = v.get_ref() {
-                    cues.release = *b;
-                }
+    }
+
+    /// The step's `release`: words to speak instead of "Release.", or
+    /// `true`/`false`, which switches the step's `release` cue.
+    fn step_release(&mut self, t: &Table<'_>, cues: &mut Cues) -> Option<Text> {
+        let v = t.get("release")?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => {
+                cues.release = *b;
                 None
             }
-            Some(v) => self.text_value("release", v),
-            None => None,
-        };
-        let pause = self.duration(t, "pause", true).map_or(0, |d| d.lo);
-        let sides = self.sides(t);
+            _ => self.text_value("release", v),
+        }
+    }
 
-        let has = |k: &str| t.contains_key(k);
-        let first_of = |keys: &[&'static str]| -> Option<&'static str> {
-            keys.iter().copied().find(|k| t.contains_key(*k))
-        };
-        let body = if has("flow") {
-            if let Some(k) = first_of(&["hold", "breaths"]) {
-                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
-                self.error(
-                    s,
-                    format!("step {n} \"{name}\" has both `flow` and `{k}`"),
-                    "a step is either a hold or a flow: split it into two steps",
-                );
-            }
-            if let Some(k) = first_of(HOLD_ONLY) {
-                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
-                self.error(
-                    s,
-                    format!("`{k}` belongs to holds, but step {n} \"{name}\" is a flow"),
-                    "in a flow, put the words in the moves and use `rounds` or `for`",
-                );
-            }
-            self.flow(n, &name, t, span.clone()).map(Body::Flow)
-        } else if has("hold") || has("breaths") {
-            if let Some(k) = first_of(FLOW_ONLY) {
-                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
-                self.error(
-                    s,
-                    format!("`{k}` belongs to flows, but step {n} \"{name}\" is a hold"),
-                    "use `repeat` to repeat a hold, or write the step as a `flow`",
-                );
-            }
-            self.hold(n, &name, t).map(Body::Hold)
+    /// What the step does after its words: a flow, a hold, or nothing (a
+    /// spoken-only step). Keys that belong to another kind of step are errors.
+    fn body(&mut self, n: usize, name: &str, t: &Table<'_>, span: &Range<usize>) -> Option<Body> {
+        if t.contains_key("flow") {
+            self.misplaced(
+                t,
+                &["hold", "breaths"],
+                |k| format!("step {n} \"{name}\" has both `flow` and `{k}`"),
+                "a step is either a hold or a flow: split it into two steps",
+            );
+            self.misplaced(
+                t,
+                HOLD_ONLY,
+                |k| format!("`{k}` belongs to holds, but step {n} \"{name}\" is a flow"),
+                "in a flow, put the words in the moves and use `rounds` or `for`",
+            );
+            self.flow(n, name, t, span.clone()).map(Body::Flow)
+        } else if t.contains_key("hold") || t.contains_key("breaths") {
+            self.misplaced(
+                t,
+                FLOW_ONLY,
+                |k| format!("`{k}` belongs to flows, but step {n} \"{name}\" is a hold"),
+                "use `repeat` to repeat a hold, or write the step as a `flow`",
+            );
+            self.hold(n, name, t).map(Body::Hold)
         } else {
-            let extra = first_of(HOLD_ONLY)
-                .or_else(|| first_of(FLOW_ONLY))
-                .or_else(|| first_of(&["sides"]));
-            if let Some(k) = extra {
-                let s = t.get(k).map(|v| v.span()).unwrap_or(span.clone());
-                self.error(
-                    s,
-                    format!("`{k}` in step {n} \"{name}\" has nothing to act on"),
-                    "add a `hold`, `breaths` or `flow` to the step, or remove the key",
-                );
-            }
-            if say.is_none() && !t.contains_key("say") {
+            self.misplaced(
+                t,
+                &[HOLD_ONLY, FLOW_ONLY, &["sides"]].concat(),
+                |k| format!("`{k}` in step {n} \"{name}\" has nothing to act on"),
+                "add a `hold`, `breaths` or `flow` to the step, or remove the key",
+            );
+            if !t.contains_key("say") {
                 self.error(
                     span.start..span.start,
                     format!("step {n} \"{name}\" is empty"),
@@ -965,17 +963,21 @@ impl Cx<'_> {
                 return None;
             }
             Some(Body::Say)
-        }?;
-        Some(Step {
-            name,
-            at: self.pos(span.start),
-            say,
-            sides,
-            cues,
-            release,
-            pause,
-            body,
-        })
+        }
+    }
+
+    /// Reports the first of `keys` that `t` has, at its value, with the
+    /// message `what(key)`.
+    fn misplaced(
+        &mut self,
+        t: &Table<'_>,
+        keys: &[&str],
+        what: impl FnOnce(&str) -> String,
+        help: &str,
+    ) {
+        if let Some((k, v)) = keys.iter().find_map(|&k| Some((k, t.get(k)?))) {
+            self.error(v.span(), what(k), help);
+        }
     }
 
     fn sides(&mut self, t: &Table<'_>) -> Vec<String> {
@@ -1275,157 +1277,8 @@ fn step_floor(routine: &Routine, step: &Step, level: super::Level) -> Millis {
     sides * body + step.pause
 }
 
-/// A cue value from TOML or the command line.
-pub(super) enum CueValue {
-    Bool(bool),
-    Str(String),
-    List(Vec<String>),
-}
-
-/// Applies `KEY=VALUE` from the command line.
-pub(super) fn apply_cue_setting(cues: &mut Cues, key: &str, value: &str) -> Result<(), String> {
-    if !CUE_KEYS.contains(&key) {
-        let hint =
-            suggest(key, CUE_KEYS).map_or(String::new(), |s| format!("did you mean `{s}`? "));
-        return Err(format!(
-            "unknown cue `{key}`: {hint}the cues are {}",
-            CUE_KEYS.join(", ")
-        ));
-    }
-    let v = match value.to_ascii_lowercase().as_str() {
-        "true" | "on" | "yes" => CueValue::Bool(true),
-        "false" | "off" | "no" if !matches!(key, "countdown" | "bells") => CueValue::Bool(false),
-        _ if key == "remaining" => {
-            CueValue::List(value.split(',').map(|s| s.trim().to_string()).collect())
-        }
-        _ => CueValue::Str(value.to_string()),
-    };
-    set_cue(cues, key, v).map_err(|e| format!("--cue {key}={value}: {}", e.replace("; ", ": ")))
-}
-
-/// Sets one cue; the error is "what; fix".
-fn set_cue(cues: &mut Cues, key: &str, value: CueValue) -> Result<(), String> {
-    let flag = |v: &CueValue| -> Result<bool, String> {
-        match v {
-            CueValue::Bool(b) => Ok(*b),
-            CueValue::Str(s) => Err(format!(
-                "`{key} = \"{s}\"` must be true or false; write `{key} = true` or `{key} = false` without quotes"
-            )),
-            CueValue::List(_) => Err(format!(
-                "`{key}` must be true or false; write `{key} = false`"
-            )),
-        }
-    };
-    match key {
-        "name" => cues.name = flag(&value)?,
-        "next" => cues.next = flag(&value)?,
-        "halfway" => cues.halfway = flag(&value)?,
-        "release" => cues.release = flag(&value)?,
-        "switch" => cues.switch = flag(&value)?,
-        "remaining" => {
-            let list = match value {
-                CueValue::Bool(false) => Vec::new(),
-                CueValue::Bool(true) => vec!["10s".to_string()],
-                CueValue::Str(s) => vec![s],
-                CueValue::List(l) => l,
-            };
-            let mut out = Vec::new();
-            for s in list {
-                let d = super::quantity::parse_duration_span(&s)
-                    .map_err(|e| format!("`remaining`: {}; {}", e.message, e.help))?;
-                if d.lo != d.hi || d.lo < 1_000 || d.lo % 1_000 != 0 || d.lo > 600_000 {
-                    return Err(format!(
-                        "`remaining = \"{s}\"` must be whole seconds from 1s to 10 min; write e.g. \"10s\" or [\"30s\", \"10s\"]"
-                    ));
-                }
-                out.push(d.lo);
-            }
-            out.sort_unstable_by(|a, b| b.cmp(a));
-            out.dedup();
-            cues.remaining = out;
-        }
-        "countdown" => {
-            cues.countdown = choice(
-                key,
-                value,
-                (Countdown::Voice, Countdown::Off),
-                &[
-                    ("voice", Countdown::Voice),
-                    ("tick", Countdown::Tick),
-                    ("off", Countdown::Off),
-                ],
-            )?;
-        }
-        "bells" => {
-            cues.bells = choice(
-                key,
-                value,
-                (Bells::Session, Bells::Off),
-                &[
-                    ("session", Bells::Session),
-                    ("steps", Bells::Steps),
-                    ("off", Bells::Off),
-                ],
-            )?;
-        }
-        "breath" => {
-            cues.breath = choice(
-                key,
-                value,
-                (BreathCue::Tone, BreathCue::None),
-                &[
-                    ("voice", BreathCue::Voice),
-                    ("tone", BreathCue::Tone),
-                    ("both", BreathCue::Both),
-                    ("none", BreathCue::None),
-                ],
-            )?;
-        }
-        _ => unreachable!("checked against CUE_KEYS"),
-    }
-    Ok(())
-}
-
-fn word<T: Copy>(key: &str, s: &str, table: &[(&str, T)]) -> Result<T, String> {
-    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-    table
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(s))
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let hint =
-                suggest(s, &names).map_or(String::new(), |n| format!("did you mean \"{n}\"? "));
-            format!(
-                "`{key} = \"{s}\"` is not a choice; {hint}use {}",
-                names
-                    .iter()
-                    .map(|n| format!("\"{n}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-}
-
-/// A cue that takes one word from `table`, or true/false for `on_off`.
-fn choice<T: Copy>(
-    key: &str,
-    value: CueValue,
-    on_off: (T, T),
-    table: &[(&str, T)],
-) -> Result<T, String> {
-    match value {
-        CueValue::Bool(true) => Ok(on_off.0),
-        CueValue::Bool(false) => Ok(on_off.1),
-        CueValue::Str(s) => word(key, &s, table),
-        CueValue::List(_) => {
-            let names: Vec<String> = table.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-            Err(format!("`{key}` takes one value; use {}", names.join(", ")))
-        }
-    }
-}
-
 /// The closest of `options` to `word`, if close enough to be a typo.
-fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+pub(super) fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
     let w = word.to_ascii_lowercase();
     options
         .iter()
@@ -1461,22 +1314,5 @@ mod tests {
         assert_eq!(suggest("halfwya", CUE_KEYS), Some("halfway"));
         assert_eq!(suggest("breathe", STEP_KEYS), Some("breaths"));
         assert_eq!(suggest("zzz", STEP_KEYS), None);
-    }
-
-    #[test]
-    fn cue_settings_from_the_command_line() {
-        let mut c = Cues::default();
-        apply_cue_setting(&mut c, "halfway", "off").unwrap();
-        assert!(!c.halfway);
-        apply_cue_setting(&mut c, "breath", "both").unwrap();
-        assert_eq!(c.breath, BreathCue::Both);
-        apply_cue_setting(&mut c, "remaining", "10s,30s").unwrap();
-        assert_eq!(c.remaining, vec![30_000, 10_000]);
-        apply_cue_setting(&mut c, "countdown", "off").unwrap();
-        assert_eq!(c.countdown, Countdown::Off);
-        let e = apply_cue_setting(&mut c, "halfwya", "off").unwrap_err();
-        assert!(e.contains("did you mean `halfway`"), "{e}");
-        let e = apply_cue_setting(&mut c, "bells", "loud").unwrap_err();
-        assert!(e.contains("\"session\", \"steps\", \"off\""), "{e}");
     }
 }

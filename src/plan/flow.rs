@@ -1,0 +1,180 @@
+//! Flows: moves played in order, round after round, each lasting a breath
+//! phase (stretched to fit its words) or its words plus a time.
+
+use super::words::{display_segments, number_word, phase_word, sides};
+use super::{GAP_MS, MOVE_MARGIN_MS, PlanError, Planner};
+use crate::routine::{Flow, FlowAmount, Move, MoveOn, Segment, Step, Text, format_millis};
+use crate::timeline::{CueKind, Phase, Role};
+
+impl Planner<'_> {
+    /// A flow step's body: each side, every round of moves, then its release.
+    pub(super) fn flow_step(&mut self, step: &Step, f: &Flow) -> Result<(), PlanError> {
+        for side in 0..sides(step) {
+            self.side(step, side)?;
+            let rounds = self.flow_rounds(f)?;
+            // A move that does not fit its breath is told once, not each round.
+            let mut warned = vec![false; f.moves.len()];
+            for round in 1..=rounds {
+                for (mi, m) in f.moves.iter().enumerate() {
+                    let text = text_in_round(m, round);
+                    let count = (f.count && mi == 0).then(|| count_word(round, rounds));
+                    let segments = move_words(step, m.on, text, count);
+                    let words = self.text_len(&segments)?;
+                    if !warned[mi] {
+                        warned[mi] = self.warn_stretched(step, m.on, text, &segments, words);
+                    }
+                    self.play_move(step, m.on, &segments, words)?;
+                }
+            }
+            self.cursor += self.samples(GAP_MS);
+            self.release(step, "And release.")?;
+        }
+        Ok(())
+    }
+
+    /// The samples a move takes: its words, a gap and its time; or its
+    /// breath phase, stretched to hold its words and a margin.
+    fn move_slot(&self, on: MoveOn, words: u64) -> u64 {
+        let pace = self.routine.breath;
+        match on {
+            MoveOn::Time(d) => words + self.samples(GAP_MS) + self.samples(d.at(self.level)),
+            MoveOn::Inhale => (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(pace.inhale)),
+            MoveOn::Exhale => (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(pace.exhale)),
+        }
+    }
+
+    /// Warns when a breath move's words (and margin) take longer than its
+    /// phase, which is then stretched; returns whether it warned.
+    fn warn_stretched(
+        &mut self,
+        step: &Step,
+        on: MoveOn,
+        text: &Text,
+        segments: &[Segment],
+        words: u64,
+    ) -> bool {
+        let (name, ms) = match on {
+            MoveOn::Inhale => ("inhale", self.routine.breath.inhale),
+            MoveOn::Exhale => ("exhale", self.routine.breath.exhale),
+            MoveOn::Time(_) => return false,
+        };
+        let phase = self.samples(ms);
+        let need = words + self.samples(MOVE_MARGIN_MS);
+        if need <= phase {
+            return false;
+        }
+        self.warn(text.at, format!(
+            "step \"{}\": the words {:?} take {} to say, longer than the {} {name}; the {name} is stretched to {}",
+            step.name, display_segments(segments), self.secs(words), self.secs(phase), self.secs(need)
+        ));
+        true
+    }
+
+    /// One move at the cursor: its words, then a breath tone under its whole
+    /// slot or the silence of its time; the cursor moves past it.
+    fn play_move(
+        &mut self,
+        step: &Step,
+        on: MoveOn,
+        segments: &[Segment],
+        words: u64,
+    ) -> Result<(), PlanError> {
+        let t = self.cursor;
+        let slot = self.move_slot(on, words);
+        self.place_text(t, segments, Role::Move)?;
+        match on {
+            MoveOn::Inhale | MoveOn::Exhale => {
+                if step.cues.breath.tone() {
+                    let phase = if on == MoveOn::Inhale {
+                        Phase::Inhale
+                    } else {
+                        Phase::Exhale
+                    };
+                    let kind = CueKind::Breath { phase };
+                    self.push(t, slot, kind, Role::Breath, phase_word(phase));
+                }
+            }
+            MoveOn::Time(d) => {
+                let ms = d.at(self.level);
+                let hold_at = t + words + self.samples(GAP_MS);
+                let len = self.samples(ms);
+                let label = format!("hold {}", format_millis(ms));
+                self.push(hold_at, len, CueKind::Silence, Role::Hold, &label);
+            }
+        }
+        self.cursor = t + slot;
+        Ok(())
+    }
+
+    /// How many rounds a flow plays at this level.
+    fn flow_rounds(&mut self, f: &Flow) -> Result<u32, PlanError> {
+        let target = match f.amount {
+            FlowAmount::Rounds(r) => return Ok(r.at(self.level)),
+            FlowAmount::For(d) => self.samples(d.at(self.level)),
+        };
+        // Round lengths without count words: the first round and a later one.
+        let mut round_len = [0u64; 2];
+        for (k, round) in [1u32, 2].into_iter().enumerate() {
+            for m in &f.moves {
+                let words = self.text_len(&text_in_round(m, round).segments)?;
+                round_len[k] += self.move_slot(m.on, words);
+            }
+        }
+        if target <= round_len[0] {
+            return Ok(1);
+        }
+        let more = (target - round_len[0] + round_len[1] / 2) / round_len[1].max(1);
+        Ok(1 + u32::try_from(more).unwrap_or(u32::MAX))
+    }
+}
+
+/// A move's words in round `round`: its `then` after the first, if it has one.
+fn text_in_round(m: &Move, round: u32) -> &Text {
+    if round == 1 {
+        &m.text
+    } else {
+        m.then.as_ref().unwrap_or(&m.text)
+    }
+}
+
+/// The count spoken before the first move of round `round` of `rounds`.
+fn count_word(round: u32, rounds: u32) -> String {
+    if round == rounds && rounds > 1 {
+        "Last one.".into()
+    } else {
+        format!("{}.", number_word(round))
+    }
+}
+
+/// The words of one move: its text after the round's `count` and the breath
+/// word (when breath cues are spoken and the text does not start with it).
+fn move_words(step: &Step, on: MoveOn, text: &Text, count: Option<String>) -> Vec<Segment> {
+    let mut segments = text.segments.clone();
+    let mut prefix = count.unwrap_or_default();
+    let phase = match on {
+        MoveOn::Inhale => Some("Inhale"),
+        MoveOn::Exhale => Some("Exhale"),
+        MoveOn::Time(_) => None,
+    };
+    if let (Some(word), true) = (phase, step.cues.breath.spoken()) {
+        let starts_with_it = text
+            .raw
+            .trim_start()
+            .to_lowercase()
+            .starts_with(&word.to_lowercase());
+        if !starts_with_it {
+            prefix = if prefix.is_empty() {
+                format!("{word}.")
+            } else {
+                format!("{prefix} {word}.")
+            };
+        }
+    }
+    if !prefix.is_empty() {
+        match segments.first_mut() {
+            Some(Segment::Speak(s)) => *s = format!("{prefix} {s}"),
+            _ => segments.insert(0, Segment::Speak(prefix)),
+        }
+    }
+    segments
+}

@@ -1,0 +1,349 @@
+//! The planner: a checked routine plus a voice → one exact [`Timeline`].
+//!
+//! Planning is pure and deterministic: the only outside input is the length
+//! of each spoken phrase, asked of the [`Voice`] that will speak it. All
+//! arithmetic is in samples at the output rate.
+//!
+//! # Timing rules
+//!
+//! * **Speech is sequential.** Each phrase starts where the one before ended
+//!   plus a gap of [`GAP_MS`]; inline pauses (`[2s]`) are silence cues.
+//! * **A hold's clock starts when its instructions have been spoken.** The
+//!   step's name, its `say` text and the side words come first; then the hold
+//!   runs for exactly its length; then "Release." is spoken.
+//! * **Automatic cues inside a hold are anchored in time**: the 3-2-1 on the
+//!   last three seconds, "N seconds left" at N seconds before the end,
+//!   "Halfway" at the middle, `prompts` spread evenly, `on_inhale` and
+//!   `on_exhale` phrases at the start of successive breaths. They never
+//!   overlap: they are placed in that order of priority and one that would
+//!   collide with a cue already placed, or run past the hold's end, is left
+//!   out with a warning naming the place and the numbers. Spoken breath
+//!   words ("Inhale.") give way silently to any other cue.
+//! * **Breath-led holds** (`breaths = N`, or any `on_inhale`/`on_exhale`)
+//!   alternate inhale and exhale at the routine's pace from the hold's start,
+//!   with a breath cue (tone, word, both) on each phase. Timed holds have no
+//!   breath cues. A phrase longer than its breath phase is a warning.
+//! * **Flows** play their moves in order, round after round. A breath move
+//!   lasts one inhale or exhale; if its words take longer (plus
+//!   [`MOVE_MARGIN_MS`]) the phase is stretched to fit, with a warning. A
+//!   `say`/`time` move lasts its words plus its time. `for = "3 min"` plays the
+//!   number of whole rounds nearest that time.
+//! * **Between steps**: "Next: …", then `transition` of silence to move.
+//! * **Bells** lie on the sound lane: the session bell at 0 (speech starts
+//!   [`BELL_LEAD_MS`] later, while it rings) and after the last cue; the
+//!   session ends when the closing bell has rung out.
+//!
+//! # Layout
+//!
+//! This module holds the entry points and the walk over the steps; its
+//! submodules place what a step is made of: `words` the spoken text with its
+//! gaps and pauses (names, sides, "Next: …", release), `hold` the rounds of a
+//! hold, its clock and the cues anchored in it, `flow` the moves of a flow.
+
+mod flow;
+mod hold;
+#[cfg(test)]
+mod tests;
+mod words;
+
+use std::collections::HashMap;
+
+use crate::routine::{Bells, Body, Level, MAX_SESSION, Millis, Pos, Routine, Step, format_millis};
+use crate::timeline::{Bell, Cue, CueKind, Lane, RATES, Role, StepSpan, Timeline, Warning};
+use crate::voice::{Voice, VoiceError};
+use words::{sentence, trim_stop};
+
+/// Silence after each spoken phrase before the next thing starts.
+pub const GAP_MS: Millis = 600;
+/// Breath moves need their words plus this much to fit their phase.
+pub const MOVE_MARGIN_MS: Millis = 300;
+/// Length of the session bell cue (opening and closing): the bell's own.
+pub const SESSION_BELL_MS: Millis = (crate::sound::bell::SESSION_BELL_SECONDS * 1000.0) as Millis;
+/// Length of a step bell cue: the bell's own.
+pub const STEP_BELL_MS: Millis = (crate::sound::bell::STEP_BELL_SECONDS * 1000.0) as Millis;
+/// Speech starts this long after the opening session bell is struck.
+pub const BELL_LEAD_MS: Millis = 2_500;
+/// Speech starts this long after a step bell is struck.
+pub const STEP_BELL_LEAD_MS: Millis = 1_500;
+/// The closing bell is struck this long after the last spoken word.
+pub const CLOSING_BELL_DELAY_MS: Millis = 1_000;
+/// Length of a countdown tick cue: the tick's own.
+pub const TICK_MS: Millis = (crate::sound::tick::TICK_SECONDS * 1000.0) as Millis;
+/// Timed holds at least this long get "Halfway.".
+pub const HALFWAY_MIN_MS: Millis = 20_000;
+/// "Halfway." is left out when a "seconds left" cue falls closer than this.
+pub const HALFWAY_CLEARANCE_MS: Millis = 5_000;
+/// Timed holds at least this long get the 3-2-1.
+pub const COUNTDOWN_MIN_MS: Millis = 8_000;
+
+/// How to plan.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// Output sample rate.
+    pub rate: u32,
+    /// Where ranges are taken.
+    pub level: Level,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            rate: 44_100,
+            level: Level::Standard,
+        }
+    }
+}
+
+/// Why a routine could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The voice could not speak a phrase.
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+    /// The session is longer than [`MAX_SESSION`].
+    #[error(
+        "{file}: the session lasts {length} at --level {level}, over the {limit} limit; plan it at a lower level or shorten the routine"
+    )]
+    TooLong {
+        /// The routine file.
+        file: String,
+        /// Its planned length.
+        length: String,
+        /// The level.
+        level: String,
+        /// The limit.
+        limit: String,
+    },
+    /// A rate outside [`RATES`].
+    #[error(
+        "the sample rate {0} Hz is out of range; use {min} to {max} (44100 is usual)",
+        min = RATES.start(),
+        max = RATES.end()
+    )]
+    Rate(u32),
+}
+
+/// Plans `routine` with the speech lengths of `voice`.
+pub fn plan(
+    routine: &Routine,
+    voice: &dyn Voice,
+    options: &PlanOptions,
+) -> Result<Timeline, PlanError> {
+    if !RATES.contains(&options.rate) {
+        return Err(PlanError::Rate(options.rate));
+    }
+    let mut p = Planner {
+        routine,
+        voice,
+        rate: options.rate,
+        level: options.level,
+        cursor: 0,
+        step: 0,
+        cues: Vec::new(),
+        warnings: Vec::new(),
+        lengths: HashMap::new(),
+    };
+    let bells = routine.cues.bells != Bells::Off;
+    if bells {
+        p.session_bell(0);
+        p.cursor = p.samples(BELL_LEAD_MS);
+    }
+    let mut spans = Vec::new();
+    for (i, step) in routine.steps.iter().enumerate() {
+        p.step = i;
+        let start = if i == 0 { 0 } else { p.cursor };
+        p.step(step, routine.steps.get(i + 1))?;
+        spans.push(StepSpan {
+            index: i,
+            name: step.name.clone(),
+            start,
+            end: p.cursor,
+            line: step.at.line,
+        });
+    }
+    if bells {
+        // The last phrase was followed by a gap; the bell comes a little after.
+        let at = (p.cursor.saturating_sub(p.samples(GAP_MS)) + p.samples(CLOSING_BELL_DELAY_MS))
+            .max(p.sound_end());
+        p.cursor = at + p.session_bell(at);
+    }
+    let total = p.cursor;
+    if let Some(last) = spans.last_mut() {
+        last.end = total;
+    }
+    if total > p.samples(MAX_SESSION) {
+        return Err(PlanError::TooLong {
+            file: routine.file.clone(),
+            length: format_millis(total * 1000 / u64::from(p.rate) / 1000 * 1000),
+            level: format!("{:?}", options.level).to_lowercase(),
+            limit: format_millis(MAX_SESSION),
+        });
+    }
+    let mut cues = p.cues;
+    cues.sort_by_key(|c| (c.start, c.lane()));
+    Ok(Timeline {
+        title: routine.title.clone(),
+        rate: options.rate,
+        total,
+        level: options.level,
+        voice: voice.identity(),
+        steps: spans,
+        cues,
+        warnings: p.warnings,
+    })
+}
+
+/// Asks `voice` for the length of every phrase `routine` will speak, spread
+/// over the machine's cores, so that a caching voice holds them all before
+/// [`plan`] asks for them one by one. Planning a long routine from a cold
+/// cache then takes a fraction of the time; with a warm cache this reads
+/// only file headers. The phrases are found by planning once with the test
+/// voice (a few milliseconds), so the odd phrase the real plan places
+/// differently is simply spoken then.
+pub fn speak_ahead(
+    routine: &Routine,
+    voice: &dyn Voice,
+    options: &PlanOptions,
+) -> Result<(), PlanError> {
+    let Ok(dry) = plan(routine, &crate::voice::TestVoice::default(), options) else {
+        return Ok(()); // the real plan will report it
+    };
+    let mut texts: Vec<&str> = dry.speech().map(|c| c.text.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    // Longest first from one queue: the threads finish together.
+    texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    crate::cores::each(texts.len(), |i| voice.length(texts[i]).map(drop))?;
+    Ok(())
+}
+
+/// The state of one planning run: the cues placed so far and where the
+/// next speech goes.
+struct Planner<'a> {
+    routine: &'a Routine,
+    voice: &'a dyn Voice,
+    rate: u32,
+    level: Level,
+    /// Where the next sequential speech goes.
+    cursor: u64,
+    /// The step being planned (index into the routine's steps).
+    step: usize,
+    cues: Vec<Cue>,
+    warnings: Vec<Warning>,
+    /// Speech lengths at the output rate, by text, asked of the voice once.
+    lengths: HashMap<String, u64>,
+}
+
+impl Planner<'_> {
+    /// Samples in `ms`, rounded to the nearest.
+    fn samples(&self, ms: Millis) -> u64 {
+        ((u128::from(ms) * u128::from(self.rate) + 500) / 1000) as u64
+    }
+
+    /// Samples as seconds for a warning: "2.5 s".
+    fn secs(&self, samples: u64) -> String {
+        format!("{:.1} s", samples as f64 / f64::from(self.rate))
+    }
+
+    /// The session bell at `at`; returns its length.
+    fn session_bell(&mut self, at: u64) -> u64 {
+        let len = self.samples(SESSION_BELL_MS);
+        let kind = CueKind::Bell {
+            bell: Bell::Session,
+        };
+        self.push(at, len, kind, Role::SessionBell, "session bell");
+        len
+    }
+
+    /// A cue of the current step; nothing if it has no length.
+    fn push(&mut self, start: u64, len: u64, kind: CueKind, role: Role, text: &str) {
+        if len == 0 {
+            return;
+        }
+        self.cues.push(Cue {
+            start,
+            len,
+            step: self.step,
+            kind,
+            role,
+            text: text.to_string(),
+            continued: false,
+        });
+    }
+
+    /// Where the sound lane is free from.
+    fn sound_end(&self) -> u64 {
+        self.cues
+            .iter()
+            .filter(|c| c.lane() == Lane::Sound)
+            .map(Cue::end)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// A warning pointing at `pos` of the routine file.
+    fn warn(&mut self, pos: Pos, message: String) {
+        self.warnings.push(Warning {
+            line: pos.line,
+            column: pos.column,
+            message,
+        });
+    }
+
+    /// One step at the cursor: its bell, name and instructions, its body,
+    /// its pause, and what leads into the next step.
+    fn step(&mut self, step: &Step, next: Option<&Step>) -> Result<(), PlanError> {
+        let cues = &step.cues;
+        // The opening session bell already marks the first step.
+        let first = self.step == 0 && self.routine.cues.bells != Bells::Off;
+        if cues.bells == Bells::Steps && !first {
+            let len = self.samples(STEP_BELL_MS);
+            self.push(
+                self.cursor,
+                len,
+                CueKind::Bell { bell: Bell::Step },
+                Role::StepBell,
+                "step bell",
+            );
+            self.cursor += self.samples(STEP_BELL_LEAD_MS);
+        }
+        let spoken_only = matches!(step.body, Body::Say);
+        if cues.name && !spoken_only {
+            self.say_words(&sentence(&step.name), Role::Name)?;
+        }
+        if let Some(say) = &step.say {
+            let role = if spoken_only {
+                Role::Say
+            } else {
+                Role::Instruction
+            };
+            self.say(&say.segments, role)?;
+        }
+        // Sounds of the body must not start while the step bell rings.
+        if !matches!(step.body, Body::Say) {
+            self.cursor = self.cursor.max(self.sound_end());
+        }
+        match &step.body {
+            Body::Say => {}
+            Body::Hold(h) => self.hold_step(step, h)?,
+            Body::Flow(f) => self.flow_step(step, f)?,
+        }
+        if step.pause > 0 {
+            self.silence(
+                step.pause,
+                Role::Pause,
+                &format!("pause {}", format_millis(step.pause)),
+            );
+        }
+        if let Some(next) = next {
+            if cues.next && !matches!(next.body, Body::Say) {
+                self.say_words(&format!("Next: {}.", trim_stop(&next.name)), Role::Next)?;
+            }
+            let t = self.routine.transition;
+            if t > 0 {
+                self.silence(t, Role::Transition, &format!("move into {}", next.name));
+            }
+        }
+        Ok(())
+    }
+}

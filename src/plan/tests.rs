@@ -1,0 +1,336 @@
+//! Exact sample arithmetic of the timing rules, at 8 kHz with a test
+//! voice of 66 ms per character (so "Squat." is 396 ms = 3168 samples).
+
+use super::*;
+use crate::routine;
+use crate::timeline::Phase;
+use crate::voice::TestVoice;
+
+const RATE: u32 = 8_000;
+const GAP: u64 = 4_800; // 600 ms
+
+fn plan_at(toml: &str, level: Level) -> Timeline {
+    let (r, _) =
+        routine::parse("t.toml", std::path::Path::new("."), toml).unwrap_or_else(|e| panic!("{e}"));
+    plan(
+        &r,
+        &TestVoice::default(),
+        &PlanOptions { rate: RATE, level },
+    )
+    .unwrap()
+}
+
+fn plan_str(toml: &str) -> Timeline {
+    plan_at(toml, Level::Standard)
+}
+
+/// Samples of a phrase spoken by the test voice.
+fn said(text: &str) -> u64 {
+    text.chars().count() as u64 * 66 * 8
+}
+
+fn find<'t>(t: &'t Timeline, text: &str) -> &'t Cue {
+    t.cues
+        .iter()
+        .find(|c| c.text == text)
+        .unwrap_or_else(|| panic!("no cue {text:?}"))
+}
+
+const BARE: &str = "title = \"T\"\n[cues]\nbells = \"off\"\n";
+
+#[test]
+fn a_hold_starts_when_its_name_is_spoken_and_counts_down_to_release() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Squat\"\nhold = \"10s\"\n"
+    ));
+    let name = find(&t, "Squat.");
+    assert_eq!((name.start, name.len), (0, said("Squat.")));
+    let hold = t.cues.iter().find(|c| c.role == Role::Hold).unwrap();
+    let t0 = said("Squat.") + GAP;
+    assert_eq!(hold.start, t0);
+    // The hold's silence fills the gaps between the countdown words.
+    let silent: u64 = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Hold)
+        .map(|c| c.len)
+        .sum();
+    let spoken = said("Three.") + said("Two.") + said("One.");
+    assert_eq!(silent + spoken, 80_000);
+    assert_eq!(find(&t, "Three.").start, t0 + 80_000 - 24_000);
+    assert_eq!(find(&t, "Two.").start, t0 + 80_000 - 16_000);
+    assert_eq!(find(&t, "One.").start, t0 + 80_000 - 8_000);
+    assert_eq!(find(&t, "Release.").start, t0 + 80_000);
+    // A 10 s hold is too short for "Halfway." and "10 seconds left.".
+    assert!(
+        t.cues
+            .iter()
+            .all(|c| c.role != Role::Halfway && c.role != Role::Remaining)
+    );
+    assert_eq!(t.total, t0 + 80_000 + said("Release.") + GAP);
+    assert_eq!(t.steps[0].start, 0);
+    assert_eq!(t.steps[0].end, t.total);
+}
+
+#[test]
+fn halfway_and_seconds_left_are_anchored_to_the_hold() {
+    let t = plan_str(&format!("{BARE}[[step]]\nname = \"Dog\"\nhold = \"40s\"\n"));
+    let t0 = said("Dog.") + GAP;
+    assert_eq!(find(&t, "Halfway.").start, t0 + 160_000);
+    assert_eq!(find(&t, "10 seconds left.").start, t0 + 320_000 - 80_000);
+    // At 20 s "Halfway." would sit 2 s from "10 seconds left." and is left out.
+    let t = plan_str(&format!("{BARE}[[step]]\nname = \"Dog\"\nhold = \"22s\"\n"));
+    assert!(t.cues.iter().all(|c| c.role != Role::Halfway));
+}
+
+#[test]
+fn ranges_resolve_by_level() {
+    let toml = format!("{BARE}[[step]]\nname = \"Lat\"\nhold = \"15-30s\"\n");
+    let hold_len = |level| {
+        let t = plan_at(&toml, level);
+        let start = t.cues.iter().find(|c| c.role == Role::Hold).unwrap().start;
+        t.cues
+            .iter()
+            .find(|c| c.role == Role::Release)
+            .unwrap()
+            .start
+            - start
+    };
+    assert_eq!(hold_len(Level::Gentle), 15 * 8_000);
+    assert_eq!(hold_len(Level::Standard), 23 * 8_000);
+    assert_eq!(hold_len(Level::Deep), 30 * 8_000);
+}
+
+#[test]
+fn breath_holds_alternate_phases_at_the_routine_pace() {
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"3s\"\n[[step]]\nname = \"B\"\nbreaths = 2\n"
+    ));
+    let t0 = said("B.") + GAP;
+    let tones: Vec<(u64, u64, CueKind)> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Breath)
+        .map(|c| (c.start, c.len, c.kind))
+        .collect();
+    let inhale = CueKind::Breath {
+        phase: Phase::Inhale,
+    };
+    let exhale = CueKind::Breath {
+        phase: Phase::Exhale,
+    };
+    assert_eq!(
+        tones,
+        vec![
+            (t0, 16_000, inhale),
+            (t0 + 16_000, 24_000, exhale),
+            (t0 + 40_000, 16_000, inhale),
+            (t0 + 56_000, 24_000, exhale),
+        ]
+    );
+    // Breath holds have no 3-2-1.
+    assert!(t.cues.iter().all(|c| c.role != Role::Countdown));
+}
+
+#[test]
+fn inline_pauses_are_silence_between_phrases() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"W\"\nsay = \"Sit. [2s] Breathe.\"\n"
+    ));
+    let sit = find(&t, "Sit.");
+    let pause = t.cues.iter().find(|c| c.role == Role::Pause).unwrap();
+    let breathe = find(&t, "Breathe.");
+    assert_eq!(sit.start, 0);
+    assert_eq!(pause.start, said("Sit.") + GAP);
+    assert_eq!(pause.len, 16_000);
+    assert_eq!(breathe.start, pause.start + 16_000 + GAP);
+}
+
+#[test]
+fn a_long_flow_move_stretches_its_breath_with_a_warning() {
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"2s\"\n[[step]]\nname = \"F\"\nflow = [{{ inhale = \"Lift the arms all the way up.\" }}, {{ exhale = \"Down.\" }}]\nrounds = 2\n"
+    ));
+    let words = said("Lift the arms all the way up.");
+    let lifts: Vec<&Cue> = t
+        .cues
+        .iter()
+        .filter(|c| c.text.starts_with("Lift"))
+        .collect();
+    assert_eq!(lifts.len(), 2);
+    // The inhale lasts the words plus 300 ms instead of 2 s.
+    let slot = words + 2_400;
+    assert_eq!(lifts[1].start - lifts[0].start, slot + 16_000);
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(
+        t.warnings[0].message.contains("stretched"),
+        "{:?}",
+        t.warnings
+    );
+    assert_eq!(t.warnings[0].line, 9); // the line of the `flow`
+}
+
+#[test]
+fn a_timed_move_lasts_its_words_and_its_time() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"S\"\nflow = [{{ say = \"Squeeze.\", time = \"5s\" }}, {{ say = \"Relax.\", time = \"2s\" }}]\nrounds = 2\ncount = true\n"
+    ));
+    let first = find(&t, "One. Squeeze.");
+    let relax = t.cues.iter().find(|c| c.text == "Relax.").unwrap();
+    assert_eq!(
+        relax.start,
+        first.start + said("One. Squeeze.") + GAP + 40_000
+    );
+    assert!(t.cues.iter().any(|c| c.text == "Last one. Squeeze."));
+}
+
+#[test]
+fn a_flow_for_a_time_plays_the_nearest_whole_rounds() {
+    // One round is 2 s + 2 s = 4 s (the words fit): 30 s is 7.5 rounds → 8.
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"2s\"\n[[step]]\nname = \"F\"\nflow = [{{ inhale = \"Up.\" }}, {{ exhale = \"Down.\" }}]\nfor = \"30s\"\n"
+    ));
+    assert_eq!(t.cues.iter().filter(|c| c.text == "Up.").count(), 8);
+}
+
+#[test]
+fn phrases_that_collide_are_left_out_with_the_numbers() {
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"2s\"\n[[step]]\nname = \"C\"\nbreaths = 3\non_inhale = [\"A phrase far too long to fit in two seconds.\"]\non_exhale = [\"Out.\"]\n"
+    ));
+    let msgs: Vec<&str> = t.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("longer than its inhale of 2.0 s")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("\"Out.\"") && m.contains("left out")),
+        "{msgs:?}"
+    );
+    assert!(t.cues.iter().all(|c| c.text != "Out."));
+}
+
+#[test]
+fn sides_and_rounds_are_spoken() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Lunge\"\nhold = \"5s\"\nsides = true\nrepeat = 2\nrest = \"3s\"\n"
+    ));
+    let texts: Vec<&str> = t.speech().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Lunge.",
+            "Right first.",
+            "Release.",
+            "Rest for 3 seconds.",
+            "Round 2 of 2.",
+            "Lunge.",
+            "Release.",
+            "Switch sides. Left.",
+            "Release.",
+            "Rest for 3 seconds.",
+            "Round 2 of 2.",
+            "Lunge.",
+            "Release."
+        ]
+    );
+}
+
+#[test]
+fn bells_open_and_close_the_session_without_overlap() {
+    let t = plan_str(
+        "title = \"T\"\n[cues]\nbells = \"steps\"\n[[step]]\nname = \"A\"\nsay = \"Hi.\"\n[[step]]\nname = \"B\"\nhold = \"5s\"\n",
+    );
+    let bells: Vec<(u64, u64, Role)> = t
+        .cues
+        .iter()
+        .filter(|c| matches!(c.kind, CueKind::Bell { .. }))
+        .map(|c| (c.start, c.len, c.role))
+        .collect();
+    assert_eq!(bells.len(), 3, "{bells:?}"); // no step bell on the first step
+    assert_eq!(bells[0], (0, 48_000, Role::SessionBell));
+    assert_eq!(bells[1].2, Role::StepBell);
+    assert_eq!(bells[2].2, Role::SessionBell);
+    for w in bells.windows(2) {
+        assert!(w[0].0 + w[0].1 <= w[1].0, "{bells:?}");
+    }
+    assert_eq!(t.total, bells[2].0 + bells[2].1);
+}
+
+#[test]
+fn speaking_ahead_asks_for_every_phrase_of_the_plan() {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    struct Asked(TestVoice, Mutex<BTreeSet<String>>);
+    impl Voice for Asked {
+        fn identity(&self) -> String {
+            self.0.identity()
+        }
+        fn speak(&self, text: &str) -> Result<crate::voice::Clip, VoiceError> {
+            self.1.lock().unwrap().insert(text.to_string());
+            self.0.speak(text)
+        }
+    }
+    let (r, _) = routine::parse(
+        "t.toml",
+        std::path::Path::new("."),
+        "title = \"T\"\n[[step]]\nname = \"Lunge\"\nsay = \"Step forward. [1s] Sink.\"\nhold = \"30s\"\nsides = true\n[[step]]\nname = \"Bye\"\nsay = \"Thank you.\"\n",
+    )
+    .unwrap();
+    let voice = Asked(TestVoice::default(), Mutex::default());
+    let options = PlanOptions {
+        rate: RATE,
+        level: Level::Standard,
+    };
+    speak_ahead(&r, &voice, &options).unwrap();
+    let asked = voice.1.lock().unwrap().clone();
+    let t = plan(&r, &TestVoice::default(), &options).unwrap();
+    let spoken: BTreeSet<String> = t.speech().map(|c| c.text.clone()).collect();
+    assert_eq!(asked, spoken);
+    assert!(spoken.contains("Switch sides. Left.") && spoken.contains("Sink."));
+}
+
+#[test]
+fn rates_outside_the_timeline_range_are_refused() {
+    let (r, _) = routine::parse(
+        "t.toml",
+        std::path::Path::new("."),
+        &format!("{BARE}[[step]]\nname = \"S\"\nsay = \"Hi.\"\n"),
+    )
+    .unwrap();
+    let at = |rate| {
+        plan(
+            &r,
+            &TestVoice::default(),
+            &PlanOptions {
+                rate,
+                level: Level::Standard,
+            },
+        )
+    };
+    assert!(at(*RATES.start()).is_ok() && at(*RATES.end()).is_ok());
+    assert_eq!(
+        at(7_999).unwrap_err().to_string(),
+        "the sample rate 7999 Hz is out of range; use 8000 to 192000 (44100 is usual)"
+    );
+    assert!(matches!(at(192_001), Err(PlanError::Rate(192_001))));
+}
+
+#[test]
+fn too_long_sessions_are_refused() {
+    let r =
+        format!("{BARE}[[step]]\nname = \"Sit\"\nhold = \"1h-3h\"\nrepeat = 2\nrest = \"1s\"\n");
+    let (r, _) = routine::parse("t.toml", std::path::Path::new("."), &r).unwrap();
+    let err = plan(
+        &r,
+        &TestVoice::default(),
+        &PlanOptions {
+            rate: RATE,
+            level: Level::Deep,
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("over the 4h limit"), "{err}");
+}
