@@ -19,7 +19,9 @@ use std::ops::RangeInclusive;
 use serde::Serialize;
 
 /// The sample rates a timeline may be planned at, in Hz: from telephone
-/// quality to the highest rate audio interfaces commonly run at.
+/// quality (the bells and K-weighting need some room above 4 kHz) to the
+/// highest rate audio interfaces commonly run at. The one range: the
+/// planner checks it, the renderer and the encoders rely on it.
 pub const RATES: RangeInclusive<u32> = 8_000..=192_000;
 
 /// One planned session.

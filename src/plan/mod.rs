@@ -47,7 +47,9 @@ mod tests;
 mod words;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
+use crate::cancel::Cancel;
 use crate::routine::{Bells, Body, Level, MAX_SESSION, Millis, Pos, Routine, Step, format_millis};
 use crate::timeline::{Bell, Cue, CueKind, Lane, RATES, Role, StepSpan, Timeline, Warning};
 use crate::voice::{Voice, VoiceError};
@@ -193,8 +195,9 @@ pub fn plan(
     })
 }
 
-/// Asks `voice` for the length of every phrase `routine` will speak, spread
-/// over the machine's cores, so that a caching voice holds them all before
+/// Asks `voice` for the length of every phrase `routine` will speak, as one
+/// batch ([`Voice::length_batch`]: spread over the machine's cores, or one
+/// run of an engine's program), so that a caching voice holds them all before
 /// [`plan`] asks for them one by one. Planning a long routine from a cold
 /// cache then takes a fraction of the time; with a warm cache this reads
 /// only file headers. The phrases are found by planning once with the test
@@ -211,10 +214,25 @@ pub fn speak_ahead(
     let mut texts: Vec<&str> = dry.speech().map(|c| c.text.as_str()).collect();
     texts.sort_unstable();
     texts.dedup();
-    // Longest first from one queue: the threads finish together.
+    // Longest first: spread over cores, the threads finish together.
     texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
-    crate::cores::each(texts.len(), |i| voice.length(texts[i]).map(drop))?;
-    Ok(())
+    // One batch, so an engine that speaks many phrases at once (a program
+    // that loads a model) is asked once; the first error stops the rest.
+    let stop = Cancel::new();
+    let failed = Mutex::new(None);
+    voice.length_batch(&texts, &stop, &|_, length| {
+        if let Err(e) = length {
+            stop.cancel();
+            failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// The state of one planning run: the cues placed so far and where the

@@ -45,7 +45,7 @@ use crate::sound::gain::Gains;
 use crate::sound::limit;
 use crate::sound::palette::{Palette, PaletteError, Sound, SoundBank};
 use crate::sound::resample::ResampleError;
-use crate::timeline::{CueKind, Lane, Timeline};
+use crate::timeline::{CueKind, Lane, RATES, Timeline};
 use crate::voice::Voice;
 use clips::PreparedClips;
 use gain::ClipGains;
@@ -76,19 +76,14 @@ pub enum RenderError {
     /// The timeline's rate is outside what the renderer supports.
     #[error(
         "cannot render at {rate} Hz: the output rate must be between {} and {} Hz",
-        MIN_RATE,
-        MAX_RATE
+        RATES.start(),
+        RATES.end()
     )]
     Rate {
         /// The rate asked for.
         rate: u32,
     },
 }
-
-/// Lowest output rate: the bells and K-weighting need some room above 4 kHz.
-pub const MIN_RATE: u32 = 8_000;
-/// Highest output rate.
-pub const MAX_RATE: u32 = 384_000;
 
 /// A session as random-access mono samples at a fixed rate.
 ///
@@ -206,7 +201,8 @@ impl<'a> Renderer<'a> {
         options: RenderOptions<'a>,
     ) -> Result<Self, RenderError> {
         let rate = timeline.rate;
-        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        // The planner checks the same range; a hand-made timeline may not.
+        if !RATES.contains(&rate) {
             return Err(RenderError::Rate { rate });
         }
         let bank = palette.at_rate(rate)?;

@@ -813,7 +813,7 @@ fn errors_say_what_failed() {
     let e = Renderer::new(&low, &voice, &Palette::builtin()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "cannot render at 4000 Hz: the output rate must be between 8000 and 384000 Hz"
+        "cannot render at 4000 Hz: the output rate must be between 8000 and 192000 Hz"
     );
 }
 
