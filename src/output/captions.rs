@@ -240,8 +240,8 @@ pub fn lrc(timeline: &Timeline) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::output::tests::names;
-    use crate::routine::Level;
-    use crate::timeline::{Bell, Cue, CueKind, Role, StepSpan};
+    use crate::timeline::testing::TimelineBuilder;
+    use crate::timeline::{Bell, Cue, CueKind, Role};
 
     fn cue(start: u64, len: u64, step: usize, kind: CueKind, role: Role, text: &str) -> Cue {
         Cue {
@@ -259,70 +259,37 @@ pub(crate) mod tests {
     /// expected times can be read off the numbers) with a second timeline
     /// at 44.1 kHz for rounding.
     pub(crate) fn timeline() -> Timeline {
-        let speech = CueKind::Speech;
-        Timeline {
-            title: "Mid-back\n release".into(),
-            rate: 1000,
-            total: 3_725_000,
-            level: Level::Standard,
-            voice: "test/66ms".into(),
-            steps: vec![
-                StepSpan {
-                    index: 0,
-                    name: "Welcome".into(),
-                    start: 0,
-                    end: 10_000,
-                    line: 3,
-                },
-                StepSpan {
-                    index: 1,
-                    name: "Cat & cow".into(),
-                    start: 10_000,
-                    end: 3_725_000,
-                    line: 9,
-                },
-            ],
-            cues: vec![
-                cue(
-                    0,
-                    4_000,
-                    0,
-                    CueKind::Bell {
-                        bell: Bell::Session,
-                    },
-                    Role::SessionBell,
-                    "session bell",
-                ),
-                cue(
-                    500,
-                    2_140,
-                    0,
-                    speech,
-                    Role::Say,
-                    "Welcome.  Sit comfortably.",
-                ),
-                // An inline pause splits the step's words into two entries.
-                cue(2_640, 2_000, 0, CueKind::Silence, Role::Pause, "pause"),
-                cue(4_640, 1_360, 0, speech, Role::Say, "Close your\neyes."),
-                cue(10_000, 1_200, 1, speech, Role::Name, "Cat & cow"),
-                // Follows the one before with no gap: no blank LRC line between.
-                cue(
-                    11_200,
-                    3_005,
-                    1,
-                    speech,
-                    Role::Instruction,
-                    "Arch <gently>, then round.",
-                ),
-                cue(14_205, 60_000, 1, CueKind::Silence, Role::Hold, "hold"),
-                // Past an hour: SRT/VTT hours, LRC minutes over 59.
-                cue(3_700_000, 2_500, 1, speech, Role::Release, "Release."),
-                cue(3_702_500, 20_000, 1, CueKind::Silence, Role::Pause, "pause"),
-                // Words that are only whitespace have nothing to show.
-                cue(3_722_500, 10, 1, speech, Role::Say, "  "),
-            ],
-            warnings: vec![],
-        }
+        let session_bell = CueKind::Bell {
+            bell: Bell::Session,
+        };
+        TimelineBuilder::new(1000)
+            .title("Mid-back\n release")
+            .voice("test/66ms")
+            .total(3_725_000)
+            .step("Welcome", 0..10_000)
+            .line(3)
+            .cue(0, 4_000, session_bell, Role::SessionBell, "session bell")
+            .speech(500, 2_140, Role::Say, "Welcome.  Sit comfortably.")
+            // An inline pause splits the step's words into two entries.
+            .silence(2_640, 2_000, Role::Pause, "pause")
+            .speech(4_640, 1_360, Role::Say, "Close your\neyes.")
+            .step("Cat & cow", 10_000..3_725_000)
+            .line(9)
+            .speech(10_000, 1_200, Role::Name, "Cat & cow")
+            // Follows the one before with no gap: no blank LRC line between.
+            .speech(
+                11_200,
+                3_005,
+                Role::Instruction,
+                "Arch <gently>, then round.",
+            )
+            .silence(14_205, 60_000, Role::Hold, "hold")
+            // Past an hour: SRT/VTT hours, LRC minutes over 59.
+            .speech(3_700_000, 2_500, Role::Release, "Release.")
+            .silence(3_702_500, 20_000, Role::Pause, "pause")
+            // Words that are only whitespace have nothing to show.
+            .speech(3_722_500, 10, Role::Say, "  ")
+            .build()
     }
 
     #[test]

@@ -479,31 +479,15 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routine::Level;
-    use crate::timeline::StepSpan;
+    use crate::timeline::testing::TimelineBuilder;
 
     fn timeline() -> Timeline {
-        let step = |index: usize, name: &str| StepSpan {
-            index,
-            name: name.into(),
-            start: index as u64 * 1000,
-            end: (index as u64 + 1) * 1000,
-            line: 1,
-        };
-        Timeline {
-            title: "Mid-back".into(),
-            rate: 100,
-            total: 3000,
-            level: Level::Standard,
-            voice: "test".into(),
-            steps: vec![
-                step(0, "Welcome"),
-                step(1, "Cat-cow"),
-                step(2, "Child's pose"),
-            ],
-            cues: vec![],
-            warnings: vec![],
-        }
+        TimelineBuilder::new(100)
+            .title("Mid-back")
+            .step("Welcome", 0..1000)
+            .step("Cat-cow", 1000..2000)
+            .step("Child's pose", 2000..3000)
+            .build()
     }
 
     #[test]

@@ -415,63 +415,28 @@ mod os {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routine::Level;
-    use crate::timeline::{Bell, Cue, Phase, Role, StepSpan};
-
-    fn cue(start: u64, len: u64, kind: CueKind, text: &str) -> Cue {
-        Cue {
-            start,
-            len,
-            step: 0,
-            kind,
-            role: Role::Say,
-            text: text.into(),
-            continued: false,
-        }
-    }
+    use crate::timeline::testing::TimelineBuilder;
+    use crate::timeline::{Bell, Phase, Role};
 
     /// 100 samples: speech at 10..30 ("One.") with a breath tone under it,
     /// silence, speech at 50..60 ("Two."), a bell at 60.., speech 80..90.
     fn timeline() -> Timeline {
-        Timeline {
-            title: "T".into(),
-            rate: 100,
-            total: 100,
-            level: Level::Standard,
-            voice: "test".into(),
-            steps: vec![
-                StepSpan {
-                    index: 0,
-                    name: "A".into(),
-                    start: 0,
-                    end: 50,
-                    line: 1,
-                },
-                StepSpan {
-                    index: 1,
-                    name: "B".into(),
-                    start: 50,
-                    end: 100,
-                    line: 5,
-                },
-            ],
-            cues: vec![
-                cue(10, 20, CueKind::Speech, "One."),
-                cue(
-                    10,
-                    20,
-                    CueKind::Breath {
-                        phase: Phase::Inhale,
-                    },
-                    "inhale",
-                ),
-                cue(30, 20, CueKind::Silence, "hold"),
-                cue(50, 10, CueKind::Speech, "Two."),
-                cue(60, 5, CueKind::Bell { bell: Bell::Step }, "bell"),
-                cue(80, 10, CueKind::Speech, "Three."),
-            ],
-            warnings: vec![],
-        }
+        let inhale = CueKind::Breath {
+            phase: Phase::Inhale,
+        };
+        TimelineBuilder::new(100)
+            .title("T")
+            .step("A", 0..50)
+            .step("B", 50..100)
+            .line(5)
+            .in_step(0)
+            .speech(10, 20, Role::Say, "One.")
+            .cue(10, 20, inhale, Role::Say, "inhale")
+            .silence(30, 20, Role::Say, "hold")
+            .speech(50, 10, Role::Say, "Two.")
+            .cue(60, 5, CueKind::Bell { bell: Bell::Step }, Role::Say, "bell")
+            .speech(80, 10, Role::Say, "Three.")
+            .build()
     }
 
     #[test]

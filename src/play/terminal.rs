@@ -477,64 +477,37 @@ fn plain_line(timeline: &Timeline, index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routine::Level;
-    use crate::timeline::{Cue, StepSpan};
+    use crate::timeline::testing::TimelineBuilder;
 
     const RATE: u32 = 100;
-
-    fn cue(start: u64, len: u64, step: usize, kind: CueKind, role: Role, text: &str) -> Cue {
-        Cue {
-            start,
-            len,
-            step,
-            kind,
-            role,
-            text: text.into(),
-            continued: false,
-        }
-    }
 
     /// Two steps at 100 Hz: "Twist" (0–30 s) with a right and a left hold
     /// of 10 s, and "Rest" (30–40 s).
     fn timeline() -> Timeline {
-        use CueKind::{Silence, Speech};
-        let step = |index: usize, name: &str, start: u64, end: u64| StepSpan {
-            index,
-            name: name.into(),
-            start,
-            end,
-            line: 1 + index * 10,
-        };
-        Timeline {
-            title: "Twists".into(),
-            rate: RATE,
-            total: 4000,
-            level: Level::Standard,
-            voice: "test".into(),
-            steps: vec![step(0, "Twist", 0, 3000), step(1, "Rest", 3000, 4000)],
-            cues: vec![
-                cue(0, 100, 0, Speech, Role::Name, "Twist."),
-                cue(100, 100, 0, Speech, Role::Side, "Right side first."),
-                cue(200, 400, 0, Silence, Role::Hold, ""),
-                cue(
-                    300,
-                    10,
-                    0,
-                    CueKind::Tick,
-                    Role::Breath,
-                    "a tick on the sound lane",
-                ),
-                cue(600, 100, 0, Speech, Role::Halfway, "Halfway."),
-                cue(700, 500, 0, Silence, Role::Hold, ""),
-                cue(1200, 100, 0, Speech, Role::Release, "Release."),
-                cue(1300, 100, 0, Speech, Role::Side, "Now the left side."),
-                cue(1400, 1000, 0, Silence, Role::Hold, ""),
-                cue(2400, 600, 0, Silence, Role::Transition, ""),
-                cue(3000, 200, 1, Speech, Role::Name, "Rest."),
-                cue(3200, 800, 1, Silence, Role::Rest, ""),
-            ],
-            warnings: vec![],
-        }
+        TimelineBuilder::new(RATE)
+            .title("Twists")
+            .step("Twist", 0..3000)
+            .speech(0, 100, Role::Name, "Twist.")
+            .speech(100, 100, Role::Side, "Right side first.")
+            .silence(200, 400, Role::Hold, "")
+            .cue(
+                300,
+                10,
+                CueKind::Tick,
+                Role::Breath,
+                "a tick on the sound lane",
+            )
+            .speech(600, 100, Role::Halfway, "Halfway.")
+            .silence(700, 500, Role::Hold, "")
+            .speech(1200, 100, Role::Release, "Release.")
+            .speech(1300, 100, Role::Side, "Now the left side.")
+            .silence(1400, 1000, Role::Hold, "")
+            .silence(2400, 600, Role::Transition, "")
+            .step("Rest", 3000..4000)
+            .line(11)
+            .speech(3000, 200, Role::Name, "Rest.")
+            .silence(3200, 800, Role::Rest, "")
+            .build()
     }
 
     #[test]

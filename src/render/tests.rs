@@ -8,44 +8,37 @@ use std::sync::atomic::Ordering;
 use super::clips::{PreparedKey, SHARED_SOUNDS_SAMPLES, SharedSounds};
 use super::*;
 use crate::cache::PreparedStore;
-use crate::routine::Level;
 use crate::sound::analysis::{magnitude, max_step};
 use crate::sound::loudness::Meter;
 use crate::sound::palette::Sound;
 use crate::sound::{SESSION_BELL_SECONDS, STEP_BELL_SECONDS, TICK_SECONDS};
 use crate::sound::{db_to_amp, gain, loudness};
+use crate::timeline::testing::TimelineBuilder;
 use crate::timeline::{Bell, Phase, Role};
 use crate::timeline::{Cue, CueKind, Lane};
 use crate::voice::{Clip, TestVoice, VoiceError};
 
-/// A timeline under construction: cues laid end to end or at set samples.
+/// A timeline under construction (the shared test builder): cues laid end
+/// to end or at set samples, all of one step.
 struct Plan {
     rate: u32,
-    cues: Vec<Cue>,
+    timeline: TimelineBuilder,
 }
 
 impl Plan {
     fn new(rate: u32) -> Self {
         Plan {
             rate,
-            cues: Vec::new(),
+            timeline: TimelineBuilder::new(rate),
         }
     }
 
     fn secs(&self, s: f64) -> u64 {
-        (s * f64::from(self.rate)).round() as u64
+        self.timeline.samples(s)
     }
 
     fn cue(&mut self, kind: CueKind, start: u64, len: u64, text: &str) -> &mut Self {
-        self.cues.push(Cue {
-            start,
-            len,
-            step: 0,
-            kind,
-            role: Role::Say,
-            text: text.to_owned(),
-            continued: false,
-        });
+        self.timeline.cue(start, len, kind, Role::Say, text);
         self
     }
 
@@ -56,26 +49,11 @@ impl Plan {
     }
 
     fn end_of_last(&self, lane: Lane) -> u64 {
-        self.cues
-            .iter()
-            .filter(|c| c.lane() == lane)
-            .map(Cue::end)
-            .max()
-            .unwrap_or(0)
+        self.timeline.end_of(lane)
     }
 
     fn build(mut self, total: u64) -> Timeline {
-        self.cues.sort_by_key(|c| (c.start, c.lane()));
-        Timeline {
-            title: "test".into(),
-            rate: self.rate,
-            total,
-            level: Level::Standard,
-            voice: "test".into(),
-            steps: Vec::new(),
-            cues: self.cues,
-            warnings: Vec::new(),
-        }
+        self.timeline.total(total).build()
     }
 }
 
