@@ -304,7 +304,9 @@ fn session(
     options.sounds = sounds.map(Path::to_path_buf);
     options.cache = cache_dir(voice);
     for setting in &args.cues {
-        session.set_cue(setting).map_err(anyhow::Error::msg)?;
+        session
+            .set_cue(setting)
+            .map_err(|e| anyhow::anyhow!("--cue {e}"))?;
     }
     session
         .set_voice(|v| {

@@ -72,7 +72,8 @@ pub enum SessionError {
     /// The routine has errors; the report lists every one with its line.
     #[error("{0}")]
     Routine(Box<Report>),
-    /// A cue setting is not one the routine format knows.
+    /// A cue setting is not one the routine format knows: `reason` names
+    /// the setting, what is wrong and what would be right.
     #[error("{reason}")]
     Cue {
         /// The setting given, `KEY=VALUE`.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use vinyasa::export::ExportError;
 use vinyasa::output::OutputError;
+use vinyasa::plan::PlanError;
 use vinyasa::render::RenderError;
 use vinyasa::voice::VoiceError;
 
@@ -53,6 +54,9 @@ fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
         // Transparent: the chain skips the output error inside.
         if let Some(ExportError::Output(e)) = cause.downcast_ref::<ExportError>() {
             return output(e);
+        }
+        if let Some(PlanError::TooLong { .. }) = cause.downcast_ref::<PlanError>() {
+            return Some("see --level");
         }
         if let Some(RenderError::Rate { .. }) = cause.downcast_ref::<RenderError>() {
             return Some("see --rate");

@@ -104,7 +104,7 @@ pub enum PlanError {
     Voice(#[from] VoiceError),
     /// The session is longer than [`MAX_SESSION`].
     #[error(
-        "{file}: the session lasts {length} at --level {level}, over the {limit} limit; plan it at a lower level or shorten the routine"
+        "{file}: the session lasts {length} at the {level} level, over the {limit} limit; plan it at a lower level or shorten the routine"
     )]
     TooLong {
         /// The routine file.

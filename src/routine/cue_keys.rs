@@ -253,7 +253,7 @@ pub(super) fn apply_cue_setting(cues: &mut Cues, key: &str, value: &str) -> Resu
         _ => CueValue::Str(value.to_string()),
     };
     cue.set(cues, v)
-        .map_err(|e| format!("--cue {key}={value}: {}", e.replace("; ", ": ")))
+        .map_err(|e| format!("{key}={value}: {}", e.replace("; ", ": ")))
 }
 
 #[cfg(test)]
@@ -330,16 +330,16 @@ mod tests {
         let e = apply_cue_setting(&mut c, "countdown", "false").unwrap_err();
         assert_eq!(
             e,
-            "--cue countdown=false: `countdown = \"false\"` is not a choice: use \"voice\", \"tick\", \"off\""
+            "countdown=false: `countdown = \"false\"` is not a choice: use \"voice\", \"tick\", \"off\""
         );
         let e = apply_cue_setting(&mut c, "name", "maybe").unwrap_err();
         assert_eq!(
             e,
-            "--cue name=maybe: `name = \"maybe\"` must be true or false: write `name = true` or `name = false` without quotes"
+            "name=maybe: `name = \"maybe\"` must be true or false: write `name = true` or `name = false` without quotes"
         );
         let e = apply_cue_setting(&mut c, "remaining", "3.5s").unwrap_err();
         assert!(
-            e.starts_with("--cue remaining=3.5s: `remaining = \"3.5s\"` must be whole seconds"),
+            e.starts_with("remaining=3.5s: `remaining = \"3.5s\"` must be whole seconds"),
             "{e}"
         );
     }

@@ -391,7 +391,7 @@ impl Routine {
     pub fn set_cue(&mut self, setting: &str) -> Result<(), String> {
         let (key, value) = setting
             .split_once('=')
-            .ok_or_else(|| format!("--cue {setting:?}: write KEY=VALUE, e.g. --cue halfway=off"))?;
+            .ok_or_else(|| format!("{setting:?}: write KEY=VALUE, e.g. halfway=off"))?;
         cue_keys::apply_cue_setting(&mut self.cues, key.trim(), value.trim())?;
         for step in &mut self.steps {
             cue_keys::apply_cue_setting(&mut step.cues, key.trim(), value.trim())?;

@@ -1224,7 +1224,7 @@ impl Cx<'_> {
             self.error(
                 title_span,
                 format!(
-                    "the routine lasts at least {} even at --level gentle; the limit is {}",
+                    "the routine lasts at least {} even at the gentle level; the limit is {}",
                     format_millis(gentle / 1000 * 1000),
                     format_millis(MAX_SESSION)
                 ),
@@ -1234,11 +1234,11 @@ impl Cx<'_> {
             self.warn(
                 title_span,
                 format!(
-                    "at --level deep the routine lasts at least {}, over the {} limit",
+                    "at the deep level the routine lasts at least {}, over the {} limit",
                     format_millis(deep / 1000 * 1000),
                     format_millis(MAX_SESSION)
                 ),
-                "plan it at --level gentle or standard, or shorten its ranges",
+                "plan it at the gentle or standard level, or shorten its ranges",
             );
         }
     }
