@@ -1,19 +1,27 @@
 //! vinyasa turns a routine written as a TOML file (yoga poses, stretches,
 //! breathing) into a spoken, timed, guided session.
 //!
+//! This crate is the engine: a routine in; a timeline, samples or a file
+//! out. [`session::Session`] is its front door and does everything the
+//! `vinyasa` binary does (which only adds arguments, progress bars and exit
+//! codes). `ARCHITECTURE.md` in the repository is the map.
+//!
 //! The data flows one way:
 //!
 //! ```text
-//! routine text ─▶ routine::Routine ─▶ plan::plan ─▶ Timeline ─▶ render ─▶ output (WAV, captions, player)
+//! routine text ─▶ routine::Routine ─▶ plan::plan ─▶ Timeline ─▶ render ─▶ output (file) / play (sound card)
 //!                 (checked model)      (+ a Voice)   (pure data)   (samples)
 //! ```
 //!
+//! * [`session`] ties the stages together: load → options → plan →
+//!   render / export / play.
 //! * [`routine`] parses and checks a routine file, reporting every problem
 //!   with `file:line:col`.
 //! * [`plan`](mod@plan) lays every cue on one exact timeline, given a [`voice::Voice`]
 //!   to measure speech with.
 //! * [`timeline`] is the result: plain data, serializable, exact to the sample.
-//! * [`voice`] holds the speech engines behind one trait.
+//! * [`voice`] holds the speech engines behind one trait, listed in
+//!   [`voice::ENGINES`].
 //! * [`cache`] owns the on-disk cache directory: where it is, its files,
 //!   pruning and clearing.
 //! * [`sound`] holds the bells, breath tones and ticks, and the effects and
@@ -23,8 +31,17 @@
 //!   format (WAV with a marker per step is the first), and captions.
 //! * [`atomic`] is how every file is written: beside its target, renamed
 //!   into place when complete.
-//! * [`export`] exports a session: output paths, WAV + captions, progress, summary.
-//! * [`play`] plays a session live, rendering ahead as it goes.
+//! * [`export`] exports a session: output paths, audio + captions, progress, summary.
+//! * `play` (feature `play`) plays a session live, rendering ahead as it
+//!   goes; `play::terminal` (feature `terminal`) is the binary's view.
+//! * [`cancel`] is the one way to stop any of them early.
+//!
+//! # Features
+//!
+//! `default = ["cli"]`. With `default-features = false` the library pulls
+//! in no argument parser, terminal, progress bar, signal handler or sound
+//! device. `play` adds live playback, `terminal` its full-screen view,
+//! `cli` the binary, `system-voice` the operating system's voice for `play`.
 //!
 //! # Pinning a routine's timings in a test
 //!
