@@ -265,16 +265,7 @@ impl Staged {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    /// Names in `dir`, sorted, hidden ones included.
-    pub(crate) fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
+    pub(crate) use crate::atomic::tests::names;
 
     #[test]
     fn writes_a_new_file() {
