@@ -18,6 +18,33 @@ use std::ops::RangeInclusive;
 
 use serde::Serialize;
 
+/// How far ranges such as `15-30s` are taken when a routine is planned.
+/// Defined here, with the rest of what a timeline records, so the timeline
+/// depends on nothing; [`crate::routine::Level`] is the same type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// The low end of every range.
+    Gentle,
+    /// The middle of every range.
+    #[default]
+    Standard,
+    /// The high end of every range.
+    Deep,
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gentle" => Ok(Level::Gentle),
+            "standard" => Ok(Level::Standard),
+            "deep" => Ok(Level::Deep),
+            _ => Err(format!("unknown level {s:?}: use gentle, standard or deep")),
+        }
+    }
+}
+
 /// The sample rates a timeline may be planned at, in Hz: from telephone
 /// quality (the bells and K-weighting need some room above 4 kHz) to the
 /// highest rate audio interfaces commonly run at. The one range: the
@@ -34,7 +61,7 @@ pub struct Timeline {
     /// Length of the whole session in samples.
     pub total: u64,
     /// The level ranges were resolved at.
-    pub level: crate::routine::Level,
+    pub level: Level,
     /// Identity of the voice whose speech lengths were used.
     pub voice: String,
     /// Steps in order, each with the sample range it covers.
@@ -269,7 +296,7 @@ pub struct Json<'a> {
     /// Length in seconds.
     pub total_seconds: f64,
     /// Level ranges were resolved at.
-    pub level: crate::routine::Level,
+    pub level: Level,
     /// Voice identity.
     pub voice: &'a str,
     /// Steps.
@@ -377,9 +404,9 @@ impl std::fmt::Display for Table<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let t = self.0;
         let level = match t.level {
-            crate::routine::Level::Gentle => "gentle",
-            crate::routine::Level::Standard => "standard",
-            crate::routine::Level::Deep => "deep",
+            Level::Gentle => "gentle",
+            Level::Standard => "standard",
+            Level::Deep => "deep",
         };
         writeln!(f, "{}", t.title)?;
         writeln!(
@@ -446,8 +473,7 @@ impl std::fmt::Display for Table<'_> {
 pub(crate) mod testing {
     use std::ops::Range;
 
-    use super::{Cue, CueKind, Lane, Role, StepSpan, Timeline};
-    use crate::routine::Level;
+    use super::{Cue, CueKind, Lane, Level, Role, StepSpan, Timeline};
 
     /// Builds a [`Timeline`] step by step and cue by cue:
     ///
@@ -669,7 +695,7 @@ mod tests {
             title: "Twists".into(),
             rate: 100,
             total: 4000,
-            level: crate::routine::Level::Standard,
+            level: Level::Standard,
             voice: "test".into(),
             steps: vec![
                 step(0, "Twist", 0, 3000, 1),

@@ -23,35 +23,11 @@ pub use quantity::{
     Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
 };
 
+pub use crate::timeline::Level;
 use crate::voice::{Pronunciation, VoiceSettings};
 
 /// The longest session vinyasa will plan: 4 hours.
 pub const MAX_SESSION: Millis = 4 * 3_600_000;
-
-/// How far ranges such as `15-30s` are taken when a routine is planned.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// The low end of every range.
-    Gentle,
-    /// The middle of every range.
-    #[default]
-    Standard,
-    /// The high end of every range.
-    Deep,
-}
-
-impl std::str::FromStr for Level {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gentle" => Ok(Level::Gentle),
-            "standard" => Ok(Level::Standard),
-            "deep" => Ok(Level::Deep),
-            _ => Err(format!("unknown level {s:?}: use gentle, standard or deep")),
-        }
-    }
-}
 
 /// A place in the routine file, 1-based.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
