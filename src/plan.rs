@@ -221,8 +221,22 @@ pub fn speak_ahead(
     texts.dedup();
     // Longest first from one queue: the threads finish together.
     texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
-    crate::cores::each(texts.len(), |i| voice.length(texts[i]).map(drop))?;
-    Ok(())
+    // One batch: an engine that runs a program loads its model once, and a
+    // cache sends it only its misses. The first error is the plan's.
+    let first_error = std::sync::Mutex::new(None);
+    let cancel = crate::Cancel::new();
+    voice.length_batch(&texts, &cancel, &|_, result| {
+        if let Err(e) = result {
+            first_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(e);
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 struct Planner<'a> {
