@@ -700,7 +700,11 @@ fn file_hash(path: &Path) -> Result<String, VoiceError> {
         .map_or(0, |d| d.as_nanos());
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let key = sha256_hex(format!("{}\0{}\0{modified}", absolute.display(), meta.len()).as_bytes());
-    let memo = data_dir().map(|d| d.join("model-hashes").join(&key[..32]));
+    // Small files are hashed faster than a memo is read.
+    let memo = (meta.len() > 1 << 20)
+        .then(data_dir)
+        .flatten()
+        .map(|d| d.join("model-hashes").join(&key[..32]));
     if let Some(memo) = &memo
         && let Ok(hash) = std::fs::read_to_string(memo)
         && hash.len() == 64

@@ -240,7 +240,7 @@ fn onnx_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const CONFIG: &str = r#"{"audio": {"sample_rate": 22050, "quality": "medium"},
