@@ -76,7 +76,7 @@ pub fn install_voice(name: &str, keep_voice: bool) -> anyhow::Result<ExitCode> {
             let path = UserVoice::save(piper, Some(voices[0]))
                 .context("cannot save your voice setting")?;
             eprintln!(
-                "{} is now your voice for every routine whose [voice] names none (saved in {});                  `--engine flite` speaks with the built-in voice",
+                "{} is now your voice for every routine whose [voice] names none (saved in {}); `--engine flite` speaks with the built-in voice",
                 voices[0],
                 path.display()
             );

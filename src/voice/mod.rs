@@ -694,14 +694,14 @@ mod open_tests {
         assert_eq!(Engine::named("espeak"), Some(espeak));
         assert_eq!(espeak.to_string(), "espeak-ng");
         assert_eq!(Engine::named("Flite"), None);
-        assert_eq!(Engine::names(), ["flite", "espeak-ng"]);
+        assert_eq!(Engine::names(), ["flite", "espeak-ng", "piper"]);
         assert_eq!(
             Engine::listing(true),
-            r#""flite" (built in) and "espeak-ng" (if installed)"#
+            r#""flite" (built in), "espeak-ng" (if installed) and "piper" (if installed)"#
         );
         assert_eq!(
             Engine::listing(false),
-            r#""flite" (built in) and "espeak-ng""#
+            r#""flite" (built in), "espeak-ng" and "piper""#
         );
         // No name stands for two engines.
         let mut all: Vec<&str> = ENGINES
