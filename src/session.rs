@@ -40,7 +40,7 @@ use crate::voice::{self, UserVoice, Voice, VoiceError, VoiceSettings};
 pub struct Options {
     /// Where ranges such as `15-30s` are taken.
     pub level: Level,
-    /// Output sample rate in Hz (see [`crate::timeline::RATES`]).
+    /// Output sample rate in Hz (e.g. 44100 or 48000).
     pub rate: u32,
     /// A folder of replacement sounds (`bell.wav`, …). `None`: `audio/` in
     /// the current directory, when there is one.

@@ -1,7 +1,7 @@
 //! Piper neural voices (`NAME.onnx` + `NAME.onnx.json`), spoken by the
 //! Piper program from the PyPI package `piper-tts`, run as a separate
 //! process: Piper and the espeak-ng it phonemizes with are GPL-3.0, so
-//! vinyasa never links them (see [`process`]).
+//! vinyasa never links them (see its `process` module).
 //!
 //! Where things are:
 //!
