@@ -284,8 +284,9 @@ fn check(python: &Path, package: &str) -> Result<(String, Vec<PiperModel>), Inst
         start_timeout: Duration::from_secs(120),
         clip_timeout: Duration::from_secs(60),
     };
+    // Asked of the Python itself: it must run, not only be on disk.
     let probe = setup
-        .probe()
+        .ask_python()
         .map_err(|e| InstallError::Check(e.to_string()))?;
     let folder = probe.purelib.join(package.replace('-', "_"));
     let (voices, _) = super::models::find(&[folder]);

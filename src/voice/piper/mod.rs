@@ -143,8 +143,18 @@ impl PiperSetup {
         })
     }
 
-    /// Asks the Python for its piper-tts version and site-packages.
+    /// The piper-tts version and site-packages of the Python: read from a
+    /// virtual environment's folders when it is one (a warm export starts
+    /// no Python at all), else asked of the Python.
     fn probe(&self) -> Result<Probe, VoiceError> {
+        if let Some(found) = read_venv(&self.python) {
+            return Ok(found);
+        }
+        self.ask_python()
+    }
+
+    /// Asks the Python for its piper-tts version and site-packages.
+    fn ask_python(&self) -> Result<Probe, VoiceError> {
         let python = self.python.display();
         let output = process::run(
             &self.python,
@@ -224,6 +234,49 @@ impl PiperSetup {
         }
         Ok(voices)
     }
+}
+
+/// The piper-tts version and site-packages of the virtual environment
+/// whose Python is `python`, from its folders: `pyvenv.cfg` beside
+/// `bin/`, one `lib/python3.*/site-packages` (`Lib/site-packages` on
+/// Windows) holding one `piper_tts-VERSION.dist-info`. `None` when any of
+/// that is not so: then the Python is asked.
+fn read_venv(python: &Path) -> Option<Probe> {
+    let venv = python.parent()?.parent()?;
+    if !venv.join("pyvenv.cfg").is_file() {
+        return None;
+    }
+    let only = |dirs: Vec<PathBuf>| -> Option<PathBuf> {
+        let [one] = <[PathBuf; 1]>::try_from(dirs).ok()?;
+        Some(one)
+    };
+    let children = |dir: &Path, keep: &dyn Fn(&str) -> bool| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| keep(&e.file_name().to_string_lossy()))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let purelib = if cfg!(windows) {
+        venv.join("Lib").join("site-packages")
+    } else {
+        only(children(&venv.join("lib"), &|n| n.starts_with("python3")))?.join("site-packages")
+    };
+    let dist = only(children(&purelib, &|n| {
+        n.starts_with("piper_tts-") && n.ends_with(".dist-info")
+    }))?;
+    let name = dist.file_name()?.to_str()?;
+    let version = name
+        .strip_prefix("piper_tts-")?
+        .strip_suffix(".dist-info")?;
+    Some(Probe {
+        version: version.to_string(),
+        purelib,
+    })
 }
 
 fn unavailable(reason: String) -> VoiceError {

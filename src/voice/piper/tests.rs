@@ -412,3 +412,23 @@ fn a_damaged_real_model_is_reported_as_damaged() {
     assert!(err.contains("could not be loaded"), "{err}");
     assert!(err.contains("damaged"), "{err}");
 }
+
+#[test]
+fn a_virtual_environment_is_read_from_its_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("piper");
+    let site = venv.join("lib/python3.11/site-packages");
+    std::fs::create_dir_all(site.join("piper_tts-1.8.0.dist-info")).unwrap();
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    let python = venv.join("bin/python");
+    assert!(read_venv(&python).is_none(), "no pyvenv.cfg: not a venv");
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    let probe = read_venv(&python).unwrap();
+    assert_eq!(
+        (probe.version.as_str(), probe.purelib),
+        ("1.8.0", site.clone())
+    );
+    // Two versions side by side: ask the Python instead.
+    std::fs::create_dir_all(site.join("piper_tts-1.9.0.dist-info")).unwrap();
+    assert!(read_venv(&python).is_none());
+}
