@@ -857,5 +857,6 @@ fn ipa_phonemes(word: &str, phones: &str) -> Result<String, VoiceError> {
     Ok(out)
 }
 
-#[cfg(test)]
+// The fakes are shell scripts.
+#[cfg(all(test, unix))]
 mod tests;
