@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use app::cli::{Cli, Command, ExportArgs, PlayArgs, SessionArgs, VoiceArgs};
+use app::cli::{Cli, Command, ExportArgs, PlayArgs, SessionArgs, VoiceArgs, VoicesAction};
 use app::messages::{self, Exit};
 use vinyasa::export::{self, ExportOptions};
 use vinyasa::routine::{self, Report};
@@ -81,7 +81,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trim_cache(&voice)?;
             Ok(code)
         }
-        Command::Voices => app::report::voices(),
+        Command::Voices { action: None } => app::report::voices(),
+        Command::Voices {
+            action: Some(VoicesAction::Install { name, keep_voice }),
+        } => app::report::install_voice(&name, keep_voice),
         Command::Licenses => {
             io::stdout()
                 .lock()
@@ -141,6 +144,7 @@ fn plan(
         return Ok(ExitCode::FAILURE);
     };
     let planned = session.plan()?;
+    print_voice(&planned, voice);
     let timeline = planned.timeline();
     let mut out = io::stdout().lock();
     if json {
@@ -183,6 +187,7 @@ fn export(
     }
     for (session, target) in &sessions {
         let planned = session.plan()?;
+        print_voice(&planned, voice);
         print_warnings(session, planned.timeline());
         let bar = app::progress::ExportBar::new(target, planned.timeline());
         match planned.export(target, &options, &bar) {
@@ -221,6 +226,7 @@ fn play(
         return Ok(ExitCode::FAILURE);
     };
     let planned = session.plan()?;
+    print_voice(&planned, voice);
     let timeline = planned.timeline();
     print_warnings(&session, timeline);
     let first_step = match &args.from {
@@ -298,6 +304,14 @@ fn session(
         Err(e) => return Err(e.into()),
     };
     print_report(session.report());
+    // The user's own voice, where the routine names none; the command line
+    // still wins.
+    if voice.engine.is_none()
+        && voice.voice.is_none()
+        && let Some(user) = vinyasa::voice::UserVoice::load()?
+    {
+        session.use_user_voice(&user);
+    }
     let options = session.options_mut();
     options.level = args.level.into();
     options.rate = args.rate;
@@ -346,6 +360,26 @@ fn trim_cache(args: &VoiceArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     app::report::prune_cache(&dir, args.cache_limit.unwrap_or(cache::DEFAULT_LIMIT))
+}
+
+/// Says on stderr which voice speaks and where that choice came from, and
+/// the settings it ignores.
+fn print_voice(planned: &vinyasa::session::Planned<'_>, args: &VoiceArgs) {
+    let routine = planned.session().routine();
+    let origin = if args.engine.is_some() || args.voice.is_some() {
+        "from the command line".to_string()
+    } else if routine.voice_chosen {
+        format!("from the [voice] of {}", routine.file)
+    } else {
+        match vinyasa::voice::UserVoice::load() {
+            Ok(Some(user)) => format!("your voice, set in {}", user.source),
+            _ => "the default".to_string(),
+        }
+    };
+    eprintln!("voice: {} ({origin})", planned.voice().label());
+    for warning in planned.voice().warnings() {
+        eprintln!("warning: {warning}");
+    }
 }
 
 fn print_warnings(session: &Session, timeline: &vinyasa::Timeline) {

@@ -33,14 +33,14 @@ use crate::render::{RenderError, RenderOptions, Renderer};
 use crate::routine::{self, Level, Report, Routine};
 use crate::sound::{Palette, PaletteError, Sound};
 use crate::timeline::Timeline;
-use crate::voice::{self, Voice, VoiceError, VoiceSettings};
+use crate::voice::{self, UserVoice, Voice, VoiceError, VoiceSettings};
 
 /// What a session is made with, beyond the routine itself.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Where ranges such as `15-30s` are taken.
     pub level: Level,
-    /// Output sample rate in Hz (see [`crate::timeline::RATES`]).
+    /// Output sample rate in Hz (e.g. 44100 or 48000).
     pub rate: u32,
     /// A folder of replacement sounds (`bell.wav`, …). `None`: `audio/` in
     /// the current directory, when there is one.
@@ -201,6 +201,19 @@ impl Session {
                 file: self.routine.file.clone(),
                 source,
             })
+    }
+
+    /// Makes `user` (the user's own voice, [`UserVoice::load`]) speak this
+    /// session if the routine's `[voice]` names no engine or voice; says
+    /// whether it did. Settings changed afterwards (the command line's)
+    /// still win.
+    pub fn use_user_voice(&mut self, user: &UserVoice) -> bool {
+        if self.routine.voice_chosen {
+            return false;
+        }
+        self.routine.voice.engine = user.engine;
+        self.routine.voice.name = user.name.clone();
+        true
     }
 
     /// Opens the voice, speaks every phrase (into the cache, on every core)

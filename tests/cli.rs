@@ -9,6 +9,9 @@ fn vinyasa() -> Command {
     cmd.current_dir(root());
     // Keep the tests' phrase cache out of the user's.
     cmd.env("VINYASA_CACHE_DIR", root().join("target/test-clip-cache"));
+    // And the user's own voice out of the tests.
+    cmd.env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+        .env_remove("VINYASA_VOICE");
     cmd
 }
 

@@ -13,6 +13,8 @@ fn vinyasa() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("vinyasa").unwrap();
     cmd.current_dir(root());
     cmd.env("VINYASA_CACHE_DIR", root().join("target/test-clip-cache"));
+    cmd.env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+        .env_remove("VINYASA_VOICE");
     cmd
 }
 
@@ -215,6 +217,8 @@ fn an_interrupted_export_leaves_no_file() {
     let child = Command::new(bin)
         .current_dir(&dir)
         .env("VINYASA_CACHE_DIR", dir.join("cache"))
+        .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+        .env_remove("VINYASA_VOICE")
         .args(["export", "long.toml", "-o", "long.wav"])
         .stderr(std::process::Stdio::piped())
         .spawn()

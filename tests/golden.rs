@@ -170,6 +170,8 @@ fn export_wav(routine: &Path) -> Vec<u8> {
     let rate = RATE.to_string();
     let out = assert_cmd::Command::cargo_bin("vinyasa")
         .unwrap()
+        .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+        .env_remove("VINYASA_VOICE")
         .args(["export", "--no-cache", "--rate", rate.as_str(), "-o"])
         .arg(&wav)
         .arg(routine)

@@ -384,6 +384,8 @@ fn the_binary_plays_exactly_what_it_exports() {
             .current_dir(&root)
             .env("HOME", &dir)
             .env("VINYASA_CACHE_DIR", root.join("target/test-clip-cache"))
+            .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+            .env_remove("VINYASA_VOICE")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("ALSA_CONFIG_PATH")
             .args(args)

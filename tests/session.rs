@@ -24,6 +24,8 @@ fn both(
     Command::cargo_bin("vinyasa")
         .unwrap()
         .current_dir(dir.path())
+        .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+        .env_remove("VINYASA_VOICE")
         .arg("export")
         .arg(routine)
         .arg("-o")

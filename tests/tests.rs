@@ -6,6 +6,9 @@ mod check;
 mod cli;
 mod export;
 mod golden;
+// Its fake Pythons are shell scripts.
+#[cfg(unix)]
+mod piper;
 mod plan;
 mod play;
 mod readme;

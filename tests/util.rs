@@ -12,6 +12,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A config directory that does not exist: the binary under test must not
+/// take the user's own voice (`~/.config/vinyasa/config.toml`).
+pub const NO_CONFIG: &str = "/nonexistent/vinyasa-test-config";
+
 /// The seed routines, by file name.
 pub const SEEDS: [&str; 3] = ["childs-pose.toml", "seven-stretches.toml", "mid-back.toml"];
 

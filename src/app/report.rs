@@ -16,7 +16,7 @@ pub fn voices() -> anyhow::Result<ExitCode> {
         if v.installed {
             writeln!(
                 out,
-                "{:<10} {:<14} {:<8} {}",
+                "{:<10} {:<18} {:<8} {}",
                 v.engine.to_string(),
                 name,
                 lang,
@@ -29,6 +29,57 @@ pub fn voices() -> anyhow::Result<ExitCode> {
                 v.engine.to_string(),
                 v.description
             )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vinyasa voices install NAME`: Piper and the voice in the private
+/// environment, then (unless `keep_voice`, or the user already chose a
+/// voice) the user's voice.
+pub fn install_voice(name: &str, keep_voice: bool) -> anyhow::Result<ExitCode> {
+    use vinyasa::voice::{Engine, UserVoice, piper};
+    let installed = piper::install(name, &|step| eprintln!("{step}"))?;
+    let voices: Vec<&str> = installed.voices.iter().map(|m| m.name.as_str()).collect();
+    eprintln!(
+        "installed Piper {} with {} in {}",
+        installed.piper,
+        voices.join(", "),
+        installed.venv.display()
+    );
+    for model in &installed.voices {
+        println!(
+            "{:<10} {:<18} {:<8} {}",
+            "piper",
+            model.name,
+            model.language,
+            model.description()
+        );
+    }
+    let piper = Engine::named("piper").expect("piper is an engine");
+    let current = UserVoice::load().ok().flatten();
+    match current {
+        _ if keep_voice => eprintln!(
+            "use it with `--engine piper --voice {}`, or set VINYASA_VOICE=piper:{}",
+            voices[0], voices[0]
+        ),
+        Some(user) if !(user.engine == piper && user.name.as_deref() == Some(voices[0])) => {
+            eprintln!(
+                "your voice stays {} {} (set in {}); use this one with `--engine piper --voice {}`",
+                user.engine,
+                user.name.as_deref().unwrap_or("(default)"),
+                user.source,
+                voices[0]
+            );
+        }
+        _ => {
+            let path = UserVoice::save(piper, Some(voices[0]))
+                .context("cannot save your voice setting")?;
+            eprintln!(
+                "{} is now your voice for every routine whose [voice] names none (saved in {}); `--engine flite` speaks with the built-in voice",
+                voices[0],
+                path.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(pull(&feed, 12_500), ramp(0..12_000));
         assert!(transport.finished());
         assert_eq!(transport.position(), 12_000);
-        assert_eq!(pull(&feed, 600), []);
+        assert_eq!(pull(&feed, 600), Vec::<f32>::new());
     }
 
     #[test]

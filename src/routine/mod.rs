@@ -55,6 +55,9 @@ pub struct Routine {
     pub language: String,
     /// `[voice]`.
     pub voice: VoiceSettings,
+    /// Whether `[voice]` names an engine or a voice: then the user's own
+    /// voice ([`crate::voice::UserVoice`]) does not replace it.
+    pub voice_chosen: bool,
     /// `[pronounce]`.
     pub pronounce: Vec<Pronunciation>,
     /// `[breath]`: the pace of one breath.

@@ -520,6 +520,10 @@ impl Cx<'_> {
         let credit = self.string(root, "credit").map(|s| s.0);
         let language = self.language(root);
         let voice = self.voice(root, &language);
+        let voice_chosen = root.get("voice").is_some_and(|v| match v.get_ref() {
+            DeValue::Table(t) => t.contains_key("engine") || t.contains_key("name"),
+            _ => false,
+        });
         let pronounce = self.pronounce(root);
         let breath = self.breath(root);
         let mut cues = Cues::default();
@@ -548,6 +552,7 @@ impl Cx<'_> {
             credit,
             language,
             voice,
+            voice_chosen,
             pronounce,
             breath,
             cues,
@@ -588,7 +593,10 @@ impl Cx<'_> {
     }
 
     fn voice(&mut self, root: &Table<'_>, language: &str) -> VoiceSettings {
-        let mut v = VoiceSettings::default();
+        let mut v = VoiceSettings {
+            language: Some(language.to_string()),
+            ..VoiceSettings::default()
+        };
         let Some(t) = self.table(root, "voice") else {
             return v;
         };

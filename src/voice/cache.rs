@@ -94,6 +94,14 @@ impl<V: Voice> Voice for CachedVoice<V> {
         self.identity.clone()
     }
 
+    fn label(&self) -> String {
+        self.inner.label()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings()
+    }
+
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
         let path = self.path_for(text);
         // Unreadable, short and damaged files are all misses: the clip is

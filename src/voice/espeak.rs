@@ -231,6 +231,10 @@ impl Voice for EspeakVoice {
         self.identity.clone()
     }
 
+    fn label(&self) -> String {
+        format!("espeak-ng {}", self.voice)
+    }
+
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
         let respelled = respell(text, &self.substitutions);
         let prepared = if self.english {

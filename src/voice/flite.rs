@@ -228,6 +228,16 @@ impl Voice for FliteVoice {
         self.identity.clone()
     }
 
+    fn label(&self) -> String {
+        // The identity's second part is the voice's name.
+        let name = self
+            .identity
+            .split('/')
+            .nth(1)
+            .unwrap_or(Self::DEFAULT_VOICE);
+        format!("flite {name} (built in)")
+    }
+
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
         let prepared = self.prepare(text);
         // flite-rs is safe Rust but young; a panic on odd text must fail this

@@ -13,6 +13,11 @@
 //! * [`FliteVoice`]: the built-in voice (flite-rs, `kal16`), always there.
 //! * [`EspeakVoice`]: the `espeak-ng` program, run as a subprocess when it
 //!   is installed, for other languages and voices.
+//! * [`PiperVoice`]: Piper's neural voices, the `piper-tts` program run as
+//!   one subprocess per voice (`vinyasa voices install joe` sets it up).
+//!
+//! [`UserVoice`] is the user's own choice of voice (`VINYASA_VOICE` or the
+//! config file), used where a routine names none.
 //!
 //! [`ENGINES`] lists them: a new engine is a module implementing [`Voice`]
 //! with its [`EngineEntry`], plus one line there. [`open`], [`available`]
@@ -34,11 +39,15 @@ mod edges;
 mod espeak;
 mod flite;
 pub mod lexicon;
+pub mod piper;
+pub mod preference;
 pub mod text;
 
 pub use cache::{CacheStats, CachedVoice};
 pub use espeak::EspeakVoice;
 pub use flite::FliteVoice;
+pub use piper::PiperVoice;
+pub use preference::{UserVoice, VoiceSource};
 
 /// The licence notices of what is built into the binary, for `vinyasa
 /// licenses`: the top-level NOTICE, flite-rs's third-party terms (the
@@ -134,6 +143,18 @@ pub trait Voice: Send + Sync {
     /// same text; the clip cache is keyed by it.
     fn identity(&self) -> String;
 
+    /// Engine and voice for a person (`flite kal16`, `piper
+    /// en_US-joe-medium`): what `plan`, `export` and `play` say spoke.
+    fn label(&self) -> String {
+        self.identity()
+    }
+
+    /// Settings this voice cannot honour and ignores (Piper has no pitch),
+    /// to be shown as warnings rather than heard as nothing.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Speaks `text` (one phrase, no inline pauses) into a clip.
     fn speak(&self, text: &str) -> Result<Clip, VoiceError>;
 
@@ -202,6 +223,14 @@ fn each_text(texts: &[&str], cancel: &Cancel, work: impl Fn(usize) + Sync) {
 impl<V: Voice + ?Sized> Voice for Box<V> {
     fn identity(&self) -> String {
         (**self).identity()
+    }
+
+    fn label(&self) -> String {
+        (**self).label()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        (**self).warnings()
     }
 
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
@@ -390,7 +419,7 @@ pub type OpenVoice = fn(&VoiceSettings, &[Pronunciation]) -> Result<Box<dyn Voic
 
 /// Every speech engine, the default first. Adding one is a module with a
 /// [`Voice`] and its [`EngineEntry`], and one line here.
-pub static ENGINES: &[&EngineEntry] = &[&flite::ENGINE, &espeak::ENGINE];
+pub static ENGINES: &[&EngineEntry] = &[&flite::ENGINE, &espeak::ENGINE, &piper::ENGINE];
 
 /// Which engine speaks: one of [`ENGINES`].
 #[derive(Clone, Copy)]
@@ -492,6 +521,9 @@ pub struct VoiceSettings {
     /// applies it ([`crate::render::RenderOptions::voice_volume`]); engines
     /// ignore it, so their clips and identities are the same at every volume.
     pub volume: f32,
+    /// The routine's `language` (a BCP 47 tag), when known: an engine that
+    /// knows its voices' languages picks one of it and refuses another.
+    pub language: Option<String>,
 }
 
 impl Default for VoiceSettings {
@@ -502,6 +534,7 @@ impl Default for VoiceSettings {
             speed: 1.0,
             pitch: 1.0,
             volume: 1.0,
+            language: None,
         }
     }
 }
@@ -661,14 +694,14 @@ mod open_tests {
         assert_eq!(Engine::named("espeak"), Some(espeak));
         assert_eq!(espeak.to_string(), "espeak-ng");
         assert_eq!(Engine::named("Flite"), None);
-        assert_eq!(Engine::names(), ["flite", "espeak-ng"]);
+        assert_eq!(Engine::names(), ["flite", "espeak-ng", "piper"]);
         assert_eq!(
             Engine::listing(true),
-            r#""flite" (built in) and "espeak-ng" (if installed)"#
+            r#""flite" (built in), "espeak-ng" (if installed) and "piper" (if installed)"#
         );
         assert_eq!(
             Engine::listing(false),
-            r#""flite" (built in) and "espeak-ng""#
+            r#""flite" (built in), "espeak-ng" and "piper""#
         );
         // No name stands for two engines.
         let mut all: Vec<&str> = ENGINES
