@@ -362,12 +362,16 @@ fn export(
     .context("cannot install the Ctrl-C handler")?;
     let options = ExportOptions {
         force: args.force,
+        format: args.format,
         channels: args.channels,
+        // Per routine, below.
+        artist: None,
+        comment: None,
         captions,
         loudness: true,
         cancel: cancel.clone(),
     };
-    let targets = export::targets(&args.files, args.output.as_deref())?;
+    let targets = export::targets(&args.files, args.output.as_deref(), args.format)?;
     // Check everything before rendering anything.
     let mut routines = Vec::new();
     for (file, wav) in args.files.iter().zip(&targets) {
@@ -392,6 +396,12 @@ fn export(
             store.as_ref(),
         )?;
         let bar = app::progress::ExportBar::new(wav, &timeline);
+        // Tags the timeline does not carry.
+        let options = ExportOptions {
+            artist: routine.credit.clone(),
+            comment: routine.description.clone(),
+            ..options.clone()
+        };
         match export::export(&timeline, &mut renderer, wav, &options, &bar) {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) if cancel.is_cancelled() => {

@@ -20,6 +20,8 @@ use std::thread::ScopedJoinHandle;
 use std::time::Duration;
 
 use super::encode::{Block, Encoder, Format, Metadata, StreamSpec};
+#[cfg(feature = "mp3")]
+use super::mp3::Mp3;
 use super::wav::Wav;
 use super::{OutputError, Staged};
 use crate::Cancel;
@@ -147,6 +149,12 @@ pub fn write_audio(
         let out = BufWriter::with_capacity(1 << 16, staged.file());
         let (mut out, loudness) = match options.format {
             Format::Wav => encode::<_, Wav<_>>(out, samples, &stream, progress, syncer)?,
+            #[cfg(feature = "mp3")]
+            Format::Mp3 => encode::<_, Mp3<_>>(out, samples, &stream, progress, syncer)?,
+            // Refused by `check` above.
+            #[cfg(not(feature = "mp3"))]
+            Format::Mp3 => unreachable!("checked: not in this build"),
+            Format::M4a => unreachable!("checked: not in this build"),
         };
         out.flush().map_err(|e| write_error(path, e))?;
         loudness
