@@ -33,7 +33,7 @@ pub enum Command {
         #[command(flatten)]
         voice: VoiceArgs,
     },
-    /// Render routines to audio files: WAV, or MP3 for a phone (with a chapter per step, tags, and captions).
+    /// Render routines to audio files: WAV, or MP3, Opus or FLAC for a phone (with a chapter per step, tags, and captions).
     Export {
         #[command(flatten)]
         export: ExportArgs,
@@ -174,7 +174,7 @@ pub struct ExportArgs {
     /// Output file (one routine) or directory (several) [default: ROUTINE.wav here]; the file's extension sets the format
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// Audio format: wav or mp3 [default: the -o file's extension, else wav]
+    /// Audio format: wav, mp3, opus or flac [default: the -o file's extension, else wav]
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub format: Option<vinyasa::output::encode::Format>,
     /// Replace files that exist.
@@ -201,9 +201,9 @@ pub struct SessionArgs {
     /// --cue breath=both, --cue countdown=tick, --cue remaining=30s,10s.
     #[arg(long = "cue", value_name = "KEY=VALUE")]
     pub cues: Vec<String>,
-    /// Output sample rate in Hz.
-    #[arg(long, default_value_t = 44_100, value_name = "HZ")]
-    pub rate: u32,
+    /// Output sample rate in Hz [default: 44100; 48000 for an .opus export]
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -330,7 +330,7 @@ fn plan(
     args: &SessionArgs,
 ) -> anyhow::Result<Timeline> {
     let options = PlanOptions {
-        rate: args.rate,
+        rate: args.rate.unwrap_or(44_100),
         level: args.level.into(),
     };
     // Phrases are spoken on every core into the cache first; without a
@@ -383,6 +383,12 @@ fn export(
     }
     for (routine, wav) in routines {
         let voice = open_voice(&routine, voice_args)?;
+        // The format's own rate unless --rate says (48 kHz for Opus).
+        let format = export::format_of(wav, args.format)?;
+        let session = &SessionArgs {
+            rate: Some(session.rate.unwrap_or(format.default_rate())),
+            ..session.clone()
+        };
         let timeline = plan(&routine, voice.as_ref(), session)?;
         print_warnings(&routine, &timeline);
         let palette = palette(&routine, args.sounds.as_deref())?;

@@ -16,8 +16,13 @@
 pub mod audio;
 pub mod captions;
 pub mod encode;
+pub mod flac;
+pub mod headroom;
 #[cfg(feature = "mp3")]
 pub mod mp3;
+#[cfg(feature = "opus")]
+pub mod opus;
+pub mod vorbis;
 pub mod wav;
 
 use std::fs::File;
