@@ -349,7 +349,7 @@ impl Format {
 
     /// The rate a session is rendered at for this format when none is
     /// asked for: 48 kHz for Opus, whose decoders all give 48 kHz (see
-    /// [`super::opus`]), else 44.1 kHz.
+    /// `src/output/opus.rs`), else 44.1 kHz.
     pub fn default_rate(self) -> u32 {
         match self {
             Format::Opus => 48_000,

@@ -15,7 +15,7 @@
 //! (−2.5 dBTP).
 //!
 //! The limiter looks ahead and remembers its recovery, so each block is
-//! limited with [`LOOK_AHEAD_SECONDS`] of the next and [`CONTEXT_SECONDS`]
+//! limited with `LOOK_AHEAD_SECONDS` of the next and `CONTEXT_SECONDS`
 //! of the previous around it: the renderer is asked for samples that much
 //! ahead, still front to back, and memory stays flat. The result depends on
 //! the block sizes asked for, which the pipeline keeps fixed, so exports
