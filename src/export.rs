@@ -1,6 +1,8 @@
 //! `vinyasa export`, library side: where each routine's files go, and one
-//! session written as a WAV with its markers and captions, telling a
-//! [`Progress`] how far it is, and a one-line summary.
+//! session written as an audio file (a [`Format`]: WAV by default, or what
+//! the file's extension or [`ExportOptions::format`] names) with its
+//! chapters, tags and captions, telling a [`Progress`] how far it is, and a
+//! one-line summary.
 //!
 //! The command line is parsed elsewhere, and progress is drawn elsewhere;
 //! this module takes plain values.
@@ -26,9 +28,17 @@ use crate::timeline::Timeline;
 pub struct ExportOptions {
     /// Replace existing files.
     pub force: bool,
-    /// Channels in the WAV: 1, or 2 with the mono session in both.
+    /// The audio format (`--format`); `None` goes by the file's extension,
+    /// and to WAV where a name is made up ([`targets`]).
+    pub format: Option<Format>,
+    /// Channels in the file: 1, or 2 with the mono session in both.
     pub channels: u16,
-    /// Caption files to write beside the WAV.
+    /// Who the routine comes from (its `credit`), tagged as the artist
+    /// where the format has tags; a timeline does not carry it.
+    pub artist: Option<String>,
+    /// The routine's description, tagged as the comment.
+    pub comment: Option<String>,
+    /// Caption files to write beside the audio.
     pub captions: BTreeSet<CaptionFormat>,
     /// Measure the loudness of the file as it is written, for the summary.
     pub loudness: bool,
@@ -41,7 +51,10 @@ impl Default for ExportOptions {
     fn default() -> Self {
         ExportOptions {
             force: false,
+            format: None,
             channels: 1,
+            artist: None,
+            comment: None,
             captions: BTreeSet::new(),
             loudness: true,
             cancel: Cancel::new(),
@@ -64,15 +77,29 @@ pub enum ExportError {
         /// The routine path.
         routine: PathBuf,
     },
-    /// `-o` names something other than a `.wav` file for one routine.
+    /// An audio file whose extension names no format vinyasa writes (and
+    /// no `--format` was given).
     #[error(
-        "-o {}: name a .wav file (for example {}) or a directory",
+        "{}: name a file ending in {} (for example {}) or a directory",
         output.display(),
+        Format::list(),
         output.with_extension("wav").display()
     )]
-    NotWav {
-        /// The `-o` value.
+    UnknownFormat {
+        /// The file named.
         output: PathBuf,
+    },
+    /// The file's extension and `--format` disagree.
+    #[error(
+        "{} is not named as a .{format} file, but --format {format} was given: name it {}",
+        output.display(),
+        output.with_extension(format.extension()).display()
+    )]
+    FormatMismatch {
+        /// The file named.
+        output: PathBuf,
+        /// The format asked for.
+        format: Format,
     },
     /// `-o` names a file but several routines were given.
     #[error(
@@ -139,28 +166,38 @@ pub enum ExportError {
     },
 }
 
-/// The WAV each routine is exported to.
+/// The audio file each routine is exported to, in `format` (`--format`)
+/// or else the format `-o FILE`'s extension names, WAV where a name is made
+/// up. `EXT` below is the format's extension.
 ///
-/// * One routine: `-o FILE.wav`, or `-o DIR` (an existing directory, or any
-///   path ending in `/`) for `DIR/<stem>.wav`, or by default `<stem>.wav` in
+/// * One routine: `-o FILE.EXT`, or `-o DIR` (an existing directory, or any
+///   path ending in `/`) for `DIR/<stem>.EXT`, or by default `<stem>.EXT` in
 ///   the current directory, where `<stem>` is the routine's file name
 ///   without its extension.
-/// * Several routines: `-o DIR` (created if missing) for `DIR/<stem>.wav`
-///   each, or by default `<stem>.wav` each in the current directory.
+/// * Several routines: `-o DIR` (created if missing) for `DIR/<stem>.EXT`
+///   each, or by default `<stem>.EXT` each in the current directory.
 ///
-/// A directory named by `-o` that does not exist is created here. Nothing
-/// else is touched; the overwrite rule is checked when writing
-/// ([`check_targets`] checks it up front).
-pub fn targets(routines: &[PathBuf], output: Option<&Path>) -> Result<Vec<PathBuf>, ExportError> {
+/// A file whose extension names no format this build writes is refused,
+/// with the list of those that it does ([`ExportError::UnknownFormat`]), as
+/// is one that disagrees with `format`. A directory named by `-o` that does
+/// not exist is created here. Nothing else is touched; the overwrite rule
+/// is checked when writing ([`check_targets`] checks it up front).
+pub fn targets(
+    routines: &[PathBuf],
+    output: Option<&Path>,
+    format: Option<Format>,
+) -> Result<Vec<PathBuf>, ExportError> {
     if routines.is_empty() {
         return Err(ExportError::NoRoutines);
     }
+    let made_up = format.unwrap_or_default();
     let names = routines
         .iter()
         .map(|r| match r.file_stem() {
             Some(stem) if !stem.is_empty() => {
                 let mut name = stem.to_os_string();
-                name.push(".wav");
+                name.push(".");
+                name.push(made_up.extension());
                 Ok(PathBuf::from(name))
             }
             _ => Err(ExportError::NoStem { routine: r.clone() }),
@@ -172,19 +209,11 @@ pub fn targets(routines: &[PathBuf], output: Option<&Path>) -> Result<Vec<PathBu
         Some(out) => {
             let is_dir = out.is_dir() || ends_with_separator(out);
             if routines.len() == 1 && !is_dir {
-                let is_wav = out
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-                if !is_wav {
-                    return Err(ExportError::NotWav { output: out.into() });
-                }
+                format_of(out, format)?;
                 return Ok(vec![out.into()]);
             }
-            let names_a_file = out.exists() && !out.is_dir()
-                || !is_dir
-                    && out
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+            let names_a_file =
+                out.exists() && !out.is_dir() || !is_dir && Format::from_path(out).is_some();
             if names_a_file {
                 return Err(ExportError::OutputIsFile {
                     output: out.into(),
@@ -216,6 +245,33 @@ pub fn targets(routines: &[PathBuf], output: Option<&Path>) -> Result<Vec<PathBu
         }
     }
     Ok(paths)
+}
+
+/// The format of the audio file `path`: `format` if given (and then the
+/// extension must agree), else the one its extension names, which this
+/// build must write.
+pub fn format_of(path: &Path, format: Option<Format>) -> Result<Format, ExportError> {
+    match (Format::from_path(path), format) {
+        (Some(named), Some(asked)) if named != asked => Err(ExportError::FormatMismatch {
+            output: path.into(),
+            format: asked,
+        }),
+        (None, Some(asked)) => Err(ExportError::FormatMismatch {
+            output: path.into(),
+            format: asked,
+        }),
+        (Some(named), _) => {
+            // Known but not built (M4A, or MP3 without its feature): the
+            // reason, not the list.
+            named
+                .available()
+                .map_err(|e| OutputError::unsupported(path, e))?;
+            Ok(named)
+        }
+        (None, None) => Err(ExportError::UnknownFormat {
+            output: path.into(),
+        }),
+    }
 }
 
 fn ends_with_separator(p: &Path) -> bool {
@@ -285,9 +341,10 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
-/// Writes `timeline`'s session, rendered by `samples`, to `wav` with one
-/// marker per step, and its captions beside it, telling `progress` how far
-/// it is.
+/// Writes `timeline`'s session, rendered by `samples`, to `wav` in its
+/// format ([`format_of`]) with one chapter per step and the tags the
+/// format has, and its captions beside it, telling `progress` how far it
+/// is.
 ///
 /// All targets are checked first; the captions are staged (written to
 /// temporary files) before the audio is rendered and renamed into place
@@ -309,6 +366,12 @@ pub fn export(
         });
     }
     check_targets(wav, options)?;
+    let format = format_of(wav, options.format)?;
+    let metadata = Metadata {
+        artist: options.artist.clone(),
+        comment: options.comment.clone(),
+        ..Metadata::from_timeline(timeline)
+    };
 
     let staged = caption_paths(wav, options)
         .into_iter()
@@ -323,9 +386,9 @@ pub fn export(
             write_audio(
                 wav,
                 samples,
-                &Metadata::from_timeline(timeline),
+                &metadata,
                 &AudioOptions {
-                    format: Format::Wav,
+                    format,
                     channels: options.channels,
                     force: options.force,
                     loudness: options.loudness,
@@ -441,31 +504,69 @@ mod tests {
 
     #[test]
     fn one_routine_defaults_to_its_stem_in_the_current_directory() {
-        let t = targets(&paths(&["routines/mid-back.toml"]), None).unwrap();
+        let t = targets(&paths(&["routines/mid-back.toml"]), None, None).unwrap();
         assert_eq!(t, paths(&["mid-back.wav"]));
+        let t = targets(&paths(&["routines/mid-back.toml"]), None, Some(Format::Mp3)).unwrap();
+        assert_eq!(t, paths(&["mid-back.mp3"]));
     }
 
     #[test]
     fn one_routine_with_o_file() {
-        let t = targets(&paths(&["a.toml"]), Some(Path::new("out/Session.WAV"))).unwrap();
+        let t = targets(
+            &paths(&["a.toml"]),
+            Some(Path::new("out/Session.WAV")),
+            None,
+        )
+        .unwrap();
         assert_eq!(t, paths(&["out/Session.WAV"]));
-        let e = targets(&paths(&["a.toml"]), Some(Path::new("out/session.mp3"))).unwrap_err();
+        let t = targets(&paths(&["a.toml"]), Some(Path::new("out/s.mp3")), None).unwrap();
+        assert_eq!(t, paths(&["out/s.mp3"]));
+        let e = targets(
+            &paths(&["a.toml"]),
+            Some(Path::new("out/session.ogg")),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "-o out/session.mp3: name a .wav file (for example out/session.wav) or a directory"
+            format!(
+                "out/session.ogg: name a file ending in {} (for example out/session.wav) or a \
+                 directory",
+                Format::list()
+            )
         );
-        let e = targets(&paths(&["a.toml"]), Some(Path::new("session"))).unwrap_err();
-        assert!(matches!(e, ExportError::NotWav { .. }), "{e:?}");
+        assert!(
+            Format::list().starts_with(".wav, .mp3"),
+            "{}",
+            Format::list()
+        );
+        let e = targets(&paths(&["a.toml"]), Some(Path::new("session")), None).unwrap_err();
+        assert!(matches!(e, ExportError::UnknownFormat { .. }), "{e:?}");
+        let e = targets(
+            &paths(&["a.toml"]),
+            Some(Path::new("s.wav")),
+            Some(Format::Mp3),
+        );
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "s.wav is not named as a .mp3 file, but --format mp3 was given: name it s.mp3"
+        );
+        let e = targets(&paths(&["a.toml"]), Some(Path::new("s.m4a")), None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot write s.m4a: m4a files cannot be written by this build: "),
+            "{e}"
+        );
     }
 
     #[test]
     fn one_routine_with_o_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let t = targets(&paths(&["x/flow.toml"]), Some(dir.path())).unwrap();
+        let t = targets(&paths(&["x/flow.toml"]), Some(dir.path()), None).unwrap();
         assert_eq!(t, [dir.path().join("flow.wav")]);
         // A trailing slash names a directory, created if missing.
         let new = format!("{}/new/", dir.path().display());
-        let t = targets(&paths(&["flow.toml"]), Some(Path::new(&new))).unwrap();
+        let t = targets(&paths(&["flow.toml"]), Some(Path::new(&new)), None).unwrap();
         assert_eq!(t, [dir.path().join("new").join("flow.wav")]);
         assert!(dir.path().join("new").is_dir());
     }
@@ -475,7 +576,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("exports");
         let routines = paths(&["r/mid-back.toml", "r/morning.toml", "other/sleep.toml"]);
-        let t = targets(&routines, Some(&out)).unwrap();
+        let t = targets(&routines, Some(&out), None).unwrap();
         assert_eq!(
             t,
             [
@@ -487,7 +588,7 @@ mod tests {
         assert!(out.is_dir());
         // Without -o: the current directory.
         assert_eq!(
-            targets(&routines, None).unwrap(),
+            targets(&routines, None, None).unwrap(),
             paths(&["mid-back.wav", "morning.wav", "sleep.wav"])
         );
     }
@@ -498,7 +599,7 @@ mod tests {
         let file = dir.path().join("taken");
         std::fs::write(&file, b"x").unwrap();
         let routines = paths(&["a.toml", "b.toml"]);
-        let e = targets(&routines, Some(&file)).unwrap_err();
+        let e = targets(&routines, Some(&file), None).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!(
@@ -508,7 +609,7 @@ mod tests {
         );
         // A .wav name that does not exist yet is a file too, not a directory to create.
         let wav = dir.path().join("both.wav");
-        let e = targets(&routines, Some(&wav)).unwrap_err();
+        let e = targets(&routines, Some(&wav), None).unwrap_err();
         assert!(
             matches!(e, ExportError::OutputIsFile { count: 2, .. }),
             "{e:?}"
@@ -518,14 +619,17 @@ mod tests {
 
     #[test]
     fn two_routines_with_one_stem_are_refused() {
-        let e = targets(&paths(&["a/flow.toml", "b/flow.toml"]), None).unwrap_err();
+        let e = targets(&paths(&["a/flow.toml", "b/flow.toml"]), None, None).unwrap_err();
         assert_eq!(
             e.to_string(),
             "a/flow.toml and b/flow.toml would both be written to flow.wav: export them one at a time with -o"
         );
-        assert!(matches!(targets(&[], None), Err(ExportError::NoRoutines)));
         assert!(matches!(
-            targets(&paths(&[".."]), None),
+            targets(&[], None, None),
+            Err(ExportError::NoRoutines)
+        ));
+        assert!(matches!(
+            targets(&paths(&[".."]), None, None),
             Err(ExportError::NoStem { .. })
         ));
     }

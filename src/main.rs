@@ -171,17 +171,22 @@ fn export(
     };
     let options = ExportOptions {
         force: args.force,
+        format: args.format,
         channels: args.channels,
         captions,
         cancel: on_signal()?,
         ..ExportOptions::default()
     };
-    let targets = export::targets(&args.files, args.output.as_deref())?;
+    let targets = export::targets(&args.files, args.output.as_deref(), args.format)?;
     let mut sessions = Vec::new();
     for (file, target) in args.files.iter().zip(&targets) {
-        let Some(session) = session(file, session_args, voice, args.sounds.as_deref())? else {
+        let Some(mut session) = session(file, session_args, voice, args.sounds.as_deref())? else {
             return Ok(ExitCode::FAILURE);
         };
+        // The format's own rate unless --rate says (48 kHz for Opus).
+        if session_args.rate.is_none() {
+            session.options_mut().rate = export::format_of(target, args.format)?.default_rate();
+        }
         export::check_targets(target, &options)?;
         sessions.push((session, target));
     }
@@ -314,7 +319,7 @@ fn session(
     }
     let options = session.options_mut();
     options.level = args.level.into();
-    options.rate = args.rate;
+    options.rate = args.rate.unwrap_or(options.rate);
     options.sounds = sounds.map(Path::to_path_buf);
     options.cache = cache_dir(voice);
     for setting in &args.cues {

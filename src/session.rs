@@ -356,8 +356,18 @@ impl<'s> Planned<'s> {
             file: self.session.routine.file.clone(),
             source: Box::new(source),
         };
+        // The tags a timeline does not carry, from the routine, unless given.
+        let routine = &self.session.routine;
+        let options = ExportOptions {
+            artist: options.artist.clone().or_else(|| routine.credit.clone()),
+            comment: options
+                .comment
+                .clone()
+                .or_else(|| routine.description.clone()),
+            ..options.clone()
+        };
         let mut renderer = self.renderer(&options.cancel)?;
-        export::export(&self.timeline, &mut renderer, path, options, progress).map_err(error)
+        export::export(&self.timeline, &mut renderer, path, &options, progress).map_err(error)
     }
 }
 

@@ -5,6 +5,7 @@ mod util;
 mod check;
 mod cli;
 mod export;
+mod formats;
 mod golden;
 // Its fake Pythons are shell scripts.
 #[cfg(unix)]

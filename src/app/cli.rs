@@ -34,7 +34,7 @@ pub enum Command {
         #[command(flatten)]
         voice: VoiceArgs,
     },
-    /// Render routines to WAV files (with markers per step, and captions).
+    /// Render routines to audio files: WAV, or MP3, Opus or FLAC for a phone (with a chapter per step, tags, and captions).
     Export {
         #[command(flatten)]
         export: ExportArgs,
@@ -159,22 +159,35 @@ fn parse_engine(name: &str) -> Result<Engine, String> {
     })
 }
 
+/// An audio format by its extension (`mp3` or `.mp3`), if this build
+/// writes it.
+pub fn parse_format(text: &str) -> Result<vinyasa::output::encode::Format, String> {
+    use vinyasa::output::encode::Format;
+    let format = Format::from_extension(text.trim().trim_start_matches('.'))
+        .ok_or_else(|| format!("unknown format {text:?}; use one of {}", Format::list()))?;
+    format.available().map_err(|e| e.to_string())?;
+    Ok(format)
+}
+
 /// What `vinyasa export` writes, and where.
 #[derive(Debug, Args, Clone)]
 pub struct ExportArgs {
     /// Routine files (TOML).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output file (one routine) or directory (several) [default: ROUTINE.wav here]
+    /// Output file (one routine) or directory (several) [default: ROUTINE.wav here]; the file's extension sets the format
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Audio format: wav, mp3, opus or flac [default: the -o file's extension, else wav]
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Option<vinyasa::output::encode::Format>,
     /// Replace files that exist.
     #[arg(long)]
     pub force: bool,
-    /// Also write captions beside the WAV: srt, vtt, lrc or all (comma-separated).
+    /// Also write captions beside the audio: srt, vtt, lrc or all (comma-separated).
     #[arg(long, value_name = "FORMATS")]
     pub captions: Option<String>,
-    /// Channels in the WAV: 1 (mono) or 2 (the session in both, each 3 dB down so it measures as loud).
+    /// Channels in the file: 1 (mono) or 2 (the session in both, each 3 dB down so it measures as loud).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub channels: u16,
     /// Folder of WAV files replacing built-in sounds (bell.wav, step-bell.wav, inhale.wav, exhale.wav, tick.wav).
@@ -216,9 +229,9 @@ pub struct SessionArgs {
     /// --cue breath=both, --cue countdown=tick, --cue remaining=30s,10s.
     #[arg(long = "cue", value_name = "KEY=VALUE")]
     pub cues: Vec<String>,
-    /// Output sample rate in Hz.
-    #[arg(long, default_value_t = 44_100, value_name = "HZ")]
-    pub rate: u32,
+    /// Output sample rate in Hz [default: 44100; 48000 for an .opus export]
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -20,6 +20,12 @@ use std::thread::ScopedJoinHandle;
 use std::time::Duration;
 
 use super::encode::{Block, Encoder, Format, Metadata, StreamSpec};
+use super::flac::Flac;
+use super::headroom::Headroom;
+#[cfg(feature = "mp3")]
+use super::mp3::Mp3;
+#[cfg(feature = "opus")]
+use super::opus::Opus;
 use super::wav::Wav;
 use super::{OutputError, Staged};
 use crate::Cancel;
@@ -143,10 +149,30 @@ pub fn write_audio(
         loudness: options.loudness,
         cancel,
     };
+    // A lossy format's headroom (see `super::headroom`).
+    let mut limited;
+    let samples: &mut dyn Samples = match options.format.ceiling_dbtp() {
+        Some(ceiling) => {
+            limited = Headroom::new(samples, ceiling);
+            &mut limited
+        }
+        None => samples,
+    };
     let loudness = {
         let out = BufWriter::with_capacity(1 << 16, staged.file());
         let (mut out, loudness) = match options.format {
             Format::Wav => encode::<_, Wav<_>>(out, samples, &stream, progress, syncer)?,
+            #[cfg(feature = "mp3")]
+            Format::Mp3 => encode::<_, Mp3<_>>(out, samples, &stream, progress, syncer)?,
+            #[cfg(feature = "opus")]
+            Format::Opus => encode::<_, Opus<_>>(out, samples, &stream, progress, syncer)?,
+            #[cfg(not(feature = "opus"))]
+            Format::Opus => unreachable!("checked: not in this build"),
+            Format::Flac => encode::<_, Flac<_>>(out, samples, &stream, progress, syncer)?,
+            // Refused by `check` above.
+            #[cfg(not(feature = "mp3"))]
+            Format::Mp3 => unreachable!("checked: not in this build"),
+            Format::M4a => unreachable!("checked: not in this build"),
         };
         out.flush().map_err(|e| write_error(path, e))?;
         loudness
@@ -633,6 +659,70 @@ pub(crate) mod tests {
         assert_eq!(s.calls, 2);
         drop(staged);
         assert!(names(dir.path()).is_empty());
+    }
+
+    /// A disk that is full after `room` bytes (ENOSPC, as `/dev/full`).
+    struct Full {
+        inner: Cursor<Vec<u8>>,
+        room: u64,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.inner.position() + b.len() as u64 > self.room {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            self.inner.write(b)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl std::io::Seek for Full {
+        fn seek(&mut self, to: std::io::SeekFrom) -> io::Result<u64> {
+            self.inner.seek(to)
+        }
+    }
+
+    /// What encoding 4 blocks with `E` onto a disk with `room` bytes gives.
+    fn onto_full_disk<E: Encoder<BufWriter<Full>>>(room: u64) -> Result<(), OutputError> {
+        let mut s = sine(16_000, 4 * BLOCK_FRAMES as u64, 0.5);
+        let stream = Stream {
+            path: Path::new("full"),
+            spec: StreamSpec {
+                rate: 16_000,
+                channels: 1,
+                total_frames: s.total,
+            },
+            metadata: &metadata(),
+            loudness: true,
+            cancel: &Cancel::new(),
+        };
+        let out = BufWriter::new(Full {
+            inner: Cursor::new(Vec::new()),
+            room,
+        });
+        let (mut out, _) = encode::<_, E>(out, &mut s, &stream, &mut |_| {}, None)?;
+        out.flush().map_err(|e| write_error(Path::new("full"), e))
+    }
+
+    #[test]
+    fn a_full_disk_mid_encode_is_a_write_error_in_every_format() {
+        // Mid-file: after the header, before the end, for each encoder. The
+        // pipeline then drops the temporary file (see the test above).
+        let full = |r: Result<(), OutputError>| match r {
+            Err(OutputError::Write { source, .. }) => source.raw_os_error() == Some(28),
+            other => panic!("{other:?}"),
+        };
+        assert!(full(onto_full_disk::<Wav<_>>(100_000)));
+        assert!(full(onto_full_disk::<crate::output::flac::Flac<_>>(20_000)));
+        #[cfg(feature = "mp3")]
+        assert!(full(onto_full_disk::<Mp3<_>>(30_000)));
+        #[cfg(feature = "opus")]
+        assert!(full(onto_full_disk::<Opus<_>>(10_000)));
+        // With room, the same succeed.
+        assert!(onto_full_disk::<crate::output::flac::Flac<_>>(u64::MAX / 2).is_ok());
     }
 
     fn write(

@@ -181,10 +181,12 @@ pub enum Unsupported {
         channels: u16,
     },
     /// A sample rate the format does not take.
-    #[error("a rate of {rate} Hz is not supported")]
+    #[error("a rate of {rate} Hz is not supported; use {hint}")]
     Rate {
         /// The rate of the samples.
         rate: u32,
+        /// The rates it takes, as a user would ask for them.
+        hint: &'static str,
     },
     /// More audio than the format's size fields can count.
     #[error("{bytes} bytes are over the size limit of the format")]
@@ -196,30 +198,113 @@ pub enum Unsupported {
         /// Size the file would have.
         bytes: u64,
     },
+    /// A format this build of vinyasa cannot write.
+    #[error("{format} files cannot be written by this build: {reason}")]
+    NotInThisBuild {
+        /// The format.
+        format: Format,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
 }
 
-/// The audio file formats vinyasa writes.
+/// The audio file formats vinyasa knows, by extension. Not every one is in
+/// every build: see [`Format::available`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Format {
     /// 16-bit PCM WAV with a marker (`cue ` + `labl`) per chapter.
     #[default]
     Wav,
+    /// MP3 (LAME) with an ID3v2 tag: chapters, tags, lyrics; gapless
+    /// (feature `mp3`).
+    Mp3,
+    /// Opus in Ogg, with Vorbis-comment chapters and tags; gapless
+    /// (feature `opus`, experimental).
+    Opus,
+    /// FLAC (lossless), with Vorbis-comment chapters and tags.
+    Flac,
+    /// AAC in an MP4 file: known, so that asking for it gets a reason, but
+    /// never built (see [`Format::available`]).
+    M4a,
 }
 
+/// Before LAME: its overshoot measured +0.2 dB; 1 dB more for margin.
+const MP3_CEILING_DBTP: f64 = -2.0;
+
+/// Before opus-rs: more would cost loudness (−4.5 dBTP took it to −17.7
+/// LUFS) and still not reach −1 dBTP after decoding (see `super::opus`).
+const OPUS_CEILING_DBTP: f64 = -2.5;
+
+/// Why a build lacks MP3.
+const NO_MP3: &str = "it was built without the `mp3` feature (LAME); \
+    use .wav, or build with `--features mp3`";
+
+/// Why a build lacks Opus.
+const NO_OPUS: &str = "it was built without the experimental `opus` feature (its pure-Rust \
+    encoder, opus-rs 0.1, overshoots the -1 dBTP peak limit); use .mp3, or build with \
+    `--features opus`";
+
+/// Why no build has M4A/AAC.
+const NO_AAC: &str = "no AAC encoder that builds from crates.io alone has a licence \
+    vinyasa can ship (fdk-aac's is not free); use .mp3, which every phone plays";
+
 impl Format {
-    /// Every format.
-    pub const ALL: [Format; 1] = [Format::Wav];
+    /// Every format vinyasa knows, in the order error messages list them.
+    pub const ALL: [Format; 5] = [
+        Format::Wav,
+        Format::Mp3,
+        Format::Opus,
+        Format::Flac,
+        Format::M4a,
+    ];
 
     /// File extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Wav => "wav",
+            Format::Mp3 => "mp3",
+            Format::Opus => "opus",
+            Format::Flac => "flac",
+            Format::M4a => "m4a",
         }
+    }
+
+    /// `Err` with the reason when this build cannot write the format.
+    pub fn available(self) -> Result<(), Unsupported> {
+        let reason = match self {
+            Format::Wav | Format::Flac => return Ok(()),
+            Format::Mp3 if cfg!(feature = "mp3") => return Ok(()),
+            Format::Mp3 => NO_MP3,
+            Format::Opus if cfg!(feature = "opus") => return Ok(()),
+            Format::Opus => NO_OPUS,
+            Format::M4a => NO_AAC,
+        };
+        Err(Unsupported::NotInThisBuild {
+            format: self,
+            reason,
+        })
+    }
+
+    /// The extensions of every format this build writes, for messages:
+    /// `.wav, .mp3`.
+    pub fn list() -> String {
+        let names: Vec<String> = Format::ALL
+            .into_iter()
+            .filter(|f| f.available().is_ok())
+            .map(|f| format!(".{f}"))
+            .collect();
+        names.join(", ")
     }
 
     /// The format a file extension (any case, no dot) names.
     pub fn from_extension(extension: &str) -> Option<Format> {
+        // `.aac` is what people call the files `.m4a` names.
+        let extension = if extension.eq_ignore_ascii_case("aac") {
+            "m4a"
+        } else {
+            extension
+        };
         Format::ALL
             .into_iter()
             .find(|f| f.extension().eq_ignore_ascii_case(extension))
@@ -230,10 +315,45 @@ impl Format {
         Format::from_extension(path.extension()?.to_str()?)
     }
 
-    /// Refuses a stream this format cannot hold.
+    /// Refuses a stream this format cannot hold, or a format this build
+    /// cannot write.
     pub fn check(self, spec: &StreamSpec, metadata: &Metadata) -> Result<(), Unsupported> {
+        self.available()?;
         match self {
             Format::Wav => super::wav::check(spec, metadata),
+            #[cfg(feature = "mp3")]
+            Format::Mp3 => super::mp3::check(spec, metadata),
+            // `available` refused them.
+            #[cfg(not(feature = "mp3"))]
+            Format::Mp3 => Ok(()),
+            #[cfg(feature = "opus")]
+            Format::Opus => super::opus::check(spec, metadata),
+            #[cfg(not(feature = "opus"))]
+            Format::Opus => Ok(()),
+            Format::Flac => super::flac::check(spec, metadata),
+            Format::M4a => Ok(()),
+        }
+    }
+
+    /// The true-peak ceiling, in dBTP, the session is held under before a
+    /// lossy encoder gets it, so the decoded file stays under −1 dBTP
+    /// (see [`super::headroom`]); `None` for lossless formats, which keep
+    /// the renderer's −1 dBTP.
+    pub fn ceiling_dbtp(self) -> Option<f64> {
+        match self {
+            Format::Wav | Format::Flac | Format::M4a => None,
+            Format::Mp3 => Some(MP3_CEILING_DBTP),
+            Format::Opus => Some(OPUS_CEILING_DBTP),
+        }
+    }
+
+    /// The rate a session is rendered at for this format when none is
+    /// asked for: 48 kHz for Opus, whose decoders all give 48 kHz (see
+    /// `src/output/opus.rs`), else 44.1 kHz.
+    pub fn default_rate(self) -> u32 {
+        match self {
+            Format::Opus => 48_000,
+            _ => 44_100,
         }
     }
 }
@@ -292,7 +412,13 @@ mod tests {
     fn formats_are_named_by_their_extension() {
         assert_eq!(Format::from_extension("wav"), Some(Format::Wav));
         assert_eq!(Format::from_extension("WAV"), Some(Format::Wav));
-        assert_eq!(Format::from_extension("mp3"), None);
+        assert_eq!(Format::from_extension("mp3"), Some(Format::Mp3));
+        assert_eq!(Format::from_extension("AAC"), Some(Format::M4a));
+        assert_eq!(Format::from_extension("Opus"), Some(Format::Opus));
+        assert_eq!(Format::from_extension("flac"), Some(Format::Flac));
+        assert_eq!(Format::from_extension("ogg"), None);
+        assert_eq!(Format::Opus.default_rate(), 48_000);
+        assert_eq!(Format::Mp3.default_rate(), 44_100);
         assert_eq!(Format::from_path(Path::new("out/a.Wav")), Some(Format::Wav));
         assert_eq!(Format::from_path(Path::new("out/wav")), None);
         assert_eq!(Format::default(), Format::Wav);
@@ -300,5 +426,18 @@ mod tests {
             assert_eq!(Format::from_extension(f.extension()), Some(f));
             assert_eq!(f.to_string(), f.extension());
         }
+    }
+
+    #[test]
+    fn m4a_is_known_but_refused_with_the_reason() {
+        let e = Format::M4a.available().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m4a files cannot be written by this build: no AAC encoder that builds from \
+             crates.io alone has a licence vinyasa can ship (fdk-aac's is not free); use .mp3, \
+             which every phone plays"
+        );
+        assert!(!Format::list().contains("m4a"));
+        assert!(Format::list().starts_with(".wav"));
     }
 }

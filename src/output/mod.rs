@@ -16,6 +16,13 @@
 pub mod audio;
 pub mod captions;
 pub mod encode;
+pub mod flac;
+pub mod headroom;
+#[cfg(feature = "mp3")]
+pub mod mp3;
+#[cfg(feature = "opus")]
+pub mod opus;
+pub mod vorbis;
 pub mod wav;
 
 use std::fs::File;
@@ -110,13 +117,25 @@ pub enum OutputError {
         /// The count asked for.
         channels: u16,
     },
-    /// A sample rate the writer does not support.
-    #[error("cannot write {} at {rate} Hz: use a rate from 8000 to 384000 Hz", path.display())]
+    /// A sample rate the format does not support.
+    #[error("cannot write {} at {rate} Hz: use {hint}", path.display())]
     Rate {
         /// The target.
         path: PathBuf,
         /// The rate of the samples.
         rate: u32,
+        /// The rates the format takes, as a user would ask for them.
+        hint: &'static str,
+    },
+    /// A format this build cannot write.
+    #[error("cannot write {}: {format} files cannot be written by this build: {reason}", path.display())]
+    NotInThisBuild {
+        /// The target.
+        path: PathBuf,
+        /// Its format.
+        format: encode::Format,
+        /// Why, and what to do instead.
+        reason: &'static str,
     },
     /// The audio does not fit the WAV format's 4 GiB limit.
     #[error(
@@ -142,7 +161,12 @@ impl OutputError {
         let path = path.into();
         match e {
             Unsupported::Channels { channels } => OutputError::Channels { path, channels },
-            Unsupported::Rate { rate } => OutputError::Rate { path, rate },
+            Unsupported::Rate { rate, hint } => OutputError::Rate { path, rate, hint },
+            Unsupported::NotInThisBuild { format, reason } => OutputError::NotInThisBuild {
+                path,
+                format,
+                reason,
+            },
             Unsupported::TooLong {
                 frames,
                 channels,

@@ -54,7 +54,10 @@ impl Layout {
         }
         let rate = spec.rate;
         if !(8_000..=384_000).contains(&rate) {
-            return Err(Unsupported::Rate { rate });
+            return Err(Unsupported::Rate {
+                rate,
+                hint: "a rate from 8000 to 384000 Hz",
+            });
         }
         let frames = spec.total_frames;
         let markers: Vec<(u32, Vec<u8>)> = metadata
@@ -463,11 +466,17 @@ pub(crate) mod tests {
         );
         assert_eq!(
             check(&spec_of(4_000, 1, 10), &none),
-            Err(Unsupported::Rate { rate: 4_000 })
+            Err(Unsupported::Rate {
+                rate: 4_000,
+                hint: "a rate from 8000 to 384000 Hz"
+            })
         );
         assert_eq!(
             check(&spec_of(384_001, 1, 10), &none),
-            Err(Unsupported::Rate { rate: 384_001 })
+            Err(Unsupported::Rate {
+                rate: 384_001,
+                hint: "a rate from 8000 to 384000 Hz"
+            })
         );
         assert_eq!(check(&spec_of(8_000, 2, 10), &none), Ok(()));
         assert_eq!(check(&spec_of(384_000, 1, 10), &none), Ok(()));

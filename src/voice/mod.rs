@@ -51,7 +51,8 @@ pub use preference::{UserVoice, VoiceSource};
 
 /// The licence notices of what is built into the binary, for `vinyasa
 /// licenses`: the top-level NOTICE, flite-rs's third-party terms (the
-/// CMU/Edinburgh voice and model data) and the Apache License, then every
+/// CMU/Edinburgh voice and model data) and the Apache License, LAME's
+/// notice and licence (the MP3 encoder, `licenses/LAME.md`), then every
 /// other crate's licence (`licenses/THIRD-PARTY.md`, written by
 /// `scripts/third_party.py`).
 pub const NOTICES: &str = concat!(
@@ -62,6 +63,10 @@ pub const NOTICES: &str = concat!(
     include_str!("../../licenses/flite-rs-THIRD-PARTY-LICENSES.md"),
     "\n==== licenses/flite-rs-LICENSE ====\n\n",
     include_str!("../../licenses/flite-rs-LICENSE"),
+    "\n==== licenses/LAME.md ====\n\n",
+    include_str!("../../licenses/LAME.md"),
+    "\n==== licenses/lame-COPYING ====\n\n",
+    include_str!("../../licenses/lame-COPYING"),
     "\n==== licenses/THIRD-PARTY.md ====\n\n",
     include_str!("../../licenses/THIRD-PARTY.md"),
 );
@@ -739,5 +744,7 @@ mod open_tests {
         assert!(NOTICES.contains("| symphonia | "));
         assert!(NOTICES.contains("University of Edinburgh"));
         assert!(NOTICES.contains("Apache License"));
+        assert!(NOTICES.contains("LAME 3.100"));
+        assert!(NOTICES.contains("GNU LIBRARY GENERAL PUBLIC LICENSE"));
     }
 }
