@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod export;
 mod golden;
+mod hardening;
 mod plan;
 mod play;
 mod readme;

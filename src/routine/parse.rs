@@ -24,8 +24,8 @@ use toml::de::{DeTable, DeValue};
 use super::cue_keys::{CUE_KEYS, CueKey, CueValue};
 use super::quantity::{Millis, QuantityError, Span, format_millis};
 use super::{
-    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, MAX_SESSION, Move, MoveOn,
-    Pos, Report, Routine, Segment, Step, Text, line_col,
+    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, Lines, MAX_SESSION, Move,
+    MoveOn, Pos, Report, Routine, Segment, Step, Text,
 };
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
 
@@ -93,6 +93,7 @@ type Value<'a> = Spanned<DeValue<'a>>;
 
 struct Cx<'s> {
     src: &'s str,
+    lines: Lines<'s>,
     report: Report,
 }
 
@@ -103,6 +104,7 @@ pub(super) fn routine(
 ) -> Result<(Routine, Report), Box<Report>> {
     let mut cx = Cx {
         src: text,
+        lines: Lines::new(text),
         report: Report::new(file, text),
     };
     if text.trim().is_empty() {
@@ -154,7 +156,7 @@ impl Cx<'_> {
     }
 
     fn pos(&self, offset: usize) -> Pos {
-        let (line, column) = line_col(self.src, offset);
+        let (line, column) = self.lines.line_col(offset);
         Pos { line, column }
     }
 
