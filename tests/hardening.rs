@@ -35,3 +35,102 @@ fn checking_is_linear_in_steps() {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// The errors of routine `text`, each as `line:col: message`.
+fn errors(text: &str) -> Vec<String> {
+    let report = routine::parse("r.toml", ".".as_ref(), text).unwrap_err();
+    report
+        .errors()
+        .map(|d| {
+            let (line, col) = report.line_col(d.span.start);
+            format!("{line}:{col}: {}", d.message)
+        })
+        .collect()
+}
+
+fn say(words: &str) -> String {
+    format!("title = \"T\"\n[[step]]\nname = \"A\"\nsay = \"{words}\"\n")
+}
+
+#[test]
+fn a_huge_word_is_refused_at_its_place() {
+    let word = "\u{1F64F}".repeat(5_000);
+    assert_eq!(
+        errors(&say(&format!("Bow {word}"))),
+        ["4:12: a word in `say` is 5000 characters long; the most a word may have is 100"]
+    );
+}
+
+#[test]
+fn a_huge_text_is_refused() {
+    let text = "Breathe in. ".repeat(100_000);
+    assert_eq!(
+        errors(&say(&text)),
+        ["4:7: `say` is 1200000 characters long; the most one text may have is 10000"]
+    );
+}
+
+#[test]
+fn control_characters_are_refused_in_spoken_text() {
+    assert_eq!(
+        errors(&say("Breathe \\u0001in.")),
+        ["4:7: `say` holds the control character U+0001"]
+    );
+}
+
+#[test]
+fn too_many_steps_or_phrases_are_refused() {
+    let mut text = String::from("title = \"T\"\n");
+    for i in 0..=routine::MAX_STEPS {
+        text.push_str(&format!("[[step]]\nname = \"S{i}\"\nhold = \"1s\"\n"));
+    }
+    assert_eq!(
+        errors(&text),
+        ["30002:1: the routine has 10001 steps; the most a routine may have is 10000"]
+    );
+    let prompts = vec!["\"Breathe.\""; 1_001].join(", ");
+    let text =
+        format!("title = \"T\"\n[[step]]\nname = \"A\"\nhold = \"1h\"\nprompts = [{prompts}]\n");
+    assert_eq!(
+        errors(&text),
+        ["5:12012: `prompts` lists 1001 phrases; the most one list may have is 1000"]
+    );
+}
+
+/// The one error `routine::load` gives for `path`.
+fn load_error(path: &std::path::Path) -> String {
+    let report = routine::load(path).unwrap_err();
+    let messages: Vec<String> = report.errors().map(|d| d.message.clone()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    messages[0].clone()
+}
+
+#[test]
+fn only_a_regular_file_of_a_sane_size_is_read() {
+    let started = Instant::now();
+    assert_eq!(
+        load_error("/dev/zero".as_ref()),
+        "cannot read the file: it is not a regular file (a device, pipe or socket)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        // Opening a FIFO with no writer would block forever.
+        assert!(load_error(&fifo).contains("not a regular file"));
+    }
+    assert_eq!(
+        load_error(dir.path()),
+        "cannot read the file: it is a directory"
+    );
+    let big = dir.path().join("big.toml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    assert_eq!(
+        load_error(&big),
+        "the file is 2147483648 bytes; the most a routine file may have is 4194304"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -27,6 +27,7 @@ use super::{
     Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, Lines, MAX_SESSION, Move,
     MoveOn, Pos, Report, Routine, Segment, Step, Text,
 };
+use crate::voice::text::MAX_WORD_CHARS;
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
 
 const TOP_KEYS: &[&str] = &[
@@ -87,6 +88,15 @@ const ARPABET: &[&str] = &[
 const BREATH_PHASE: Range<Millis> = 1_000..20_001;
 /// Most rounds a flow or repeats a hold may have.
 const MAX_COUNT: u32 = 1_000;
+/// Most steps a routine may have: far more than four hours of practice
+/// needs, and few enough that checking and planning stay quick.
+pub const MAX_STEPS: usize = 10_000;
+/// Most phrases one list (`prompts`, a flow's moves) may hold.
+pub const MAX_PHRASES: usize = 1_000;
+/// Most characters one spoken text may have: about 25 minutes of speech.
+/// A voice's memory grows with the text it is given (flite took 2.5 GB
+/// for 200 KB).
+pub const MAX_TEXT_CHARS: usize = 10_000;
 
 type Table<'a> = DeTable<'a>;
 type Value<'a> = Spanned<DeValue<'a>>;
@@ -113,6 +123,20 @@ pub(super) fn routine(
             .push(Diagnostic::error(0..0, "the file is empty").help(
                 "a routine needs a `title` and at least one [[step]]; see routines/ for examples",
             ));
+        return Err(Box::new(cx.report));
+    }
+    if text.len() as u64 > super::MAX_FILE_BYTES {
+        cx.report.diagnostics.push(
+            Diagnostic::error(
+                0..0,
+                format!(
+                    "the routine is {} bytes; the most a routine may have is {}",
+                    text.len(),
+                    super::MAX_FILE_BYTES
+                ),
+            )
+            .help("a routine is a short text; check that this is the routine you meant"),
+        );
         return Err(Box::new(cx.report));
     }
     let (root, errors) = DeTable::parse_recoverable(text);
@@ -266,12 +290,56 @@ impl Cx<'_> {
             );
             return None;
         }
+        if !self.spoken_text_fits(key, s, &span) {
+            return None;
+        }
         let segments = self.segments(s, &span)?;
         Some(Text {
             raw: s.to_string(),
             at: self.pos(span.start),
             segments,
         })
+    }
+
+    /// Whether spoken text is within the limits a voice can say: its
+    /// length, its longest word, and no control characters. Reports each
+    /// problem at its place.
+    fn spoken_text_fits(&mut self, key: &str, s: &str, span: &Range<usize>) -> bool {
+        let chars = s.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            self.error(
+                span.start..span.start + 1,
+                format!("`{key}` is {chars} characters long; the most one text may have is {MAX_TEXT_CHARS}"),
+                "split the words over several steps or phrases",
+            );
+            return false;
+        }
+        let mut fits = true;
+        if let Some(word) = s
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+            .find(|w| w.chars().count() > MAX_WORD_CHARS)
+        {
+            let at = self.locate(span, &word[..word.floor_char_boundary(40)]);
+            self.error(
+                at,
+                format!(
+                    "a word in `{key}` is {} characters long; the most a word may have is {MAX_WORD_CHARS}",
+                    word.chars().count()
+                ),
+                "put spaces between the words",
+            );
+            fits = false;
+        }
+        if let Some(c) = s.chars().find(|&c| c.is_control() && !c.is_whitespace()) {
+            let at = self.locate(span, &c.to_string());
+            self.error(
+                at,
+                format!("`{key}` holds the control character U+{:04X}", u32::from(c)),
+                "remove it; voices would obey it, not say it",
+            );
+            fits = false;
+        }
+        fits
     }
 
     /// Splits `Close your eyes. [2s] Breathe in.` into phrases and pauses.
@@ -352,6 +420,18 @@ impl Cx<'_> {
         match v.get_ref() {
             DeValue::String(_) => self.text_value(key, v).into_iter().collect(),
             DeValue::Array(items) => {
+                if items.len() > MAX_PHRASES {
+                    let at = items[MAX_PHRASES].span();
+                    self.error(
+                        at,
+                        format!(
+                            "`{key}` lists {} phrases; the most one list may have is {MAX_PHRASES}",
+                            items.len()
+                        ),
+                        "keep the phrases that fit the step; split a long one into several steps",
+                    );
+                    return Vec::new();
+                }
                 let mut out = Vec::new();
                 for item in items {
                     out.extend(self.text_value(key, item));
@@ -836,6 +916,17 @@ impl Cx<'_> {
                 return Vec::new();
             }
         };
+        if items.len() > MAX_STEPS {
+            self.error(
+                items[MAX_STEPS].span(),
+                format!(
+                    "the routine has {} steps; the most a routine may have is {MAX_STEPS}",
+                    items.len()
+                ),
+                "split it into several routines",
+            );
+            return Vec::new();
+        }
         let mut steps = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             let DeValue::Table(t) = item.get_ref() else {
