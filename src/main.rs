@@ -8,7 +8,10 @@ mod app;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
 
+#[cfg(not(unix))]
 use anyhow::Context;
 use clap::Parser;
 
@@ -98,8 +101,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `vinyasa check`: every problem of every file, and one line per file.
 fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    let cancel = on_signal()?;
     let mut failed = 0;
     for path in files {
+        if cancel.is_cancelled() {
+            eprintln!("vinyasa: interrupted");
+            return Ok(stopped());
+        }
         match routine::load(path) {
             Ok((routine, report)) => {
                 print_report(&report);
@@ -140,7 +148,15 @@ fn plan(
     let Some(session) = session(file, args, voice, None)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let planned = session.plan()?;
+    let cancel = on_signal()?;
+    let planned = match session.plan_cancellable(&cancel) {
+        Ok(planned) => planned,
+        Err(_) if cancel.is_cancelled() => {
+            eprintln!("vinyasa: interrupted");
+            return Ok(stopped());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let timeline = planned.timeline();
     let mut out = io::stdout().lock();
     if json {
@@ -182,14 +198,21 @@ fn export(
         sessions.push((session, target));
     }
     for (session, target) in &sessions {
-        let planned = session.plan()?;
+        let planned = match session.plan_cancellable(&options.cancel) {
+            Ok(planned) => planned,
+            Err(_) if options.cancel.is_cancelled() => {
+                eprintln!("vinyasa: interrupted");
+                return Ok(stopped());
+            }
+            Err(e) => return Err(e.into()),
+        };
         print_warnings(session, planned.timeline());
         let bar = app::progress::ExportBar::new(target, planned.timeline());
         match planned.export(target, &options, &bar) {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) if options.cancel.is_cancelled() => {
                 messages::report(&anyhow::Error::from(e));
-                return Ok(Exit::Interrupted.into());
+                return Ok(stopped());
             }
             Err(e) => return Err(e.into()),
         }
@@ -243,7 +266,7 @@ fn play(
     drop(view);
     Ok(match played? {
         Ended::Finished | Ended::Quit { .. } => ExitCode::SUCCESS,
-        Ended::Interrupted { .. } => Exit::Interrupted.into(),
+        Ended::Interrupted { .. } => stopped(),
     })
 }
 
@@ -272,13 +295,63 @@ fn play_system_voice(
     unreachable!("--system-voice is refused without the system-voice feature")
 }
 
-/// A [`Cancel`] that Ctrl-C and SIGTERM cancel: renders stop at the next
-/// block, temporary files are removed and existing targets left as they were.
+/// The one [`Cancel`] that Ctrl-C and SIGTERM set.
+static STOP: OnceLock<Cancel> = OnceLock::new();
+/// The signal that set [`STOP`] (SIGINT or SIGTERM); 0 before one came.
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// A [`Cancel`] that Ctrl-C and SIGTERM cancel: planning stops before the
+/// next phrase, renders at the next block, temporary files are removed and
+/// existing targets left as they were. Installed once; later calls share it.
 fn on_signal() -> anyhow::Result<Cancel> {
-    let cancel = Cancel::new();
-    let flag = cancel.clone();
-    ctrlc::set_handler(move || flag.cancel()).context("cannot install the Ctrl-C handler")?;
+    if let Some(cancel) = STOP.get() {
+        return Ok(cancel.clone());
+    }
+    let cancel = STOP.get_or_init(Cancel::new).clone();
+    install_signal_handlers()?;
     Ok(cancel)
+}
+
+#[cfg(unix)]
+fn install_signal_handlers() -> anyhow::Result<()> {
+    extern "C" fn stop(signal: libc::c_int) {
+        STOP_SIGNAL.store(signal, Ordering::Relaxed);
+        if let Some(cancel) = STOP.get() {
+            cancel.cancel();
+        }
+    }
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let handler = stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to atomics (`STOP` is set before
+        // the handler is installed, so `get` is one atomic load).
+        if unsafe { libc::signal(signal, handler) } == libc::SIG_ERR {
+            anyhow::bail!(
+                "cannot install the Ctrl-C handler: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn install_signal_handlers() -> anyhow::Result<()> {
+    let flag = STOP.get_or_init(Cancel::new).clone();
+    ctrlc::set_handler(move || {
+        STOP_SIGNAL.store(2, Ordering::Relaxed);
+        flag.cancel();
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
+/// The exit code of a run the signal stopped: 130 after SIGINT, 143 after
+/// SIGTERM, as shells report a process the signal killed.
+fn stopped() -> ExitCode {
+    if STOP_SIGNAL.load(Ordering::Relaxed) == 15 {
+        Exit::Terminated.into()
+    } else {
+        Exit::Interrupted.into()
+    }
 }
 
 /// Loads a routine as a session with the command line's settings, printing

@@ -205,6 +205,13 @@ impl Session {
     /// Opens the voice, speaks every phrase (into the cache, on every core)
     /// and lays the session on its timeline.
     pub fn plan(&self) -> Result<Planned<'_>, SessionError> {
+        self.plan_cancellable(&Cancel::new())
+    }
+
+    /// As [`plan`](Session::plan), stopping before the next phrase once
+    /// `cancel` is set (with [`PlanError::Cancelled`] inside
+    /// [`SessionError::Plan`]).
+    pub fn plan_cancellable(&self, cancel: &Cancel) -> Result<Planned<'_>, SessionError> {
         let file = || self.routine.file.clone();
         let cache = self.options.cache.as_deref();
         let voice =
@@ -225,9 +232,11 @@ impl Session {
         // Phrases are spoken on every core into the cache first; without a
         // cache that would speak them twice.
         if cache.is_some() {
-            plan::speak_ahead(&self.routine, voice.as_ref(), &options).map_err(plan_error)?;
+            plan::speak_ahead_cancellable(&self.routine, voice.as_ref(), &options, cancel)
+                .map_err(plan_error)?;
         }
-        let timeline = plan::plan(&self.routine, voice.as_ref(), &options).map_err(plan_error)?;
+        let timeline = plan::plan_cancellable(&self.routine, voice.as_ref(), &options, cancel)
+            .map_err(plan_error)?;
         Ok(Planned {
             session: self,
             voice,

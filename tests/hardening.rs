@@ -134,3 +134,63 @@ fn only_a_regular_file_of_a_sane_size_is_read() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// Runs `vinyasa ARGS` on a routine of many long phrases (minutes of
+/// speech to plan without a cache), sends `signal` once it has started,
+/// and returns its exit code and how long it took to stop.
+fn stop_with(signal: &str, args: &[&str]) -> (Option<i32>, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("title = \"Long\"\n");
+    for i in 0..400 {
+        text.push_str(&format!(
+            "[[step]]\nname = \"Step {i}\"\nsay = \"Phrase {i}: breathe in slowly through the nose, \
+             and let the shoulders soften as you breathe out.\"\n"
+        ));
+    }
+    let routine = dir.path().join("long.toml");
+    std::fs::write(&routine, text).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vinyasa"))
+        .args(args)
+        .arg(&routine)
+        .current_dir(dir.path())
+        .env("VINYASA_CACHE_DIR", dir.path().join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Not a timing assertion: long enough for the handler to be installed
+    // and planning under way, far shorter than the planning.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+    let sent = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), sent.elapsed());
+        }
+        if sent.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            return (None, sent.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_and_sigterm_stop_planning_at_once() {
+    for (signal, args, want) in [
+        ("-INT", &["plan", "--no-cache"][..], 130),
+        ("-TERM", &["plan", "--no-cache"][..], 143),
+        ("-INT", &["plan"][..], 130),
+        ("-TERM", &["export", "-o", "out.wav"][..], 143),
+    ] {
+        let (code, took) = stop_with(signal, args);
+        assert_eq!(code, Some(want), "{signal} {args:?}");
+        // A phrase takes well under a second to speak; the bound is loose.
+        assert!(took < Duration::from_secs(5), "{signal} {args:?}: {took:?}");
+    }
+}
