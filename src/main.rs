@@ -18,7 +18,7 @@ use clap::Parser;
 use app::cli::{Cli, Command, ExportArgs, PlayArgs, SessionArgs, VoiceArgs};
 use app::messages::{self, Exit};
 use vinyasa::export::{self, ExportOptions};
-use vinyasa::routine::{self, Report};
+use vinyasa::routine::Report;
 use vinyasa::session::{Session, SessionError};
 use vinyasa::{Cancel, cache};
 
@@ -108,7 +108,7 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
             eprintln!("vinyasa: interrupted");
             return Ok(stopped());
         }
-        match routine::load(path) {
+        match vinyasa::session::check(path) {
             Ok((routine, report)) => {
                 print_report(&report);
                 let note = match report.warnings().count() {

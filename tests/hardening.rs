@@ -194,3 +194,68 @@ fn ctrl_c_and_sigterm_stop_planning_at_once() {
         assert!(took < Duration::from_secs(5), "{signal} {args:?}: {took:?}");
     }
 }
+
+/// A 16-bit PCM WAV file's bytes with these header fields and samples.
+fn wav(channels: u16, rate: u32, samples: &[i16]) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    b.extend_from_slice(&(channels * 2).to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(&data);
+    b
+}
+
+#[test]
+fn check_refuses_sound_files_export_would_refuse_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone: Vec<i16> = (0..800).map(|i| ((i % 40) * 500 - 10_000) as i16).collect();
+    let cases: [(&str, Vec<u8>, &str); 8] = [
+        ("empty", Vec::new(), ""),
+        ("text", b"just some text\n".to_vec(), ""),
+        ("garbage", vec![0xA5; 300], ""),
+        ("riff", b"RIFF\x04\x00\x00\x00WAVE".to_vec(), ""),
+        ("silent", wav(1, 8_000, &[0; 800]), "silent"),
+        ("no-samples", wav(1, 8_000, &[]), "cannot be used"),
+        ("zero-hz", wav(1, 0, &tone), "cannot be used"),
+        ("zero-channels", wav(0, 8_000, &tone), "cannot be used"),
+    ];
+    for (name, bytes, problem) in cases {
+        std::fs::write(dir.path().join(format!("{name}.wav")), bytes).unwrap();
+        let routine = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &routine,
+            format!("title = \"T\"\n[sounds]\nbell = \"{name}.wav\"\n[[step]]\nname = \"A\"\nsay = \"Hi.\"\n"),
+        )
+        .unwrap();
+        let report = vinyasa::session::check(&routine).unwrap_err();
+        let errors: Vec<_> = report.errors().collect();
+        assert_eq!(errors.len(), 1, "{name}: {report}");
+        assert_eq!(report.line_col(errors[0].span.start), (3, 8), "{name}");
+        assert!(
+            errors[0]
+                .message
+                .starts_with(&format!("sound file \"{name}.wav\" cannot be used: "))
+                && errors[0].message.contains(problem),
+            "{name}: {}",
+            errors[0].message
+        );
+    }
+    std::fs::write(dir.path().join("ok.wav"), wav(1, 8_000, &tone)).unwrap();
+    let routine = dir.path().join("ok.toml");
+    std::fs::write(
+        &routine,
+        "title = \"T\"\n[sounds]\nbell = \"ok.wav\"\n[[step]]\nname = \"A\"\nsay = \"Hi.\"\n",
+    )
+    .unwrap();
+    assert!(vinyasa::session::check(&routine).is_ok());
+}
