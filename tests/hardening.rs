@@ -259,3 +259,34 @@ fn check_refuses_sound_files_export_would_refuse_at_their_line() {
     .unwrap();
     assert!(vinyasa::session::check(&routine).is_ok());
 }
+
+#[test]
+fn phones_flite_would_refuse_are_errors() {
+    let with = |phones: &str| {
+        errors(&format!(
+            "title = \"T\"\n[pronounce]\nom = {{ phones = \"{phones}\" }}\n[[step]]\nname = \"A\"\nsay = \"Om.\"\n"
+        ))
+    };
+    assert_eq!(with(""), ["3:17: `phones` is empty"]);
+    for bad in ["aa1001", "y0"] {
+        assert_eq!(
+            with(bad),
+            [format!(
+                "3:17: `{bad}` is not an ARPAbet phone: only a vowel takes a stress digit, and only one"
+            )]
+        );
+    }
+    let ok = "title = \"T\"\n[pronounce]\nom = { phones = \"ow1 m\" }\n[[step]]\nname = \"A\"\nsay = \"Om.\"\n";
+    assert!(routine::parse("r.toml", ".".as_ref(), ok).is_ok());
+}
+
+#[test]
+fn check_counts_transitions_towards_the_four_hour_limit() {
+    let text = "title = \"T\"\ntransition = \"4h\"\n[[step]]\nname = \"A\"\nsay = \"Hi.\"\n[[step]]\nname = \"B\"\nsay = \"Bye.\"\n";
+    let found = errors(text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("1:9: the routine lasts at least 4h"),
+        "{found:?}"
+    );
+}

@@ -84,6 +84,11 @@ const ARPABET: &[&str] = &[
     "uh", "uw", "v", "w", "y", "z", "zh", "pau",
 ];
 
+/// The ARPAbet phones that take a stress digit (`ax` takes none).
+const VOWELS: &[&str] = &[
+    "aa", "ae", "ah", "ao", "aw", "ay", "eh", "er", "ey", "ih", "iy", "ow", "oy", "uh", "uw",
+];
+
 /// Breath phases outside this range are not a human breath.
 const BREATH_PHASE: Range<Millis> = 1_000..20_001;
 /// Most rounds a flow or repeats a hold may have.
@@ -777,9 +782,29 @@ impl Cx<'_> {
     }
 
     fn check_phones(&mut self, phones: &str, span: Range<usize>) {
+        if phones.trim().is_empty() {
+            self.error(
+                span,
+                "`phones` is empty",
+                "write the word's phones, e.g. \"uw1 jh ay1 iy0\", or remove the key",
+            );
+            return;
+        }
         for p in phones.split_whitespace() {
-            let base = p.trim_end_matches(['0', '1', '2']).to_ascii_lowercase();
-            if !ARPABET.contains(&base.as_str()) {
+            let lower = p.to_ascii_lowercase();
+            let base = lower.trim_end_matches(['0', '1', '2']);
+            let stress_digits = lower.len() - base.len();
+            if ARPABET.contains(&base)
+                && (stress_digits > 1 || (stress_digits == 1 && !VOWELS.contains(&base)))
+            {
+                self.error(
+                    span.clone(),
+                    format!("`{p}` is not an ARPAbet phone: only a vowel takes a stress digit, and only one"),
+                    "write a vowel with one stress digit (0, 1 or 2) and a consonant without, e.g. \"uw1 jh ay1 iy0\"",
+                );
+                return;
+            }
+            if !ARPABET.contains(&base) {
                 self.error(
                     span.clone(),
                     format!("`{p}` is not an ARPAbet phone"),
@@ -1303,12 +1328,23 @@ impl Cx<'_> {
     /// must fit a session; the longest gets a warning if it does not.
     fn check_length(&mut self, root: &Table<'_>, routine: &Routine) {
         use super::Level;
+        // Transitions: between steps, and between the sides of a step.
+        let transitions: Millis = routine
+            .steps
+            .iter()
+            .map(|s| s.sides.len().saturating_sub(1) as Millis + 1)
+            .sum::<Millis>()
+            .saturating_sub(1)
+            .saturating_mul(routine.transition);
         let est = |level: Level| -> Millis {
             routine
                 .steps
                 .iter()
                 .map(|s| step_floor(routine, s, level))
-                .sum()
+                .sum::<Millis>()
+                .saturating_add(transitions)
+                // Every step speaks (its name or its words): more than 1 ms.
+                .saturating_add(routine.steps.len() as Millis)
         };
         let title_span = root.get("title").map(|v| v.span()).unwrap_or(0..0);
         let gentle = est(Level::Gentle);
