@@ -5,6 +5,7 @@ mod util;
 mod check;
 mod cli;
 mod export;
+mod fuzz;
 mod golden;
 mod hardening;
 mod plan;

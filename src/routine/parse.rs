@@ -756,6 +756,12 @@ impl Cx<'_> {
                     continue;
                 }
             };
+            if let Some(r) = &respell
+                && !r.trim().is_empty()
+                && !self.spoken_text_fits(w, r, &v.span())
+            {
+                continue;
+            }
             if respell.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 self.error(
                     v.span(),
