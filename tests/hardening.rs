@@ -290,3 +290,17 @@ fn check_counts_transitions_towards_the_four_hour_limit() {
         "{found:?}"
     );
 }
+
+#[test]
+fn terminal_escapes_in_titles_and_names_are_shown_escaped() {
+    let text = "title = \"T\\u001b[2J\"\n[[step]]\nname = \"A\\u001b[31m\"\nsay = \"Hi.\"\n[[step]]\nname = \"B\"\nhold = \"zz\"\n";
+    let report = routine::parse("r.toml", ".".as_ref(), text).unwrap_err();
+    assert!(!report.to_string().contains('\u{1b}'), "{report}");
+    let text = text.replace("hold = \"zz\"", "hold = \"10s\"");
+    let (routine, _) = routine::parse("r.toml", ".".as_ref(), &text).unwrap();
+    let table = vinyasa::timeline::Table(&crate::util::plan(&routine, vinyasa::Level::Standard))
+        .to_string();
+    assert!(!table.contains('\u{1b}'), "{table}");
+    assert!(table.starts_with("T\\u{1b}[2J\n"), "{table}");
+    assert!(table.contains("1 A\\u{1b}[31m"), "{table}");
+}

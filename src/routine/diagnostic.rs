@@ -114,6 +114,26 @@ impl Report {
     }
 }
 
+/// `text` safe to print on a terminal: control characters (an ESC that
+/// would clear the screen, a NUL) are shown as escapes such as `\u{1b}`;
+/// other text is unchanged. Tabs and line breaks are kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// 1-based line and column (in characters) of byte `offset` in `source`.
 /// For many positions in one text, build a [`Lines`] once instead.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
@@ -205,7 +225,8 @@ fn write_diagnostic(
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    writeln!(f, "{label}: {file}:{line}:{col}: {}", d.message)?;
+    let file = printable(file);
+    writeln!(f, "{label}: {file}:{line}:{col}: {}", printable(&d.message))?;
     let text = lines.text(line);
     if !text.trim().is_empty() {
         let gutter = line.to_string().len();
@@ -223,12 +244,12 @@ fn write_diagnostic(
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{line} | {text}")?;
+        writeln!(f, "{line} | {}", printable(text))?;
         writeln!(f, "{pad} | {lead}{}", "^".repeat(width))?;
     }
     if let Some(help) = &d.help {
         let pad = " ".repeat(line.to_string().len());
-        writeln!(f, "{pad} = help: {help}")?;
+        writeln!(f, "{pad} = help: {}", printable(help))?;
     }
     Ok(())
 }
@@ -236,6 +257,21 @@ fn write_diagnostic(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_printed_as_escapes() {
+        let src = "title = \"a\u{1b}[2J\"\n";
+        let mut r = Report::new("r.toml", src);
+        r.diagnostics
+            .push(Diagnostic::error(8..15, "bad title \"a\u{1b}[2J\u{0}\"").help("x\u{7}"));
+        let shown = r.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("bad title \"a\\u{1b}[2J\\u{0}\""), "{shown}");
+        assert!(shown.contains("help: x\\u{7}"), "{shown}");
+    }
 
     #[test]
     fn lines_find_positions_in_any_order() {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use cue_keys::CUE_KEYS;
-pub use diagnostic::{Diagnostic, Lines, Report, Severity, line_col};
+pub use diagnostic::{Diagnostic, Lines, Report, Severity, line_col, printable};
 pub use parse::{MAX_PHRASES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use quantity::{
     Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
