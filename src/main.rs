@@ -24,10 +24,21 @@ use vinyasa::{Cancel, cache};
 
 fn main() -> ExitCode {
     tune_allocator();
+    ignore_empty_cache_env();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => messages::report(&e),
+    }
+}
+
+/// An empty `VINYASA_CACHE_DIR` means "not set", as the library reads it;
+/// clap would take it as an empty `--cache-dir` and refuse every command.
+fn ignore_empty_cache_env() {
+    if std::env::var_os(cache::DIR_ENV).is_some_and(|v| v.is_empty()) {
+        // SAFETY: called first thing in `main`, before any other thread
+        // exists that could read the environment.
+        unsafe { std::env::remove_var(cache::DIR_ENV) };
     }
 }
 
@@ -374,6 +385,15 @@ fn session(
     let options = session.options_mut();
     options.level = args.level.into();
     options.rate = args.rate;
+    if let Some(dir) = sounds
+        && !dir.is_dir()
+    {
+        anyhow::bail!(
+            "--sounds {}: no such folder; give a folder of WAV files (bell.wav, step-bell.wav, \
+             inhale.wav, exhale.wav, tick.wav), or leave --sounds out",
+            dir.display()
+        );
+    }
     options.sounds = sounds.map(Path::to_path_buf);
     options.cache = cache_dir(voice);
     for setting in &args.cues {

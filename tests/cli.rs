@@ -259,3 +259,27 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn an_empty_cache_dir_variable_is_unset_and_a_missing_sounds_folder_an_error() {
+    let (code, out, err) = output(vinyasa().env("VINYASA_CACHE_DIR", "").args([
+        "plan",
+        "--no-cache",
+        "routines/childs-pose.toml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Child's pose"), "{out}");
+    let (code, _, err) = output(vinyasa().args([
+        "export",
+        "routines/childs-pose.toml",
+        "--sounds",
+        "/nonexistent",
+        "-o",
+        "/nonexistent/x.wav",
+    ]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--sounds /nonexistent: no such folder"),
+        "{err}"
+    );
+}
