@@ -176,7 +176,9 @@ impl<'a> Lines<'a> {
             self.source[line_start..offset].chars().count() + 1
         };
         self.last.set((offset, col));
-        (line, col)
+        // A byte-order mark is no column an editor shows.
+        let bom = line == 1 && offset > 0 && self.source.starts_with('\u{feff}');
+        (line, col - usize::from(bom))
     }
 
     /// The text of 1-based line `line`, without its line break.
@@ -257,6 +259,15 @@ fn write_diagnostic(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        let src = "\u{feff}title = 5\nx";
+        let lines = Lines::new(src);
+        assert_eq!(lines.line_col(3), (1, 1));
+        assert_eq!(lines.line_col(11), (1, 9));
+        assert_eq!(lines.line_col(13), (2, 1));
+    }
 
     #[test]
     fn control_characters_are_printed_as_escapes() {
