@@ -200,6 +200,7 @@ fn export(
         ..ExportOptions::default()
     };
     let targets = export::targets(&args.files, args.output.as_deref())?;
+    refuse_writing_over_an_input(&args.files, &targets)?;
     let mut sessions = Vec::new();
     for (file, target) in args.files.iter().zip(&targets) {
         let Some(session) = session(file, session_args, voice, args.sounds.as_deref())? else {
@@ -235,6 +236,31 @@ fn export(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a target that is one of the routine files (`export r.wav -o
+/// r.wav --force` would replace the routine with its own audio), even
+/// with `--force`.
+fn refuse_writing_over_an_input(
+    files: &[std::path::PathBuf],
+    targets: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    let inputs: Vec<_> = files
+        .iter()
+        .filter_map(|f| std::fs::canonicalize(f).ok())
+        .collect();
+    for target in targets {
+        if let Ok(path) = std::fs::canonicalize(target)
+            && inputs.contains(&path)
+        {
+            anyhow::bail!(
+                "{} is a routine being exported; it cannot also be written (not even with --force): \
+                 give -o another name",
+                target.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `vinyasa play`: the session on the sound card, shown in the terminal.

@@ -283,3 +283,19 @@ fn an_empty_cache_dir_variable_is_unset_and_a_missing_sounds_folder_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn export_refuses_to_write_over_its_own_routine_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let routine = dir.path().join("r.wav");
+    let text = std::fs::read_to_string(root().join("routines/childs-pose.toml")).unwrap();
+    std::fs::write(&routine, &text).unwrap();
+    let (code, _, err) = output(
+        vinyasa()
+            .current_dir(dir.path())
+            .args(["export", "r.wav", "-o", "r.wav", "--force"]),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("r.wav is a routine being exported"), "{err}");
+    assert_eq!(std::fs::read_to_string(&routine).unwrap(), text);
+}
