@@ -178,7 +178,11 @@ impl AtomicFile {
 /// systems).
 fn temporary_prefix(name: &OsStr) -> String {
     let name = name.to_string_lossy();
-    let name = &name[..name.floor_char_boundary(TEMPORARY_NAME_BYTES)];
+    let mut end = name.len().min(TEMPORARY_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &name[..end];
     format!(".{name}{MARK}")
 }
 

@@ -324,7 +324,11 @@ impl Cx<'_> {
             .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
             .find(|w| w.chars().count() > MAX_WORD_CHARS)
         {
-            let at = self.locate(span, &word[..word.floor_char_boundary(40)]);
+            let start = word
+                .char_indices()
+                .nth(40)
+                .map_or(word, |(i, _)| &word[..i]);
+            let at = self.locate(span, start);
             self.error(
                 at,
                 format!(
