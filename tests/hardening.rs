@@ -304,3 +304,14 @@ fn terminal_escapes_in_titles_and_names_are_shown_escaped() {
     assert!(table.starts_with("T\\u{1b}[2J\n"), "{table}");
     assert!(table.contains("1 A\\u{1b}[31m"), "{table}");
 }
+
+#[test]
+fn check_refuses_a_voice_the_built_in_engine_lacks() {
+    let text = "title = \"T\"\n[voice]\nname = \"kal99\"\n[[step]]\nname = \"A\"\nsay = \"Hi.\"\n";
+    assert_eq!(
+        errors(text),
+        ["3:8: the flite engine has no voice \"kal99\""]
+    );
+    let text = text.replace("kal99", "kal");
+    assert!(routine::parse("r.toml", ".".as_ref(), &text).is_ok());
+}

@@ -701,7 +701,10 @@ impl Cx<'_> {
                 }
             }
         }
-        v.name = self.string(t, "name").map(|s| s.0);
+        v.name = self.string(t, "name").map(|(name, span)| {
+            self.voice_name(v.engine, &name, span);
+            name
+        });
         if let Some(s) = self.number(t, "speed", (0.5, 2.0)) {
             v.speed = s as f32;
         }
@@ -722,6 +725,26 @@ impl Cx<'_> {
             );
         }
         v
+    }
+
+    /// Refuses a voice name a built-in engine does not have (an installed
+    /// engine's voices are checked when it is opened).
+    fn voice_name(&mut self, engine: Engine, name: &str, span: Range<usize>) {
+        let entry = engine.entry();
+        if !entry.built_in {
+            return;
+        }
+        let Ok(voices) = (entry.voices)() else {
+            return;
+        };
+        let names: Vec<&str> = voices.iter().filter_map(|v| v.name.as_deref()).collect();
+        if !names.contains(&name) {
+            self.error(
+                span,
+                format!("the {} engine has no voice \"{name}\"", engine.name()),
+                format!("its voices are {}", names.join(", ")),
+            );
+        }
     }
 
     fn pronounce(&mut self, root: &Table<'_>) -> Vec<Pronunciation> {
