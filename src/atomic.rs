@@ -173,9 +173,23 @@ impl AtomicFile {
 }
 
 /// What the names of `target`'s temporary files start with.
+/// A long name is cut to its first [`TEMPORARY_NAME_BYTES`] bytes, so the
+/// temporary name fits wherever the target's does (255 bytes on most file
+/// systems).
 fn temporary_prefix(name: &OsStr) -> String {
-    format!(".{}{MARK}", name.to_string_lossy())
+    let name = name.to_string_lossy();
+    let mut end = name.len().min(TEMPORARY_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &name[..end];
+    format!(".{name}{MARK}")
 }
+
+/// The most of a target's name its temporary name keeps: 255 bytes less
+/// what the temporary name adds (`.`, the mark, 6 random characters and
+/// the suffix).
+const TEMPORARY_NAME_BYTES: usize = 255 - 1 - MARK.len() - 6 - SUFFIX.len();
 
 /// Removes the temporary files that writes to `target` left beside it when
 /// they were killed (a kill -9 gives no chance to clean up) once they are
@@ -236,6 +250,19 @@ pub(crate) mod tests {
         let mut file = AtomicFile::new(path)?;
         file.file().write_all(bytes)?;
         file.commit(overwrite, Durability::Synced)
+    }
+
+    #[test]
+    fn a_name_as_long_as_the_file_system_allows_can_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [244, 255] {
+            let name = format!("{}.wav", "a".repeat(len - 4));
+            let target = dir.path().join(&name);
+            write(&target, b"long", Overwrite::Refuse).unwrap();
+            assert_eq!(std::fs::read(&target).unwrap(), b"long");
+        }
+        let name = format!("{}.wav", "é".repeat(120));
+        write(&dir.path().join(&name), b"wide", Overwrite::Refuse).unwrap();
     }
 
     #[test]

@@ -8,23 +8,37 @@ mod app;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
 
+#[cfg(not(unix))]
 use anyhow::Context;
 use clap::Parser;
 
 use app::cli::{Cli, Command, ExportArgs, PlayArgs, SessionArgs, VoiceArgs, VoicesAction};
 use app::messages::{self, Exit};
 use vinyasa::export::{self, ExportOptions};
-use vinyasa::routine::{self, Report};
+use vinyasa::routine::Report;
 use vinyasa::session::{Session, SessionError};
 use vinyasa::{Cancel, cache};
 
 fn main() -> ExitCode {
     tune_allocator();
+    ignore_empty_cache_env();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => messages::report(&e),
+    }
+}
+
+/// An empty `VINYASA_CACHE_DIR` means "not set", as the library reads it;
+/// clap would take it as an empty `--cache-dir` and refuse every command.
+fn ignore_empty_cache_env() {
+    if std::env::var_os(cache::DIR_ENV).is_some_and(|v| v.is_empty()) {
+        // SAFETY: called first thing in `main`, before any other thread
+        // exists that could read the environment.
+        unsafe { std::env::remove_var(cache::DIR_ENV) };
     }
 }
 
@@ -101,9 +115,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `vinyasa check`: every problem of every file, and one line per file.
 fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    let cancel = on_signal()?;
     let mut failed = 0;
     for path in files {
-        match routine::load(path) {
+        if cancel.is_cancelled() {
+            eprintln!("vinyasa: interrupted");
+            return Ok(stopped());
+        }
+        match vinyasa::session::check(path) {
             Ok((routine, report)) => {
                 print_report(&report);
                 let note = match report.warnings().count() {
@@ -143,7 +162,15 @@ fn plan(
     let Some(session) = session(file, args, voice, None)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let planned = session.plan()?;
+    let cancel = on_signal()?;
+    let planned = match session.plan_cancellable(&cancel) {
+        Ok(planned) => planned,
+        Err(_) if cancel.is_cancelled() => {
+            eprintln!("vinyasa: interrupted");
+            return Ok(stopped());
+        }
+        Err(e) => return Err(e.into()),
+    };
     print_voice(&planned, voice);
     let timeline = planned.timeline();
     let mut out = io::stdout().lock();
@@ -178,6 +205,7 @@ fn export(
         ..ExportOptions::default()
     };
     let targets = export::targets(&args.files, args.output.as_deref(), args.format)?;
+    refuse_writing_over_an_input(&args.files, &targets)?;
     let mut sessions = Vec::new();
     for (file, target) in args.files.iter().zip(&targets) {
         let Some(mut session) = session(file, session_args, voice, args.sounds.as_deref())? else {
@@ -191,7 +219,14 @@ fn export(
         sessions.push((session, target));
     }
     for (session, target) in &sessions {
-        let planned = session.plan()?;
+        let planned = match session.plan_cancellable(&options.cancel) {
+            Ok(planned) => planned,
+            Err(_) if options.cancel.is_cancelled() => {
+                eprintln!("vinyasa: interrupted");
+                return Ok(stopped());
+            }
+            Err(e) => return Err(e.into()),
+        };
         print_voice(&planned, voice);
         print_warnings(session, planned.timeline());
         let bar = app::progress::ExportBar::new(target, planned.timeline());
@@ -199,7 +234,7 @@ fn export(
             Ok(summary) => eprintln!("{summary}"),
             Err(e) if options.cancel.is_cancelled() => {
                 messages::report(&anyhow::Error::from(e));
-                return Ok(Exit::Interrupted.into());
+                return Ok(stopped());
             }
             Err(e) => return Err(e.into()),
         }
@@ -211,6 +246,31 @@ fn export(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a target that is one of the routine files (`export r.wav -o
+/// r.wav --force` would replace the routine with its own audio), even
+/// with `--force`.
+fn refuse_writing_over_an_input(
+    files: &[std::path::PathBuf],
+    targets: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    let inputs: Vec<_> = files
+        .iter()
+        .filter_map(|f| std::fs::canonicalize(f).ok())
+        .collect();
+    for target in targets {
+        if let Ok(path) = std::fs::canonicalize(target)
+            && inputs.contains(&path)
+        {
+            anyhow::bail!(
+                "{} is a routine being exported; it cannot also be written (not even with --force): \
+                 give -o another name",
+                target.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `vinyasa play`: the session on the sound card, shown in the terminal.
@@ -254,7 +314,7 @@ fn play(
     drop(view);
     Ok(match played? {
         Ended::Finished | Ended::Quit { .. } => ExitCode::SUCCESS,
-        Ended::Interrupted { .. } => Exit::Interrupted.into(),
+        Ended::Interrupted { .. } => stopped(),
     })
 }
 
@@ -283,13 +343,63 @@ fn play_system_voice(
     unreachable!("--system-voice is refused without the system-voice feature")
 }
 
-/// A [`Cancel`] that Ctrl-C and SIGTERM cancel: renders stop at the next
-/// block, temporary files are removed and existing targets left as they were.
+/// The one [`Cancel`] that Ctrl-C and SIGTERM set.
+static STOP: OnceLock<Cancel> = OnceLock::new();
+/// The signal that set [`STOP`] (SIGINT or SIGTERM); 0 before one came.
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// A [`Cancel`] that Ctrl-C and SIGTERM cancel: planning stops before the
+/// next phrase, renders at the next block, temporary files are removed and
+/// existing targets left as they were. Installed once; later calls share it.
 fn on_signal() -> anyhow::Result<Cancel> {
-    let cancel = Cancel::new();
-    let flag = cancel.clone();
-    ctrlc::set_handler(move || flag.cancel()).context("cannot install the Ctrl-C handler")?;
+    if let Some(cancel) = STOP.get() {
+        return Ok(cancel.clone());
+    }
+    let cancel = STOP.get_or_init(Cancel::new).clone();
+    install_signal_handlers()?;
     Ok(cancel)
+}
+
+#[cfg(unix)]
+fn install_signal_handlers() -> anyhow::Result<()> {
+    extern "C" fn stop(signal: libc::c_int) {
+        STOP_SIGNAL.store(signal, Ordering::Relaxed);
+        if let Some(cancel) = STOP.get() {
+            cancel.cancel();
+        }
+    }
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let handler = stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to atomics (`STOP` is set before
+        // the handler is installed, so `get` is one atomic load).
+        if unsafe { libc::signal(signal, handler) } == libc::SIG_ERR {
+            anyhow::bail!(
+                "cannot install the Ctrl-C handler: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn install_signal_handlers() -> anyhow::Result<()> {
+    let flag = STOP.get_or_init(Cancel::new).clone();
+    ctrlc::set_handler(move || {
+        STOP_SIGNAL.store(2, Ordering::Relaxed);
+        flag.cancel();
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
+/// The exit code of a run the signal stopped: 130 after SIGINT, 143 after
+/// SIGTERM, as shells report a process the signal killed.
+fn stopped() -> ExitCode {
+    if STOP_SIGNAL.load(Ordering::Relaxed) == 15 {
+        Exit::Terminated.into()
+    } else {
+        Exit::Interrupted.into()
+    }
 }
 
 /// Loads a routine as a session with the command line's settings, printing
@@ -320,6 +430,15 @@ fn session(
     let options = session.options_mut();
     options.level = args.level.into();
     options.rate = args.rate.unwrap_or(options.rate);
+    if let Some(dir) = sounds
+        && !dir.is_dir()
+    {
+        anyhow::bail!(
+            "--sounds {}: no such folder; give a folder of WAV files (bell.wav, step-bell.wav, \
+             inhale.wav, exhale.wav, tick.wav), or leave --sounds out",
+            dir.display()
+        );
+    }
     options.sounds = sounds.map(Path::to_path_buf);
     options.cache = cache_dir(voice);
     for setting in &args.cues {

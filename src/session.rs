@@ -30,7 +30,7 @@ use crate::cancel::Cancel;
 use crate::export::{self, ExportError, ExportOptions, ExportSummary, Progress};
 use crate::plan::{self, PlanError, PlanOptions};
 use crate::render::{RenderError, RenderOptions, Renderer};
-use crate::routine::{self, Level, Report, Routine};
+use crate::routine::{self, Diagnostic, Level, Report, Routine};
 use crate::sound::{Palette, PaletteError, Sound};
 use crate::timeline::Timeline;
 use crate::voice::{self, UserVoice, Voice, VoiceError, VoiceSettings};
@@ -122,6 +122,57 @@ pub enum SessionError {
     },
 }
 
+/// Reads and checks the routine at `path` as [`routine::load`] does, and
+/// also checks that every file of its `[sounds]` can be used (a WAV with
+/// samples, not silent, not too long): what an export would refuse,
+/// reported at its line.
+pub fn check(path: &Path) -> Result<(Routine, Report), Box<Report>> {
+    routine::load(path).and_then(check_sounds)
+}
+
+/// The routine, or its report with an error at each `[sounds]` file that
+/// [`Palette`] would refuse.
+fn check_sounds(
+    (routine, mut report): (Routine, Report),
+) -> Result<(Routine, Report), Box<Report>> {
+    for (name, path) in &routine.sounds {
+        let Some(sound) = Sound::from_name(name) else {
+            continue;
+        };
+        let Err(e) = Palette::builtin().with_file(sound, path) else {
+            continue;
+        };
+        // The file as written in the routine: the quoted name after the key.
+        let written = path.strip_prefix(&routine.dir).unwrap_or(path);
+        let quoted = format!("\"{}\"", written.display());
+        let at = report
+            .source
+            .find("[sounds]")
+            .and_then(|table| {
+                report.source[table..]
+                    .find(&quoted)
+                    .map(|i| table + i..table + i + quoted.len())
+            })
+            .or_else(|| {
+                let i = report.source.find(&quoted)?;
+                Some(i..i + quoted.len())
+            })
+            .unwrap_or(0..0);
+        report.diagnostics.push(
+            Diagnostic::error(
+                at,
+                format!("sound file {quoted} cannot be used: {}", e.problem),
+            )
+            .help(e.fix),
+        );
+    }
+    if report.has_errors() {
+        report.sort();
+        return Err(Box::new(report));
+    }
+    Ok((routine, report))
+}
+
 /// A loaded routine and the settings it will be planned with.
 #[derive(Debug)]
 pub struct Session {
@@ -134,14 +185,16 @@ impl Session {
     /// Loads and checks the routine at `path`, with default [`Options`].
     /// Its warnings are in [`report`](Session::report).
     pub fn load(path: &Path) -> Result<Session, SessionError> {
-        let (routine, report) = routine::load(path).map_err(SessionError::Routine)?;
+        let (routine, report) = check(path).map_err(SessionError::Routine)?;
         Ok(Session::new(routine, report))
     }
 
     /// Parses routine `text` as if read from the file `file`; relative paths
     /// in it (sounds) are taken from `dir`.
     pub fn parse(file: &str, dir: &Path, text: &str) -> Result<Session, SessionError> {
-        let (routine, report) = routine::parse(file, dir, text).map_err(SessionError::Routine)?;
+        let (routine, report) = routine::parse(file, dir, text)
+            .and_then(check_sounds)
+            .map_err(SessionError::Routine)?;
         Ok(Session::new(routine, report))
     }
 
@@ -219,6 +272,13 @@ impl Session {
     /// Opens the voice, speaks every phrase (into the cache, on every core)
     /// and lays the session on its timeline.
     pub fn plan(&self) -> Result<Planned<'_>, SessionError> {
+        self.plan_cancellable(&Cancel::new())
+    }
+
+    /// As [`plan`](Session::plan), stopping before the next phrase once
+    /// `cancel` is set (with [`PlanError::Cancelled`] inside
+    /// [`SessionError::Plan`]).
+    pub fn plan_cancellable(&self, cancel: &Cancel) -> Result<Planned<'_>, SessionError> {
         let file = || self.routine.file.clone();
         let cache = self.options.cache.as_deref();
         let voice =
@@ -239,9 +299,11 @@ impl Session {
         // Phrases are spoken on every core into the cache first; without a
         // cache that would speak them twice.
         if cache.is_some() {
-            plan::speak_ahead(&self.routine, voice.as_ref(), &options).map_err(plan_error)?;
+            plan::speak_ahead_cancellable(&self.routine, voice.as_ref(), &options, cancel)
+                .map_err(plan_error)?;
         }
-        let timeline = plan::plan(&self.routine, voice.as_ref(), &options).map_err(plan_error)?;
+        let timeline = plan::plan_cancellable(&self.routine, voice.as_ref(), &options, cancel)
+            .map_err(plan_error)?;
         Ok(Planned {
             session: self,
             voice,

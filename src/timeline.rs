@@ -408,7 +408,10 @@ impl std::fmt::Display for Table<'_> {
             Level::Standard => "standard",
             Level::Deep => "deep",
         };
-        writeln!(f, "{}", t.title)?;
+        // Titles, names and words come from the routine: no control
+        // character of theirs reaches the terminal.
+        use crate::routine::printable;
+        writeln!(f, "{}", printable(&t.title))?;
         writeln!(
             f,
             "{} · {} steps · level {level} · voice {} · {} Hz",
@@ -420,7 +423,7 @@ impl std::fmt::Display for Table<'_> {
         let name_width = t
             .steps
             .iter()
-            .map(|s| s.name.chars().count() + 3)
+            .map(|s| printable(&s.name).chars().count() + 3)
             .max()
             .unwrap_or(4)
             .min(28);
@@ -437,7 +440,7 @@ impl std::fmt::Display for Table<'_> {
             let step = t
                 .steps
                 .get(c.step)
-                .map(|s| format!("{} {}", s.index + 1, s.name))
+                .map(|s| format!("{} {}", s.index + 1, printable(&s.name)))
                 .unwrap_or_default();
             let step: String = step.chars().take(name_width).collect();
             let what = match c.kind {
@@ -459,7 +462,7 @@ impl std::fmt::Display for Table<'_> {
                 t.seconds(c.len),
                 step,
                 what,
-                text
+                printable(&text)
             )?;
         }
         Ok(())

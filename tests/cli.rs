@@ -262,3 +262,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn an_empty_cache_dir_variable_is_unset_and_a_missing_sounds_folder_an_error() {
+    let (code, out, err) = output(vinyasa().env("VINYASA_CACHE_DIR", "").args([
+        "plan",
+        "--no-cache",
+        "routines/childs-pose.toml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Child's pose"), "{out}");
+    let (code, _, err) = output(vinyasa().args([
+        "export",
+        "routines/childs-pose.toml",
+        "--sounds",
+        "/nonexistent",
+        "-o",
+        "/nonexistent/x.wav",
+    ]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--sounds /nonexistent: no such folder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn export_refuses_to_write_over_its_own_routine_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let routine = dir.path().join("r.wav");
+    let text = std::fs::read_to_string(root().join("routines/childs-pose.toml")).unwrap();
+    std::fs::write(&routine, &text).unwrap();
+    let (code, _, err) = output(
+        vinyasa()
+            .current_dir(dir.path())
+            .args(["export", "r.wav", "-o", "r.wav", "--force"]),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("r.wav is a routine being exported"), "{err}");
+    assert_eq!(std::fs::read_to_string(&routine).unwrap(), text);
+}

@@ -6,7 +6,9 @@ mod check;
 mod cli;
 mod export;
 mod formats;
+mod fuzz;
 mod golden;
+mod hardening;
 // Its fake Pythons are shell scripts.
 #[cfg(unix)]
 mod piper;

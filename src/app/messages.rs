@@ -17,12 +17,15 @@ use vinyasa::voice::VoiceError;
 pub enum Exit {
     /// Stopped by Ctrl-C (SIGINT), as shells report it: 128 + 2.
     Interrupted,
+    /// Stopped by SIGTERM, as shells report it: 128 + 15.
+    Terminated,
 }
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> ExitCode {
         match exit {
             Exit::Interrupted => ExitCode::from(130),
+            Exit::Terminated => ExitCode::from(143),
         }
     }
 }

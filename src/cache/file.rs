@@ -16,6 +16,15 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Marks a cache file as just used, so that [`super::prune`] keeps it over
 /// older ones. (A file that cannot be marked is only pruned sooner.)
+/// The file at `path` opened for reading if it is a regular file: a FIFO
+/// put in the cache would block the read forever, a device never end.
+pub(super) fn open_regular(path: &Path) -> Option<std::fs::File> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)?;
+    std::fs::File::open(path).ok()
+}
+
 pub(super) fn touch(file: &std::fs::File) {
     let _ = file.set_modified(std::time::SystemTime::now());
 }

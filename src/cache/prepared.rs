@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::file::{checksum64, from_le, put_samples, touch, write_atomically};
+use super::file::{checksum64, from_le, open_regular, put_samples, touch, write_atomically};
 use super::{PREPARED_DIR, PREPARED_EXT};
 
 /// Keeps prepared clips between runs, so rendering a routine again skips
@@ -38,12 +38,14 @@ pub struct PreparedDir {
     dir: PathBuf,
 }
 
-/// Prepared-clip file layout, little-endian: magic, format version, sample
-/// count (u64), samples (f32 bits), [`checksum64`] of the samples (u64; the
-/// header is checked by its magic, version and the file's size).
+/// Prepared-clip file layout, little-endian: magic, format version, key
+/// (u64: the [`checksum64`] of the key, so a file under another key's name
+/// is a miss), sample count (u64), samples (f32 bits), [`checksum64`] of
+/// the samples (u64; the header is checked by its magic, version, key and
+/// the file's size). Format 2 had no key; its files are misses.
 const MAGIC: &[u8; 8] = b"VINYPREP";
-const FORMAT: u32 = 2;
-const HEADER: usize = 8 + 4 + 8;
+const FORMAT: u32 = 3;
+const HEADER: usize = 8 + 4 + 8 + 8;
 const CHECKSUM: usize = 8;
 
 impl PreparedDir {
@@ -62,12 +64,12 @@ impl PreparedDir {
 
 impl PreparedStore for PreparedDir {
     fn load(&self, key: &str) -> Option<Vec<f32>> {
-        read(&self.path(key))
+        read(&self.path(key), key)
     }
 
     fn save(&self, key: &str, samples: &[f32]) {
         // A store that cannot save just makes the clip again next time.
-        let _ = write_atomically(&self.dir, &self.path(key), &encode(samples));
+        let _ = write_atomically(&self.dir, &self.path(key), &encode(key, samples));
     }
 
     fn contains(&self, key: &str) -> bool {
@@ -79,10 +81,11 @@ impl PreparedStore for PreparedDir {
     }
 }
 
-fn encode(samples: &[f32]) -> Vec<u8> {
+fn encode(key: &str, samples: &[f32]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER + 4 * samples.len() + CHECKSUM);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT.to_le_bytes());
+    bytes.extend_from_slice(&checksum64(key.as_bytes()).to_le_bytes());
     bytes.extend_from_slice(&(samples.len() as u64).to_le_bytes());
     put_samples(&mut bytes, samples);
     let checksum = checksum64(&bytes[HEADER..]);
@@ -93,13 +96,13 @@ fn encode(samples: &[f32]) -> Vec<u8> {
 /// The samples of the prepared-clip file at `path`, marked used, or `None`
 /// if it is not a whole, undamaged one. They are read straight into their
 /// own buffer: a warm export reads every clip of the session.
-fn read(path: &Path) -> Option<Vec<f32>> {
+fn read(path: &Path, key: &str) -> Option<Vec<f32>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
+    let mut file = open_regular(path)?;
     let size = file.metadata().ok()?.len();
     let mut header = [0u8; HEADER];
     file.read_exact(&mut header).ok()?;
-    let count = u64::from_le_bytes(header[12..20].try_into().ok()?);
+    let count = u64::from_le_bytes(header[20..28].try_into().ok()?);
     // The size must be the count's, so a damaged count cannot ask for more
     // memory than the file holds.
     let expected = count
@@ -107,6 +110,7 @@ fn read(path: &Path) -> Option<Vec<f32>> {
         .checked_add((HEADER + CHECKSUM) as u64)?;
     if &header[..8] != MAGIC
         || u32::from_le_bytes(header[8..12].try_into().ok()?) != FORMAT
+        || u64::from_le_bytes(header[12..20].try_into().ok()?) != checksum64(key.as_bytes())
         || size != expected
     {
         return None;

@@ -112,7 +112,7 @@ fn prepared_clips_round_trip_and_damage_is_a_miss() {
     // Header, 4 bytes a sample, checksum.
     let path = dir.path().join("prepared").join("k.prep");
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(bytes.len(), 20 + 4 * samples.len() + 8);
+    assert_eq!(bytes.len(), 28 + 4 * samples.len() + 8);
     store.save("empty", &[]);
     assert_eq!(store.load("empty"), Some(vec![]));
 
@@ -129,7 +129,7 @@ fn prepared_clips_round_trip_and_damage_is_a_miss() {
         assert_eq!(store.load("k"), None, "cut at {cut}");
     }
     // A phrase-cache file under the name is not a prepared clip.
-    std::fs::write(&path, phrases::encode(1, &samples)).unwrap();
+    std::fs::write(&path, phrases::encode(0, 1, &samples)).unwrap();
     assert_eq!(store.load("k"), None);
 }
 
@@ -148,4 +148,35 @@ fn the_checksum_sees_every_byte_and_the_length() {
     let zeros = [0u8; 64];
     assert_ne!(checksum64(&zeros[..32]), checksum64(&zeros[..33]));
     assert_ne!(checksum64(&zeros[..8]), checksum64(&zeros[..16]));
+}
+
+#[test]
+fn a_file_under_another_key_or_not_a_file_is_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = PreparedDir::in_cache(dir.path());
+    store.save("k1", &[0.5]);
+    store.save("k2", &[-0.5]);
+    let prepared = dir.path().join(PREPARED_DIR);
+    std::fs::copy(prepared.join("k1.prep"), prepared.join("k2.prep")).unwrap();
+    assert_eq!(store.load("k1"), Some(vec![0.5]));
+    assert_eq!(store.load("k2"), None);
+
+    let phrases = Phrases::new(dir.path());
+    let (a, b) = (phrases.path_for("v", "a"), phrases.path_for("v", "b"));
+    phrases.write(&a, 16_000, &[0.25]).unwrap();
+    phrases.write(&b, 16_000, &[0.75]).unwrap();
+    assert_eq!(Phrases::read(&a), Some((16_000, vec![0.25])));
+    std::fs::copy(&a, &b).unwrap();
+    assert_eq!(Phrases::read(&b), None);
+    assert_eq!(Phrases::read_length(&b), None);
+
+    // A FIFO would block the read; a directory is no clip either.
+    std::fs::remove_file(&b).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&b).status();
+    if made.is_ok_and(|s| s.success()) {
+        assert_eq!(Phrases::read(&b), None);
+        assert_eq!(Phrases::read_length(&b), None);
+    }
+    std::fs::create_dir(prepared.join("k3.prep")).unwrap();
+    assert_eq!(store.load("k3"), None);
 }

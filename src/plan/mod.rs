@@ -47,7 +47,6 @@ mod tests;
 mod words;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use crate::cancel::Cancel;
 use crate::routine::{Bells, Body, Level, MAX_SESSION, Millis, Pos, Routine, Step, format_millis};
@@ -123,6 +122,9 @@ pub enum PlanError {
         max = RATES.end()
     )]
     Rate(u32),
+    /// The planning was cancelled before it finished.
+    #[error("planning was cancelled")]
+    Cancelled,
 }
 
 /// Plans `routine` with the speech lengths of `voice`.
@@ -131,12 +133,24 @@ pub fn plan(
     voice: &dyn Voice,
     options: &PlanOptions,
 ) -> Result<Timeline, PlanError> {
+    plan_cancellable(routine, voice, options, &Cancel::new())
+}
+
+/// As [`plan`], stopping with [`PlanError::Cancelled`] before the next
+/// phrase once `cancel` is set.
+pub fn plan_cancellable(
+    routine: &Routine,
+    voice: &dyn Voice,
+    options: &PlanOptions,
+    cancel: &Cancel,
+) -> Result<Timeline, PlanError> {
     if !RATES.contains(&options.rate) {
         return Err(PlanError::Rate(options.rate));
     }
     let mut p = Planner {
         routine,
         voice,
+        cancel,
         rate: options.rate,
         level: options.level,
         cursor: 0,
@@ -208,6 +222,17 @@ pub fn speak_ahead(
     voice: &dyn Voice,
     options: &PlanOptions,
 ) -> Result<(), PlanError> {
+    speak_ahead_cancellable(routine, voice, options, &Cancel::new())
+}
+
+/// As [`speak_ahead`], starting no phrase once `cancel` is set (and then
+/// returning [`PlanError::Cancelled`]).
+pub fn speak_ahead_cancellable(
+    routine: &Routine,
+    voice: &dyn Voice,
+    options: &PlanOptions,
+    cancel: &Cancel,
+) -> Result<(), PlanError> {
     let Ok(dry) = plan(routine, &crate::voice::TestVoice::default(), options) else {
         return Ok(()); // the real plan will report it
     };
@@ -216,23 +241,19 @@ pub fn speak_ahead(
     texts.dedup();
     // Longest first: spread over cores, the threads finish together.
     texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
-    // One batch, so an engine that speaks many phrases at once (a program
-    // that loads a model) is asked once; the first error stops the rest.
-    let stop = Cancel::new();
-    let failed = Mutex::new(None);
-    voice.length_batch(&texts, &stop, &|_, length| {
-        if let Err(e) = length {
-            stop.cancel();
-            failed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(e);
+    let first_error = std::sync::Mutex::new(None);
+    voice.length_batch(&texts, cancel, &|_, result| {
+        if let Err(e) = result {
+            first_error.lock().unwrap().get_or_insert(e);
         }
     });
-    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    if let Some(e) = first_error.into_inner().unwrap() {
+        return Err(e.into());
     }
+    if cancel.is_cancelled() {
+        return Err(PlanError::Cancelled);
+    }
+    Ok(())
 }
 
 /// The state of one planning run: the cues placed so far and where the
@@ -240,6 +261,7 @@ pub fn speak_ahead(
 struct Planner<'a> {
     routine: &'a Routine,
     voice: &'a dyn Voice,
+    cancel: &'a Cancel,
     rate: u32,
     level: Level,
     /// Where the next sequential speech goes.

@@ -13,6 +13,9 @@ impl Planner<'_> {
         if let Some(&n) = self.lengths.get(text) {
             return Ok(n);
         }
+        if self.cancel.is_cancelled() {
+            return Err(PlanError::Cancelled);
+        }
         let (rate, samples) = self.voice.length(text)?;
         let n = crate::voice::len_at(samples, rate, self.rate).max(1);
         self.lengths.insert(text.to_string(), n);

@@ -114,14 +114,85 @@ impl Report {
     }
 }
 
+/// `text` safe to print on a terminal: control characters (an ESC that
+/// would clear the screen, a NUL) are shown as escapes such as `\u{1b}`;
+/// other text is unchanged. Tabs and line breaks are kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// 1-based line and column (in characters) of byte `offset` in `source`.
+/// For many positions in one text, build a [`Lines`] once instead.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(source, offset.min(source.len()));
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = source[line_start..offset].chars().count() + 1;
-    (line, col)
+    Lines::new(source).line_col(offset)
+}
+
+/// Where each line of a text starts, so that finding the line of a position
+/// is a binary search, not a scan from the top: a routine with 100,000
+/// steps, or as many problems, is checked and reported in linear time.
+pub struct Lines<'a> {
+    source: &'a str,
+    starts: Vec<usize>,
+    /// The last position asked for and its column, so that positions asked
+    /// for in file order along one long line are counted on from there.
+    last: std::cell::Cell<(usize, usize)>,
+}
+
+impl<'a> Lines<'a> {
+    /// Indexes `source` (one pass).
+    pub fn new(source: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines {
+            source,
+            starts,
+            last: std::cell::Cell::new((0, 1)),
+        }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(self.source, offset.min(self.source.len()));
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts[line - 1];
+        let (last, last_col) = self.last.get();
+        let col = if (line_start..=offset).contains(&last) {
+            last_col + self.source[last..offset].chars().count()
+        } else {
+            self.source[line_start..offset].chars().count() + 1
+        };
+        self.last.set((offset, col));
+        // A byte-order mark is no column an editor shows.
+        let bom = line == 1 && offset > 0 && self.source.starts_with('\u{feff}');
+        (line, col - usize::from(bom))
+    }
+
+    /// The text of 1-based line `line`, without its line break.
+    fn text(&self, line: usize) -> &'a str {
+        let Some(&start) = self.starts.get(line - 1) else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(line)
+            .map_or(self.source.len(), |&next| next - 1);
+        let text = &self.source[start..end];
+        text.strip_suffix('\r').unwrap_or(text)
+    }
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -133,11 +204,12 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines = Lines::new(&self.source);
         for (i, d) in self.diagnostics.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write_diagnostic(f, &self.file, &self.source, d)?;
+            write_diagnostic(f, &self.file, &lines, d)?;
         }
         Ok(())
     }
@@ -146,16 +218,18 @@ impl fmt::Display for Report {
 fn write_diagnostic(
     f: &mut fmt::Formatter<'_>,
     file: &str,
-    source: &str,
+    lines: &Lines<'_>,
     d: &Diagnostic,
 ) -> fmt::Result {
-    let (line, col) = line_col(source, d.span.start);
+    let source = lines.source;
+    let (line, col) = lines.line_col(d.span.start);
     let label = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    writeln!(f, "{label}: {file}:{line}:{col}: {}", d.message)?;
-    let text = source.lines().nth(line - 1).unwrap_or("");
+    let file = printable(file);
+    writeln!(f, "{label}: {file}:{line}:{col}: {}", printable(&d.message))?;
+    let text = lines.text(line);
     if !text.trim().is_empty() {
         let gutter = line.to_string().len();
         let pad = " ".repeat(gutter);
@@ -172,12 +246,12 @@ fn write_diagnostic(
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{line} | {text}")?;
+        writeln!(f, "{line} | {}", printable(text))?;
         writeln!(f, "{pad} | {lead}{}", "^".repeat(width))?;
     }
     if let Some(help) = &d.help {
         let pad = " ".repeat(line.to_string().len());
-        writeln!(f, "{pad} = help: {help}")?;
+        writeln!(f, "{pad} = help: {}", printable(help))?;
     }
     Ok(())
 }
@@ -185,6 +259,59 @@ fn write_diagnostic(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        let src = "\u{feff}title = 5\nx";
+        let lines = Lines::new(src);
+        assert_eq!(lines.line_col(3), (1, 1));
+        assert_eq!(lines.line_col(11), (1, 9));
+        assert_eq!(lines.line_col(13), (2, 1));
+    }
+
+    #[test]
+    fn control_characters_are_printed_as_escapes() {
+        let src = "title = \"a\u{1b}[2J\"\n";
+        let mut r = Report::new("r.toml", src);
+        r.diagnostics
+            .push(Diagnostic::error(8..15, "bad title \"a\u{1b}[2J\u{0}\"").help("x\u{7}"));
+        let shown = r.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("bad title \"a\\u{1b}[2J\\u{0}\""), "{shown}");
+        assert!(shown.contains("help: x\\u{7}"), "{shown}");
+    }
+
+    #[test]
+    fn lines_find_positions_in_any_order() {
+        let src = "ab\r\ncé\n\nxyz";
+        let lines = Lines::new(src);
+        for offset in [9, 0, 6, 4, 8, 999, 5, 1, 10] {
+            assert_eq!(
+                lines.line_col(offset),
+                line_col_by_scan(src, offset),
+                "{offset}"
+            );
+        }
+        assert_eq!(lines.text(1), "ab");
+        assert_eq!(lines.text(2), "cé");
+        assert_eq!(lines.text(3), "");
+        assert_eq!(lines.text(4), "xyz");
+        assert_eq!(lines.text(5), "");
+    }
+
+    /// The definition `Lines` must agree with.
+    fn line_col_by_scan(source: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(source, offset.min(source.len()));
+        let before = &source[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (
+            before.matches('\n').count() + 1,
+            source[line_start..offset].chars().count() + 1,
+        )
+    }
 
     #[test]
     fn line_and_column_count_characters() {

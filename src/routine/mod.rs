@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use cue_keys::CUE_KEYS;
-pub use diagnostic::{Diagnostic, Report, Severity, line_col};
+pub use diagnostic::{Diagnostic, Lines, Report, Severity, line_col, printable};
+pub use parse::{MAX_PHRASES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use quantity::{
     Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
 };
@@ -310,24 +311,67 @@ pub enum MoveOn {
 /// Reads and checks a routine file. Warnings come back with the routine.
 pub fn load(path: &Path) -> Result<(Routine, Report), Box<Report>> {
     let file = path.display().to_string();
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_routine_file(path) {
         Ok(b) => b,
-        Err(e) => {
+        Err((message, help)) => {
             let mut r = Report::new(&file, "");
-            let help = match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    "check the path; routines usually live in routines/"
-                }
-                std::io::ErrorKind::PermissionDenied => "make the file readable",
-                _ => "check that the path names a readable file",
-            };
             r.diagnostics
-                .push(Diagnostic::error(0..0, format!("cannot read the file: {e}")).help(help));
+                .push(Diagnostic::error(0..0, message).help(help));
             return Err(Box::new(r));
         }
     };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_bytes(&file, &dir, &bytes)
+}
+
+/// The largest routine file read: a routine of [`MAX_STEPS`] steps
+/// fits several times over.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// The bytes of a routine file, or what is wrong and how to fix it. Only a
+/// regular file is read (a FIFO would block, `/dev/zero` never ends), and
+/// never more than [`MAX_FILE_BYTES`], even if it grows while read.
+fn read_routine_file(path: &Path) -> Result<Vec<u8>, (String, &'static str)> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        let help = match e.kind() {
+            std::io::ErrorKind::NotFound => "check the path; routines usually live in routines/",
+            std::io::ErrorKind::PermissionDenied => "make the file readable",
+            _ => "check that the path names a readable file",
+        };
+        (format!("cannot read the file: {e}"), help)
+    };
+    let too_big = |size: String| {
+        (
+            format!(
+                "the file is {size} bytes; the most a routine file may have is {MAX_FILE_BYTES}"
+            ),
+            "a routine is a short text file; check that this is the routine you meant",
+        )
+    };
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        return Err((
+            format!("cannot read the file: it is {kind}"),
+            "name a routine file (.toml)",
+        ));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_big(metadata.len().to_string()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(format!("over {MAX_FILE_BYTES}")));
+    }
+    Ok(bytes)
 }
 
 /// Checks routine text given as bytes (which may not be UTF-8).

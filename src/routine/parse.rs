@@ -24,9 +24,10 @@ use toml::de::{DeTable, DeValue};
 use super::cue_keys::{CUE_KEYS, CueKey, CueValue};
 use super::quantity::{Millis, QuantityError, Span, format_millis};
 use super::{
-    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, MAX_SESSION, Move, MoveOn,
-    Pos, Report, Routine, Segment, Step, Text, line_col,
+    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, Lines, MAX_SESSION, Move,
+    MoveOn, Pos, Report, Routine, Segment, Step, Text,
 };
+use crate::voice::text::MAX_WORD_CHARS;
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
 
 const TOP_KEYS: &[&str] = &[
@@ -83,16 +84,31 @@ const ARPABET: &[&str] = &[
     "uh", "uw", "v", "w", "y", "z", "zh", "pau",
 ];
 
+/// The ARPAbet phones that take a stress digit (`ax` takes none).
+const VOWELS: &[&str] = &[
+    "aa", "ae", "ah", "ao", "aw", "ay", "eh", "er", "ey", "ih", "iy", "ow", "oy", "uh", "uw",
+];
+
 /// Breath phases outside this range are not a human breath.
 const BREATH_PHASE: Range<Millis> = 1_000..20_001;
 /// Most rounds a flow or repeats a hold may have.
 const MAX_COUNT: u32 = 1_000;
+/// Most steps a routine may have: far more than four hours of practice
+/// needs, and few enough that checking and planning stay quick.
+pub const MAX_STEPS: usize = 10_000;
+/// Most phrases one list (`prompts`, a flow's moves) may hold.
+pub const MAX_PHRASES: usize = 1_000;
+/// Most characters one spoken text may have: about 25 minutes of speech.
+/// A voice's memory grows with the text it is given (flite took 2.5 GB
+/// for 200 KB).
+pub const MAX_TEXT_CHARS: usize = 10_000;
 
 type Table<'a> = DeTable<'a>;
 type Value<'a> = Spanned<DeValue<'a>>;
 
 struct Cx<'s> {
     src: &'s str,
+    lines: Lines<'s>,
     report: Report,
 }
 
@@ -103,6 +119,7 @@ pub(super) fn routine(
 ) -> Result<(Routine, Report), Box<Report>> {
     let mut cx = Cx {
         src: text,
+        lines: Lines::new(text),
         report: Report::new(file, text),
     };
     if text.trim().is_empty() {
@@ -111,6 +128,20 @@ pub(super) fn routine(
             .push(Diagnostic::error(0..0, "the file is empty").help(
                 "a routine needs a `title` and at least one [[step]]; see routines/ for examples",
             ));
+        return Err(Box::new(cx.report));
+    }
+    if text.len() as u64 > super::MAX_FILE_BYTES {
+        cx.report.diagnostics.push(
+            Diagnostic::error(
+                0..0,
+                format!(
+                    "the routine is {} bytes; the most a routine may have is {}",
+                    text.len(),
+                    super::MAX_FILE_BYTES
+                ),
+            )
+            .help("a routine is a short text; check that this is the routine you meant"),
+        );
         return Err(Box::new(cx.report));
     }
     let (root, errors) = DeTable::parse_recoverable(text);
@@ -154,7 +185,7 @@ impl Cx<'_> {
     }
 
     fn pos(&self, offset: usize) -> Pos {
-        let (line, column) = line_col(self.src, offset);
+        let (line, column) = self.lines.line_col(offset);
         Pos { line, column }
     }
 
@@ -264,12 +295,60 @@ impl Cx<'_> {
             );
             return None;
         }
+        if !self.spoken_text_fits(key, s, &span) {
+            return None;
+        }
         let segments = self.segments(s, &span)?;
         Some(Text {
             raw: s.to_string(),
             at: self.pos(span.start),
             segments,
         })
+    }
+
+    /// Whether spoken text is within the limits a voice can say: its
+    /// length, its longest word, and no control characters. Reports each
+    /// problem at its place.
+    fn spoken_text_fits(&mut self, key: &str, s: &str, span: &Range<usize>) -> bool {
+        let chars = s.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            self.error(
+                span.start..span.start + 1,
+                format!("`{key}` is {chars} characters long; the most one text may have is {MAX_TEXT_CHARS}"),
+                "split the words over several steps or phrases",
+            );
+            return false;
+        }
+        let mut fits = true;
+        if let Some(word) = s
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+            .find(|w| w.chars().count() > MAX_WORD_CHARS)
+        {
+            let start = word
+                .char_indices()
+                .nth(40)
+                .map_or(word, |(i, _)| &word[..i]);
+            let at = self.locate(span, start);
+            self.error(
+                at,
+                format!(
+                    "a word in `{key}` is {} characters long; the most a word may have is {MAX_WORD_CHARS}",
+                    word.chars().count()
+                ),
+                "put spaces between the words",
+            );
+            fits = false;
+        }
+        if let Some(c) = s.chars().find(|&c| c.is_control() && !c.is_whitespace()) {
+            let at = self.locate(span, &c.to_string());
+            self.error(
+                at,
+                format!("`{key}` holds the control character U+{:04X}", u32::from(c)),
+                "remove it; voices would obey it, not say it",
+            );
+            fits = false;
+        }
+        fits
     }
 
     /// Splits `Close your eyes. [2s] Breathe in.` into phrases and pauses.
@@ -350,6 +429,18 @@ impl Cx<'_> {
         match v.get_ref() {
             DeValue::String(_) => self.text_value(key, v).into_iter().collect(),
             DeValue::Array(items) => {
+                if items.len() > MAX_PHRASES {
+                    let at = items[MAX_PHRASES].span();
+                    self.error(
+                        at,
+                        format!(
+                            "`{key}` lists {} phrases; the most one list may have is {MAX_PHRASES}",
+                            items.len()
+                        ),
+                        "keep the phrases that fit the step; split a long one into several steps",
+                    );
+                    return Vec::new();
+                }
                 let mut out = Vec::new();
                 for item in items {
                     out.extend(self.text_value(key, item));
@@ -618,7 +709,10 @@ impl Cx<'_> {
                 }
             }
         }
-        v.name = self.string(t, "name").map(|s| s.0);
+        v.name = self.string(t, "name").map(|(name, span)| {
+            self.voice_name(v.engine, &name, span);
+            name
+        });
         if let Some(s) = self.number(t, "speed", (0.5, 2.0)) {
             v.speed = s as f32;
         }
@@ -639,6 +733,26 @@ impl Cx<'_> {
             );
         }
         v
+    }
+
+    /// Refuses a voice name a built-in engine does not have (an installed
+    /// engine's voices are checked when it is opened).
+    fn voice_name(&mut self, engine: Engine, name: &str, span: Range<usize>) {
+        let entry = engine.entry();
+        if !entry.built_in {
+            return;
+        }
+        let Ok(voices) = (entry.voices)() else {
+            return;
+        };
+        let names: Vec<&str> = voices.iter().filter_map(|v| v.name.as_deref()).collect();
+        if !names.contains(&name) {
+            self.error(
+                span,
+                format!("the {} engine has no voice \"{name}\"", engine.name()),
+                format!("its voices are {}", names.join(", ")),
+            );
+        }
     }
 
     fn pronounce(&mut self, root: &Table<'_>) -> Vec<Pronunciation> {
@@ -677,6 +791,12 @@ impl Cx<'_> {
                     continue;
                 }
             };
+            if let Some(r) = &respell
+                && !r.trim().is_empty()
+                && !self.spoken_text_fits(w, r, &v.span())
+            {
+                continue;
+            }
             if respell.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 self.error(
                     v.span(),
@@ -703,9 +823,29 @@ impl Cx<'_> {
     }
 
     fn check_phones(&mut self, phones: &str, span: Range<usize>) {
+        if phones.trim().is_empty() {
+            self.error(
+                span,
+                "`phones` is empty",
+                "write the word's phones, e.g. \"uw1 jh ay1 iy0\", or remove the key",
+            );
+            return;
+        }
         for p in phones.split_whitespace() {
-            let base = p.trim_end_matches(['0', '1', '2']).to_ascii_lowercase();
-            if !ARPABET.contains(&base.as_str()) {
+            let lower = p.to_ascii_lowercase();
+            let base = lower.trim_end_matches(['0', '1', '2']);
+            let stress_digits = lower.len() - base.len();
+            if ARPABET.contains(&base)
+                && (stress_digits > 1 || (stress_digits == 1 && !VOWELS.contains(&base)))
+            {
+                self.error(
+                    span.clone(),
+                    format!("`{p}` is not an ARPAbet phone: only a vowel takes a stress digit, and only one"),
+                    "write a vowel with one stress digit (0, 1 or 2) and a consonant without, e.g. \"uw1 jh ay1 iy0\"",
+                );
+                return;
+            }
+            if !ARPABET.contains(&base) {
                 self.error(
                     span.clone(),
                     format!("`{p}` is not an ARPAbet phone"),
@@ -842,6 +982,17 @@ impl Cx<'_> {
                 return Vec::new();
             }
         };
+        if items.len() > MAX_STEPS {
+            self.error(
+                items[MAX_STEPS].span(),
+                format!(
+                    "the routine has {} steps; the most a routine may have is {MAX_STEPS}",
+                    items.len()
+                ),
+                "split it into several routines",
+            );
+            return Vec::new();
+        }
         let mut steps = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             let DeValue::Table(t) = item.get_ref() else {
@@ -1218,12 +1369,23 @@ impl Cx<'_> {
     /// must fit a session; the longest gets a warning if it does not.
     fn check_length(&mut self, root: &Table<'_>, routine: &Routine) {
         use super::Level;
+        // Transitions: between steps, and between the sides of a step.
+        let transitions: Millis = routine
+            .steps
+            .iter()
+            .map(|s| s.sides.len().saturating_sub(1) as Millis + 1)
+            .sum::<Millis>()
+            .saturating_sub(1)
+            .saturating_mul(routine.transition);
         let est = |level: Level| -> Millis {
             routine
                 .steps
                 .iter()
                 .map(|s| step_floor(routine, s, level))
-                .sum()
+                .sum::<Millis>()
+                .saturating_add(transitions)
+                // Every step speaks (its name or its words): more than 1 ms.
+                .saturating_add(routine.steps.len() as Millis)
         };
         let title_span = root.get("title").map(|v| v.span()).unwrap_or(0..0);
         let gentle = est(Level::Gentle);

@@ -242,7 +242,7 @@ mod tests {
         let files = files_in(dir.path());
         assert_eq!(files.len(), 1);
         let len = std::fs::metadata(&files[0]).unwrap().len();
-        assert_eq!(len, (24 + 4 * spoken.samples.len() + 8) as u64);
+        assert_eq!(len, (32 + 4 * spoken.samples.len() + 8) as u64);
     }
 
     #[test]

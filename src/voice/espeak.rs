@@ -236,7 +236,8 @@ impl Voice for EspeakVoice {
     }
 
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
-        let respelled = respell(text, &self.substitutions);
+        // U+0001 and its kind are espeak-ng's embedded commands.
+        let respelled = respell(&text::strip_controls(text), &self.substitutions);
         let prepared = if self.english {
             normalize(&respelled)
         } else {
@@ -325,12 +326,21 @@ fn version(program: &Path) -> Result<String, VoiceError> {
 /// Voice names are language codes and file names with an optional variant
 /// (`en-gb-x-rp`, `mb/mb-en1`, `en-us+f3`); anything else is refused before
 /// it reaches the command line.
+/// A voice name is `language[+variant]`. espeak-ng reads the variant as a
+/// path under its variants folder, so the variant may hold no `/` and no
+/// name may hold `..`: `en+../../tmp/x` would load a file of anyone's
+/// choosing as a voice.
 fn check_voice_name(voice: &str) -> Result<(), VoiceError> {
-    let fine = !voice.is_empty()
+    let (language, variant) = voice.split_once('+').unwrap_or((voice, ""));
+    let fine = !language.is_empty()
         && !voice.starts_with('-')
-        && voice
+        && !voice.contains("..")
+        && language
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_+/.".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c))
+        && variant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
     if fine {
         Ok(())
     } else {
@@ -538,7 +548,16 @@ mod tests {
 
     #[test]
     fn voice_names_cannot_smuggle_options() {
-        for name in ["-w/tmp/x", "en us", "en;rm", ""] {
+        for name in [
+            "-w/tmp/x",
+            "en us",
+            "en;rm",
+            "",
+            "en+../../../../tmp/x",
+            "en+f3/x",
+            "../x",
+            "+f3",
+        ] {
             assert!(check_voice_name(name).is_err(), "{name:?}");
         }
         for name in ["en-us", "en-gb-x-rp", "en-us+f3", "mb/mb-en1", "fr"] {

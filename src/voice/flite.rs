@@ -152,9 +152,16 @@ impl FliteVoice {
         self.engine.sample_rate()
     }
 
-    /// The text flite is given: respelled, folded to ASCII, normalised.
+    /// The text flite is given: respelled, folded to ASCII, normalised,
+    /// without control characters, and with no word longer than
+    /// [`text::MAX_WORD_CHARS`] (flite's time and stack grow with a word's
+    /// length).
     fn prepare(&self, text: &str) -> String {
-        normalize(&fold_to_ascii(&respell(text, &self.respellings)))
+        let text = normalize(&fold_to_ascii(&respell(
+            &text::strip_controls(text),
+            &self.respellings,
+        )));
+        text::bound_words(&text).into_owned()
     }
 }
 
@@ -284,6 +291,31 @@ mod tests {
         let first = levels.iter().position(|&l| l > loudest - 40.0).unwrap();
         let last = levels.iter().rposition(|&l| l > loudest - 40.0).unwrap();
         (first, last, levels.len())
+    }
+
+    #[test]
+    fn a_huge_word_neither_overflows_nor_takes_long() {
+        // Each used to overflow a worker thread's stack (5,000 emoji or
+        // combining marks) or take seconds (10,000 letters, quadratic).
+        let v = voice();
+        for word in [
+            "\u{1F64F}".repeat(30_000),
+            format!("a{}", "e\u{301}".repeat(5_000)),
+            "a".repeat(10_000),
+        ] {
+            let phones = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn({
+                    let prepared = v.prepare(&word);
+                    let engine_phones = move |v: &FliteVoice| v.engine.phones(&prepared);
+                    let v = voice();
+                    move || engine_phones(&v)
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+            assert!(phones.len() < 200_000, "{}", phones.len());
+        }
     }
 
     #[test]

@@ -14,6 +14,54 @@ use super::Pronunciation;
 /// cached clips of the old reading are not reused.
 pub(crate) const VERSION: u32 = 1;
 
+/// The longest word, in characters, that an engine is given. Longer runs
+/// without a space are split: flite reads a word by splitting it one
+/// character at a time, recursively, so its time grows with the square of
+/// the word's length and a word of 5,000 emoji overflowed the stack.
+/// Routines are refused a longer word (`routine`), so this only guards
+/// text that did not come through a routine.
+pub const MAX_WORD_CHARS: usize = 100;
+
+/// `text` with a space put into every run of more than [`MAX_WORD_CHARS`]
+/// non-space characters, so no word is longer; other text is unchanged.
+pub fn bound_words(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut run = 0;
+    if text.chars().all(|c| {
+        run = if c.is_whitespace() { 0 } else { run + 1 };
+        run <= MAX_WORD_CHARS
+    }) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / MAX_WORD_CHARS);
+    let mut run = 0;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            run = 0;
+        } else if run == MAX_WORD_CHARS {
+            out.push(' ');
+            run = 1;
+        } else {
+            run += 1;
+        }
+        out.push(c);
+    }
+    out.into()
+}
+
+/// `text` without control characters other than whitespace: espeak-ng
+/// obeys some (U+0001) as embedded commands, and no engine should hear
+/// them. Other text is unchanged.
+pub fn strip_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let unwanted = |c: char| c.is_control() && !c.is_whitespace();
+    if !text.chars().any(unwanted) {
+        return text.into();
+    }
+    text.chars()
+        .filter(|&c| !unwanted(c))
+        .collect::<String>()
+        .into()
+}
+
 /// Expands English shorthand that speech engines misread:
 ///
 /// * `5 min`, `5min`, `2 mins` → `5 minutes`, `2 minutes` (`1 minute`);
@@ -627,6 +675,23 @@ mod tests {
             phones: Some("uw0 jh ay1 iy0".into()),
         }];
         assert_eq!(respell("Ujjayi", &list), "Ujjayi");
+    }
+
+    #[test]
+    fn bounds_words_in_linear_time() {
+        assert_eq!(bound_words("a few words"), "a few words");
+        let word = "🙏".repeat(250);
+        let text = format!("x {word}.");
+        let bounded = bound_words(&text);
+        let words: Vec<usize> = bounded.split(' ').map(|w| w.chars().count()).collect();
+        assert_eq!(words, [1, 100, 100, 51]);
+        assert_eq!(bounded.replace(' ', ""), format!("x{word}."));
+    }
+
+    #[test]
+    fn strips_control_characters() {
+        assert_eq!(strip_controls("Breathe in."), "Breathe in.");
+        assert_eq!(strip_controls("a\u{1}b\u{1b}[2Jc\nd\u{7f}"), "ab[2Jc\nd");
     }
 
     #[test]
