@@ -105,8 +105,8 @@ pub enum CueKind {
         /// Which bell.
         bell: Bell,
     },
-    /// A soft tone that rises over an inhale or falls over an exhale and
-    /// fills the cue's length.
+    /// A soft tone that rises over an inhale or falls over an exhale (or a
+    /// still one while the breath is held) and fills the cue's length.
     Breath {
         /// Inhale or exhale.
         phase: Phase,
@@ -151,8 +151,12 @@ pub enum Bell {
 pub enum Phase {
     /// Breathing in.
     Inhale,
+    /// The breath held in, after an inhale.
+    HoldIn,
     /// Breathing out.
     Exhale,
+    /// The breath held out, after an exhale.
+    HoldOut,
 }
 
 /// Why a cue is on the timeline.

@@ -1,9 +1,11 @@
 //! Flows: moves played in order, round after round, each lasting a breath
 //! phase (stretched to fit its words) or its words plus a time.
 
-use super::words::{display_segments, number_word, phase_word, sides};
+use super::words::{display_segments, number_word, phase_word, sides, words};
 use super::{GAP_MS, MOVE_MARGIN_MS, PlanError, Planner};
-use crate::routine::{Flow, FlowAmount, Move, MoveOn, Segment, Step, Text, format_millis};
+use crate::routine::{
+    Flow, FlowAmount, HoldSound, Move, MoveOn, Segment, Step, Text, format_millis,
+};
 use crate::timeline::{CueKind, Phase, Role};
 
 impl Planner<'_> {
@@ -21,9 +23,9 @@ impl Planner<'_> {
                     let segments = move_words(step, m.on, text, count);
                     let words = self.text_len(&segments)?;
                     if !warned[mi] {
-                        warned[mi] = self.warn_stretched(step, m.on, text, &segments, words);
+                        warned[mi] = self.warn_stretched(step, m, text, &segments, words);
                     }
-                    self.play_move(step, m.on, &segments, words)?;
+                    self.play_move(step, m, &segments, words)?;
                 }
             }
             self.cursor += self.samples(GAP_MS);
@@ -33,13 +35,18 @@ impl Planner<'_> {
     }
 
     /// The samples a move takes: its words, a gap and its time; or its
-    /// breath phase, stretched to hold its words and a margin.
-    fn move_slot(&self, on: MoveOn, words: u64) -> u64 {
-        let pace = self.routine.breath;
-        match on {
-            MoveOn::Time(d) => words + self.samples(GAP_MS) + self.samples(d.at(self.level)),
-            MoveOn::Inhale => (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(pace.inhale)),
-            MoveOn::Exhale => (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(pace.exhale)),
+    /// breath phase, stretched to hold its words and a margin, then the
+    /// breath held after it (the second number).
+    fn move_slot(&self, m: &Move, words: u64) -> (u64, u64) {
+        let pace = m.breath;
+        let fit = |ms| (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(ms));
+        match m.on {
+            MoveOn::Time(d) => (
+                words + self.samples(GAP_MS) + self.samples(d.at(self.level)),
+                0,
+            ),
+            MoveOn::Inhale => (fit(pace.inhale), self.samples(pace.hold_in)),
+            MoveOn::Exhale => (fit(pace.exhale), self.samples(pace.hold_out)),
         }
     }
 
@@ -48,14 +55,14 @@ impl Planner<'_> {
     fn warn_stretched(
         &mut self,
         step: &Step,
-        on: MoveOn,
+        m: &Move,
         text: &Text,
         segments: &[Segment],
         words: u64,
     ) -> bool {
-        let (name, ms) = match on {
-            MoveOn::Inhale => ("inhale", self.routine.breath.inhale),
-            MoveOn::Exhale => ("exhale", self.routine.breath.exhale),
+        let (name, ms) = match m.on {
+            MoveOn::Inhale => ("inhale", m.breath.inhale),
+            MoveOn::Exhale => ("exhale", m.breath.exhale),
             MoveOn::Time(_) => return false,
         };
         let phase = self.samples(ms);
@@ -71,17 +78,27 @@ impl Planner<'_> {
     }
 
     /// One move at the cursor: its words, then a breath tone under its whole
-    /// slot or the silence of its time; the cursor moves past it.
+    /// slot (and the breath held after it) or the silence of its time; the
+    /// cursor moves past it.
     fn play_move(
         &mut self,
         step: &Step,
-        on: MoveOn,
+        m: &Move,
         segments: &[Segment],
         words: u64,
     ) -> Result<(), PlanError> {
         let t = self.cursor;
-        let slot = self.move_slot(on, words);
-        self.place_text(t, segments, Role::Move)?;
+        let on = m.on;
+        let (slot, held) = self.move_slot(m, words);
+        let said = self.place_text(t, segments, Role::Move)?;
+        if held > 0 {
+            let phase = if on == MoveOn::Inhale {
+                Phase::HoldIn
+            } else {
+                Phase::HoldOut
+            };
+            self.held_breath(step, phase, t + slot, held, said)?;
+        }
         match on {
             MoveOn::Inhale | MoveOn::Exhale => {
                 if step.cues.breath.tone() {
@@ -102,7 +119,36 @@ impl Planner<'_> {
                 self.push(hold_at, len, CueKind::Silence, Role::Hold, &label);
             }
         }
-        self.cursor = t + slot;
+        self.cursor = t + slot + held;
+        Ok(())
+    }
+
+    /// The breath held after a move, `len` samples from `at`: its still
+    /// tone and, when breath cues are spoken and the move's words (ending
+    /// at `said`) leave room, "Hold.".
+    fn held_breath(
+        &mut self,
+        step: &Step,
+        phase: Phase,
+        at: u64,
+        len: u64,
+        said: u64,
+    ) -> Result<(), PlanError> {
+        if step.cues.breath.tone() && step.cues.hold_sound == HoldSound::Tone {
+            self.push(
+                at,
+                len,
+                CueKind::Breath { phase },
+                Role::Breath,
+                phase_word(phase),
+            );
+        }
+        if step.cues.breath.spoken() && said + self.samples(GAP_MS) <= at {
+            let hold = words("Hold.");
+            if self.text_len(&hold)? <= len {
+                self.place_text(at, &hold, Role::Breath)?;
+            }
+        }
         Ok(())
     }
 
@@ -117,7 +163,8 @@ impl Planner<'_> {
         for (k, round) in [1u32, 2].into_iter().enumerate() {
             for m in &f.moves {
                 let words = self.text_len(&text_in_round(m, round).segments)?;
-                round_len[k] += self.move_slot(m.on, words);
+                let (slot, held) = self.move_slot(m, words);
+                round_len[k] += slot + held;
             }
         }
         if target <= round_len[0] {

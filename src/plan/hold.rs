@@ -8,13 +8,16 @@
 //! that a later one gives way to an earlier one, then the silence around
 //! what was placed.
 
+use super::words::is_held;
 use super::words::{
     capitalise, display_segments, ordinal, phase_word, sentence, sides, spoken_duration, words,
 };
 use super::{
     COUNTDOWN_MIN_MS, GAP_MS, HALFWAY_CLEARANCE_MS, HALFWAY_MIN_MS, PlanError, Planner, TICK_MS,
 };
-use crate::routine::{Countdown, Hold, HoldLength, Millis, Pos, Segment, Step, format_millis};
+use crate::routine::{
+    Countdown, Hold, HoldLength, HoldSound, Millis, Pos, Segment, Step, format_millis,
+};
 use crate::timeline::{Cue, CueKind, Phase, Role};
 
 /// Appended to the text of a hold's silence after its first stretch (which
@@ -45,7 +48,7 @@ impl Clock {
     }
 }
 
-/// One inhale or exhale of a breath-led hold.
+/// One phase of a breath-led hold: an inhale, exhale or a held breath.
 struct BreathPhase {
     start: u64,
     len: u64,
@@ -119,10 +122,10 @@ impl Planner<'_> {
 
     /// One hold at the cursor: silence with anchored cues, cursor to its end.
     fn hold(&mut self, step: &Step, h: &Hold) -> Result<(), PlanError> {
-        let clock = self.clock(h);
-        let phases = self.breath_phases(h, &clock);
+        let clock = self.clock(step, h);
+        let phases = self.breath_phases(step, h, &clock);
         if step.cues.breath.tone() {
-            self.breath_tones(&phases);
+            self.breath_tones(step, &phases);
         }
         // Anchored cues, highest priority first.
         let mut wanted = self.countdown(step, &clock);
@@ -141,17 +144,24 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// The clock of a hold that starts at the cursor.
-    fn clock(&self, h: &Hold) -> Clock {
-        let pace = self.routine.breath;
-        let (ms, breaths) = match h.length {
-            HoldLength::Time(d) => (d.at(self.level), None),
+    /// The clock of a hold that starts at the cursor. A hold in breaths
+    /// lasts exactly its breaths' phases, each a whole number of samples.
+    fn clock(&self, step: &Step, h: &Hold) -> Clock {
+        let (ms, breaths, len) = match h.length {
+            HoldLength::Time(d) => {
+                let ms = d.at(self.level);
+                (ms, None, self.samples(ms))
+            }
             HoldLength::Breaths(b) => {
                 let n = b.at(self.level);
-                (u64::from(n) * (pace.inhale + pace.exhale), Some(n))
+                let cycle: u64 = self.pattern(step.breath).iter().map(|p| p.1).sum();
+                (
+                    u64::from(n) * step.breath.cycle(),
+                    Some(n),
+                    u64::from(n) * cycle,
+                )
             }
         };
-        let len = self.samples(ms);
         Clock {
             start: self.cursor,
             len,
@@ -161,25 +171,25 @@ impl Planner<'_> {
         }
     }
 
-    /// The inhales and exhales of a breath-led hold (one in breaths, or with
-    /// `on_inhale`/`on_exhale` phrases) at the routine's pace from its start,
-    /// the last cut at its end. A timed hold has none.
-    fn breath_phases(&self, h: &Hold, clock: &Clock) -> Vec<BreathPhase> {
+    /// The phases of a breath-led hold (one in breaths, or with
+    /// `on_inhale`/`on_exhale` phrases) at the step's pattern from its
+    /// start, the last cut at its end. A timed hold has none.
+    fn breath_phases(&self, step: &Step, h: &Hold, clock: &Clock) -> Vec<BreathPhase> {
         let breath_led =
             clock.breaths.is_some() || !h.on_inhale.is_empty() || !h.on_exhale.is_empty();
         let mut phases = Vec::new();
         if !breath_led {
             return phases;
         }
-        let pace = self.routine.breath;
+        let pattern = self.pattern(step.breath);
         let mut t = clock.start;
         let mut breath = 0;
         while t < clock.end {
-            for (phase, ms) in [(Phase::Inhale, pace.inhale), (Phase::Exhale, pace.exhale)] {
+            for &(phase, len) in &pattern {
                 if t >= clock.end {
                     break;
                 }
-                let len = self.samples(ms).min(clock.end - t);
+                let len = len.min(clock.end - t);
                 phases.push(BreathPhase {
                     start: t,
                     len,
@@ -193,9 +203,14 @@ impl Planner<'_> {
         phases
     }
 
-    /// A breath tone filling each phase, on the sound lane.
-    fn breath_tones(&mut self, phases: &[BreathPhase]) {
+    /// A breath tone filling each phase, on the sound lane; a held breath's
+    /// still tone only when the step's `hold_sound` asks for it.
+    fn breath_tones(&mut self, step: &Step, phases: &[BreathPhase]) {
+        let still = step.cues.hold_sound == HoldSound::Tone;
         for p in phases {
+            if is_held(p.phase) && !still {
+                continue;
+            }
             self.push(
                 p.start,
                 p.len,

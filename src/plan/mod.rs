@@ -20,8 +20,10 @@
 //!   out with a warning naming the place and the numbers. Spoken breath
 //!   words ("Inhale.") give way silently to any other cue.
 //! * **Breath-led holds** (`breaths = N`, or any `on_inhale`/`on_exhale`)
-//!   alternate inhale and exhale at the routine's pace from the hold's start,
-//!   with a breath cue (tone, word, both) on each phase. Timed holds have no
+//!   follow the step's breath pattern (inhale, hold in, exhale, hold out)
+//!   from the hold's start, with a breath cue (tone, word, both) on each
+//!   phase; each phase is its own whole number of samples, so a box is
+//!   square and a phrase never moves a phase. Timed holds have no
 //!   breath cues. A phrase longer than its breath phase is a warning.
 //! * **Flows** play their moves in order, round after round. A breath move
 //!   lasts one inhale or exhale; if its words take longer (plus

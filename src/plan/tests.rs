@@ -334,3 +334,166 @@ fn too_long_sessions_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("over the 4h limit"), "{err}");
 }
+
+/// The breath cues of a plan on the sound lane from `t0` on: (start from
+/// `t0`, len, phase).
+fn tones_from(t: &Timeline, t0: u64) -> Vec<(u64, u64, Phase)> {
+    t.cues
+        .iter()
+        .filter(|c| c.start >= t0)
+        .filter_map(|c| match c.kind {
+            CueKind::Breath { phase } => Some((c.start - t0, c.len, phase)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn plan_rate(toml: &str, rate: u32) -> Timeline {
+    let (r, _) =
+        routine::parse("t.toml", std::path::Path::new("."), toml).unwrap_or_else(|e| panic!("{e}"));
+    let options = PlanOptions {
+        rate,
+        level: Level::Standard,
+    };
+    plan(&r, &TestVoice::default(), &options).unwrap()
+}
+
+#[test]
+fn a_box_is_square_to_the_sample() {
+    use Phase::{Exhale, HoldIn, HoldOut, Inhale};
+    for (rate, side) in [(8_000, 32_000), (44_100, 176_400), (48_000, 192_000)] {
+        let t = plan_rate(
+            "title = \"T\"\nbreath = \"4-4-4-4\"\n[cues]\nbells = \"off\"\n[[step]]\nname = \"Box\"\nbreaths = 2\n",
+            rate,
+        );
+        let t0 = t.cues.iter().find(|c| c.role == Role::Hold).unwrap().start;
+        let s = side;
+        assert_eq!(
+            tones_from(&t, t0),
+            vec![
+                (0, s, Inhale),
+                (s, s, HoldIn),
+                (2 * s, s, Exhale),
+                (3 * s, s, HoldOut),
+                (4 * s, s, Inhale),
+                (5 * s, s, HoldIn),
+                (6 * s, s, Exhale),
+                (7 * s, s, HoldOut),
+            ],
+            "at {rate} Hz"
+        );
+        // The hold is exactly its two breaths; "Release." comes after it.
+        assert_eq!(find(&t, "Release.").start, t0 + 8 * s);
+    }
+}
+
+#[test]
+fn four_seven_eight_keeps_its_ratio_to_the_sample() {
+    use Phase::{Exhale, HoldIn, Inhale};
+    let t = plan_rate(
+        &format!("{BARE}[[step]]\nname = \"Calm\"\nbreaths = 2\nbreath = \"4-7-8\"\n"),
+        44_100,
+    );
+    let t0 = t.cues.iter().find(|c| c.role == Role::Hold).unwrap().start;
+    let (i, h, e) = (176_400, 308_700, 352_800);
+    assert_eq!((i * 7, h * 4, e * 4), (h * 4, i * 7, i * 8));
+    let c = i + h + e;
+    assert_eq!(
+        tones_from(&t, t0),
+        vec![
+            (0, i, Inhale),
+            (i, h, HoldIn),
+            (i + h, e, Exhale),
+            (c, i, Inhale),
+            (c + i, h, HoldIn),
+            (c + i + h, e, Exhale),
+        ]
+    );
+    assert_eq!(find(&t, "Release.").start, t0 + 2 * c);
+}
+
+#[test]
+fn words_that_do_not_fit_a_phase_warn_and_never_move_it() {
+    let t = plan_str(
+        "title = \"T\"\nbreath = \"2-4-4\"\n[cues]\nbells = \"off\"\n[[step]]\nname = \"P\"\nbreaths = 2\non_inhale = [\"Breathe in slowly through the nose.\"]\n",
+    );
+    let t0 = said("P.") + GAP;
+    let phases: Vec<u64> = tones_from(&t, t0).iter().map(|p| p.0).collect();
+    assert_eq!(phases, [0, 16_000, 48_000, 80_000, 96_000, 128_000]);
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(
+        t.warnings[0]
+            .message
+            .contains("longer than its inhale of 2.0 s"),
+        "{:?}",
+        t.warnings
+    );
+    assert_eq!(t.warnings[0].line, 8);
+}
+
+#[test]
+fn a_held_breath_sounds_a_still_tone_or_silence_and_may_be_said() {
+    let held = |cues: &str| {
+        let t = plan_str(&format!(
+            "title = \"T\"\nbreath = \"2-2-2-2\"\n[cues]\nbells = \"off\"\n{cues}[[step]]\nname = \"H\"\nbreaths = 1\n"
+        ));
+        let tones: Vec<Phase> = tones_from(&t, 0).iter().map(|p| p.2).collect();
+        let words: Vec<(u64, String)> = t
+            .cues
+            .iter()
+            .filter(|c| c.role == Role::Breath && c.kind == CueKind::Speech)
+            .map(|c| (c.start, c.text.clone()))
+            .collect();
+        (tones, words)
+    };
+    use Phase::{Exhale, HoldIn, HoldOut, Inhale};
+    let (tones, words) = held("");
+    assert_eq!(tones, [Inhale, HoldIn, Exhale, HoldOut]);
+    assert!(words.is_empty());
+    let (tones, _) = held("hold_sound = \"silence\"\n");
+    assert_eq!(tones, [Inhale, Exhale]);
+    let (tones, words) = held("breath = \"voice\"\n");
+    assert!(tones.is_empty());
+    let t0 = said("H.") + GAP;
+    assert_eq!(
+        words,
+        [
+            (t0, "Inhale.".to_string()),
+            (t0 + 16_000, "Hold.".to_string()),
+            (t0 + 32_000, "Exhale.".to_string()),
+            (t0 + 48_000, "Hold.".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn steps_and_moves_override_the_routine_pattern() {
+    // The routine breathes 2-3; the step 4-4-4-4; its first move 2-1-3 (an
+    // inhale of 2 s then a hold of 1 s), its second the step's exhale and
+    // hold out.
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"3s\"\n[[step]]\nname = \"F\"\nbreath = \"4-4-4-4\"\nflow = [{{ inhale = \"Up.\", breath = \"2-1-3\" }}, {{ exhale = \"Down.\" }}]\nrounds = 1\n[[step]]\nname = \"B\"\nbreaths = 1\n"
+    ));
+    let up = find(&t, "Up.").start;
+    use Phase::{Exhale, HoldIn, HoldOut, Inhale};
+    let flow: Vec<(u64, u64, Phase)> = tones_from(&t, up)
+        .into_iter()
+        .filter(|c| c.0 < 100_000)
+        .collect();
+    assert_eq!(
+        flow,
+        [
+            (0, 16_000, Inhale),
+            (16_000, 8_000, HoldIn),
+            (24_000, 32_000, Exhale),
+            (56_000, 32_000, HoldOut),
+        ]
+    );
+    assert_eq!(find(&t, "Down.").start, up + 24_000);
+    // The next step breathes at the routine's pace.
+    let b = t.cues.iter().rfind(|c| c.role == Role::Hold).unwrap();
+    assert_eq!(
+        tones_from(&t, b.start),
+        [(0, 16_000, Inhale), (16_000, 24_000, Exhale)]
+    );
+}

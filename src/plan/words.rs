@@ -4,7 +4,7 @@
 //! counts).
 
 use super::{GAP_MS, PlanError, Planner};
-use crate::routine::{Millis, Segment, Step, format_millis};
+use crate::routine::{Breath, Millis, Segment, Step, format_millis};
 use crate::timeline::{CueKind, Phase, Role};
 
 impl Planner<'_> {
@@ -87,6 +87,22 @@ impl Planner<'_> {
         self.cursor += len;
     }
 
+    /// The phases of one breath of `pattern` in samples, in order, each
+    /// rounded on its own (so equal phases are equal: a box is square);
+    /// a hold of zero is left out.
+    pub(super) fn pattern(&self, pattern: Breath) -> Vec<(Phase, u64)> {
+        [
+            (Phase::Inhale, pattern.inhale),
+            (Phase::HoldIn, pattern.hold_in),
+            (Phase::Exhale, pattern.exhale),
+            (Phase::HoldOut, pattern.hold_out),
+        ]
+        .into_iter()
+        .map(|(p, ms)| (p, self.samples(ms)))
+        .filter(|&(_, len)| len > 0)
+        .collect()
+    }
+
     /// The words that start side `i` of `sides`.
     pub(super) fn side(&mut self, step: &Step, i: usize) -> Result<(), PlanError> {
         let Some(side) = step.sides.get(i) else {
@@ -135,7 +151,13 @@ pub(super) fn phase_word(p: Phase) -> &'static str {
     match p {
         Phase::Inhale => "Inhale",
         Phase::Exhale => "Exhale",
+        Phase::HoldIn | Phase::HoldOut => "Hold",
     }
+}
+
+/// Whether `p` is a held breath.
+pub(super) fn is_held(p: Phase) -> bool {
+    matches!(p, Phase::HoldIn | Phase::HoldOut)
 }
 
 pub(super) fn display_segments(segments: &[Segment]) -> String {

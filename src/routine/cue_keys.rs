@@ -6,7 +6,7 @@
 
 use super::parse::suggest;
 use super::quantity::{Millis, parse_duration_span};
-use super::{Bells, BreathCue, Countdown, Cues};
+use super::{Bells, BreathCue, Countdown, Cues, HoldSound};
 
 /// One key of `[cues]`.
 pub(super) struct CueKey {
@@ -73,6 +73,14 @@ const TABLE: &[CueKey] = &[
             ],
             on_off: (BreathCue::Tone, BreathCue::None),
             field: |c| &mut c.breath,
+        }),
+    },
+    CueKey {
+        name: "hold_sound",
+        takes: Takes::Word(&Words {
+            words: &[("tone", HoldSound::Tone), ("silence", HoldSound::Silence)],
+            on_off: (HoldSound::Tone, HoldSound::Silence),
+            field: |c| &mut c.hold_sound,
         }),
     },
 ];
@@ -290,7 +298,8 @@ mod tests {
                 "release",
                 "switch",
                 "bells",
-                "breath"
+                "breath",
+                "hold_sound"
             ]
         );
     }
@@ -318,6 +327,7 @@ mod tests {
                 switch: false,
                 bells: Bells::Off,
                 breath: BreathCue::None,
+                hold_sound: HoldSound::Silence,
             }
         );
     }

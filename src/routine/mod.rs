@@ -20,7 +20,8 @@ use serde::Serialize;
 pub use cue_keys::CUE_KEYS;
 pub use diagnostic::{Diagnostic, Report, Severity, line_col};
 pub use quantity::{
-    Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
+    Millis, QuantityError, Span, format_millis, parse_breath_pattern, parse_count_span,
+    parse_duration_span,
 };
 
 use crate::voice::{Pronunciation, VoiceSettings};
@@ -93,20 +94,45 @@ pub struct Routine {
     pub steps: Vec<Step>,
 }
 
-/// The breath pace.
+/// The breath pace: a pattern of inhale, hold after it, exhale and hold
+/// after it (`"4-7-8"`, `"4-4-4-4"`). A hold of zero is no hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Breath {
     /// Length of an inhale.
     pub inhale: Millis,
+    /// `hold_in`: the breath held after the inhale (0: none).
+    pub hold_in: Millis,
     /// Length of an exhale.
     pub exhale: Millis,
+    /// `hold_out`: the breath held out after the exhale (0: none).
+    pub hold_out: Millis,
 }
 
 impl Default for Breath {
     fn default() -> Self {
         Breath {
             inhale: 4_000,
+            hold_in: 0,
             exhale: 6_000,
+            hold_out: 0,
+        }
+    }
+}
+
+impl Breath {
+    /// One whole breath: its four phases.
+    pub fn cycle(&self) -> Millis {
+        self.inhale + self.hold_in + self.exhale + self.hold_out
+    }
+
+    /// The pattern as written in the compact form: `4-7-8`, `4-4-4-4`,
+    /// `4-6`.
+    pub fn compact(&self) -> String {
+        let s = |ms: Millis| format!("{}", ms as f64 / 1000.0);
+        match (self.hold_in, self.hold_out) {
+            (0, 0) => format!("{}-{}", s(self.inhale), s(self.exhale)),
+            (h, 0) => format!("{}-{}-{}", s(self.inhale), s(h), s(self.exhale)),
+            (h, o) => format!("{}-{}-{}-{}", s(self.inhale), s(h), s(self.exhale), s(o)),
         }
     }
 }
@@ -150,6 +176,17 @@ pub enum Countdown {
     Off,
 }
 
+/// What sounds while the breath is held in a breath pattern.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldSound {
+    /// A still, quiet tone at the pitch where the breath stopped.
+    #[default]
+    Tone,
+    /// Silence.
+    Silence,
+}
+
 /// Which bells ring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -185,6 +222,8 @@ pub struct Cues {
     pub bells: Bells,
     /// `breath`: how breath cues sound.
     pub breath: BreathCue,
+    /// `hold_sound`: what sounds while a breath is held (with breath tones).
+    pub hold_sound: HoldSound,
 }
 
 impl Default for Cues {
@@ -199,6 +238,7 @@ impl Default for Cues {
             switch: true,
             bells: Bells::Session,
             breath: BreathCue::Tone,
+            hold_sound: HoldSound::Tone,
         }
     }
 }
@@ -233,6 +273,9 @@ pub struct Step {
     pub at: Pos,
     /// `say`: instructions spoken before the clock starts.
     pub say: Option<Text>,
+    /// The breath pattern of the step: the routine's `[breath]` with the
+    /// step's `breath` applied.
+    pub breath: Breath,
     /// `sides`: each side in order, e.g. `["right arm", "left arm"]` (empty: one side).
     pub sides: Vec<String>,
     /// The routine's `[cues]` with the step's `cues = { … }` applied.
@@ -315,6 +358,10 @@ pub struct Move {
     pub text: Text,
     /// `then`: shorter words for later rounds.
     pub then: Option<Text>,
+    /// The breath pattern of the move: the step's with the move's `breath`
+    /// applied. An inhale move lasts `inhale` then `hold_in`; an exhale
+    /// move `exhale` then `hold_out`.
+    pub breath: Breath,
 }
 
 /// The timing of a move.

@@ -7,13 +7,15 @@
 //! * top level: `title`, `description`, `credit`, `language`, `transition`,
 //!   `[voice]`, `[breath]`, `[cues]`, `[pronounce]`, `[sounds]`, `[[step]]`
 //! * `[voice]`: `engine`, `name`, `speed`, `pitch`, `volume`
-//! * `[breath]`: `inhale`, `exhale`
+//! * `[breath]` (or `breath = "4-7-8"`; also a step's and a move's
+//!   `breath`): `inhale`, `hold_in`, `exhale`, `hold_out`
 //! * `[cues]` (and a step's `cues = { … }`): see [`CUE_KEYS`]
 //! * `[[step]]`: `name`, `say`, `hold` | `breaths` (a hold) or `flow` (a
 //!   flow), `sides`, `repeat`, `rest`, `rest_say`, `again`, `on_inhale`,
 //!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `release`, `pause`,
-//!   `cues`
-//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time`, and `then`
+//!   `cues`, `breath`
+//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time`, and `then`,
+//!   `breath`
 
 use std::ops::Range;
 use std::path::Path;
@@ -43,7 +45,7 @@ const TOP_KEYS: &[&str] = &[
     "step",
 ];
 const VOICE_KEYS: &[&str] = &["engine", "name", "speed", "pitch", "volume"];
-const BREATH_KEYS: &[&str] = &["inhale", "exhale"];
+const BREATH_KEYS: &[&str] = &["inhale", "hold_in", "exhale", "hold_out"];
 const STEP_KEYS: &[&str] = &[
     "name",
     "say",
@@ -64,6 +66,7 @@ const STEP_KEYS: &[&str] = &[
     "release",
     "pause",
     "cues",
+    "breath",
 ];
 const HOLD_ONLY: &[&str] = &[
     "repeat",
@@ -75,8 +78,16 @@ const HOLD_ONLY: &[&str] = &[
     "prompts",
 ];
 const FLOW_ONLY: &[&str] = &["rounds", "for", "count"];
-const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then"];
-const SOUND_NAMES: &[&str] = &["bell", "step-bell", "inhale", "exhale", "tick"];
+const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then", "breath"];
+const SOUND_NAMES: &[&str] = &[
+    "bell",
+    "step-bell",
+    "inhale",
+    "exhale",
+    "hold-in",
+    "hold-out",
+    "tick",
+];
 const ARPABET: &[&str] = &[
     "aa", "ae", "ah", "ao", "aw", "ax", "ay", "b", "ch", "d", "dh", "eh", "er", "ey", "f", "g",
     "hh", "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r", "s", "sh", "t", "th",
@@ -85,6 +96,10 @@ const ARPABET: &[&str] = &[
 
 /// Breath phases outside this range are not a human breath.
 const BREATH_PHASE: Range<Millis> = 1_000..20_001;
+/// A breath held longer than this gets a warning.
+const HOLD_WARN: Millis = 60_000;
+/// A breath held longer than this is not a breath hold.
+const HOLD_MAX: Millis = 300_000;
 /// Most rounds a flow or repeats a hold may have.
 const MAX_COUNT: u32 = 1_000;
 
@@ -171,12 +186,15 @@ impl Cx<'_> {
 
     /// Reports every key of `table` not in `allowed`, suggesting the nearest.
     fn keys(&mut self, table: &Table<'_>, allowed: &[&str], place: &str) {
-        for (key, _) in table.iter() {
+        for (key, v) in table.iter() {
             let k: &str = key.get_ref();
             if allowed.contains(&k) {
                 continue;
             }
-            let help = match suggest(k, allowed) {
+            // `breath` takes a pattern: a misspelt key whose value is words
+            // meant something else.
+            let words = |v: &Value<'_>| matches!(v.get_ref(), DeValue::String(s) if super::quantity::parse_breath_pattern(s).is_err());
+            let help = match suggest(k, allowed).filter(|&s| s != "breath" || !words(v)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("the keys here are: {}", allowed.join(", ")),
             };
@@ -539,7 +557,7 @@ impl Cx<'_> {
             d.lo
         });
         let sounds = self.sounds(root, dir);
-        let steps = self.steps(root, root_span, &cues);
+        let steps = self.steps(root, root_span, &cues, breath);
         let routine = Routine {
             file: file.to_string(),
             dir: dir.to_path_buf(),
@@ -708,43 +726,127 @@ impl Cx<'_> {
         }
     }
 
+    /// The routine's `[breath]` (or `breath = "4-7-8"`).
     fn breath(&mut self, root: &Table<'_>) -> Breath {
-        let mut b = Breath::default();
-        let Some(t) = self.table(root, "breath") else {
-            return b;
-        };
-        self.keys(t, BREATH_KEYS, "in [breath]");
-        for key in ["inhale", "exhale"] {
-            let Some(d) = self.duration(t, key, true) else {
-                continue;
-            };
-            let span = t.get(key).map(|v| v.span()).unwrap_or(0..0);
-            if d.lo != d.hi {
-                self.error(
-                    span,
-                    format!("`{key}` must be one length, not a range"),
-                    format!("write e.g. `{key} = \"4s\"`"),
-                );
-                continue;
+        match root.get("breath") {
+            Some(v) => self.breath_value(v, Breath::default(), "in [breath]"),
+            None => Breath::default(),
+        }
+    }
+
+    /// A breath pattern: the compact form `"4-7-8"` (every phase given, a
+    /// missing hold zero) or a table whose keys override `base`.
+    fn breath_value(&mut self, v: &Value<'_>, base: Breath, place: &str) -> Breath {
+        let span = v.span();
+        match v.get_ref() {
+            DeValue::String(text) => match super::quantity::parse_breath_pattern(text) {
+                Ok([inhale, hold_in, exhale, hold_out]) => {
+                    let mut ok = true;
+                    for (key, ms) in [
+                        ("inhale", inhale),
+                        ("hold_in", hold_in),
+                        ("exhale", exhale),
+                        ("hold_out", hold_out),
+                    ] {
+                        ok &= self.breath_phase(key, ms, span.clone(), Some(text));
+                    }
+                    if ok {
+                        Breath {
+                            inhale,
+                            hold_in,
+                            exhale,
+                            hold_out,
+                        }
+                    } else {
+                        base
+                    }
+                }
+                Err(QuantityError { message, help }) => {
+                    self.error(span, format!("`breath`: {message}"), help);
+                    base
+                }
+            },
+            DeValue::Table(t) => {
+                self.keys(t, BREATH_KEYS, place);
+                let mut b = base;
+                for key in BREATH_KEYS {
+                    let hold = key.starts_with("hold");
+                    let Some(d) = self.duration(t, key, !hold) else {
+                        continue;
+                    };
+                    let span = t.get(*key).map(|v| v.span()).unwrap_or(0..0);
+                    if d.lo != d.hi {
+                        self.error(
+                            span,
+                            format!("`{key}` must be one length, not a range"),
+                            format!("write e.g. `{key} = \"4s\"`"),
+                        );
+                        continue;
+                    }
+                    if !self.breath_phase(key, d.lo, span, None) {
+                        continue;
+                    }
+                    *match *key {
+                        "inhale" => &mut b.inhale,
+                        "hold_in" => &mut b.hold_in,
+                        "exhale" => &mut b.exhale,
+                        _ => &mut b.hold_out,
+                    } = d.lo;
+                }
+                b
             }
-            if !BREATH_PHASE.contains(&d.lo) {
-                self.error(
-                    span,
-                    format!(
-                        "`{key} = \"{}\"` is not a human breath",
-                        format_millis(d.lo)
-                    ),
-                    "an inhale or exhale lasts from 1s to 20s; 4s in and 6s out is calm",
-                );
-                continue;
-            }
-            if key == "inhale" {
-                b.inhale = d.lo;
-            } else {
-                b.exhale = d.lo;
+            _ => {
+                self.wrong_type("breath", v, "a pattern in quotes or a table", "\"4-7-8\"");
+                base
             }
         }
-        b
+    }
+
+    /// Checks one phase of a breath pattern, written in the compact form
+    /// `compact` or else as its own key; false when it is refused.
+    fn breath_phase(
+        &mut self,
+        key: &str,
+        ms: Millis,
+        span: Range<usize>,
+        compact: Option<&str>,
+    ) -> bool {
+        let length = format_millis(ms);
+        let what = match compact {
+            Some(text) => {
+                let phase = match key {
+                    "hold_in" => "hold after the inhale",
+                    "hold_out" => "hold after the exhale",
+                    other => other,
+                };
+                format!("the {phase} of `breath = \"{text}\"` ({length})")
+            }
+            None => format!("`{key} = \"{length}\"`"),
+        };
+        if key == "inhale" || key == "exhale" {
+            if !BREATH_PHASE.contains(&ms) {
+                self.error(
+                    span,
+                    format!("{what} is not a human breath"),
+                    "an inhale or exhale lasts from 1s to 20s; 4s in and 6s out is calm",
+                );
+                return false;
+            }
+        } else if ms > HOLD_MAX {
+            self.error(
+                span,
+                format!("{what} is longer than a breath can be held"),
+                "hold a breath for 0s to 60s; for a long still pause use a step with `hold`",
+            );
+            return false;
+        } else if ms > HOLD_WARN {
+            self.warn(
+                span,
+                format!("{what} holds the breath over a minute, which makes most people dizzy or anxious"),
+                "keep breath holds to 60s or less unless you train for it",
+            );
+        }
+        true
     }
 
     fn cue_table(&mut self, t: &Table<'_>, cues: &mut Cues) {
@@ -809,7 +911,13 @@ impl Cx<'_> {
         out
     }
 
-    fn steps(&mut self, root: &Table<'_>, root_span: Range<usize>, cues: &Cues) -> Vec<Step> {
+    fn steps(
+        &mut self,
+        root: &Table<'_>,
+        root_span: Range<usize>,
+        cues: &Cues,
+        breath: Breath,
+    ) -> Vec<Step> {
         let Some(v) = root.get("step") else {
             let at = root_span.end.min(self.src.len());
             self.error(
@@ -840,7 +948,7 @@ impl Cx<'_> {
                 self.wrong_type("step", item, "a [[step]] table", "[[step]]");
                 continue;
             };
-            if let Some(step) = self.step(i + 1, t, item.span(), cues) {
+            if let Some(step) = self.step(i + 1, t, item.span(), cues, breath) {
                 steps.push(step);
             }
         }
@@ -853,6 +961,7 @@ impl Cx<'_> {
         t: &Table<'_>,
         span: Range<usize>,
         routine_cues: &Cues,
+        routine_breath: Breath,
     ) -> Option<Step> {
         let name = self.step_name(n, t, &span);
         let place = format!("in step {n} \"{name}\"");
@@ -871,11 +980,20 @@ impl Cx<'_> {
         let release = self.step_release(t, &mut cues);
         let pause = self.duration(t, "pause", true).map_or(0, |d| d.lo);
         let sides = self.sides(t);
-        let body = self.body(n, &name, t, &span)?;
+        let breath = match t.get("breath") {
+            Some(v) => self.breath_value(
+                v,
+                routine_breath,
+                &format!("in the breath of step {n} \"{name}\""),
+            ),
+            None => routine_breath,
+        };
+        let body = self.body(n, &name, t, &span, breath)?;
         Some(Step {
             name,
             at: self.pos(span.start),
             say,
+            breath,
             sides,
             cues,
             release,
@@ -924,7 +1042,14 @@ impl Cx<'_> {
 
     /// What the step does after its words: a flow, a hold, or nothing (a
     /// spoken-only step). Keys that belong to another kind of step are errors.
-    fn body(&mut self, n: usize, name: &str, t: &Table<'_>, span: &Range<usize>) -> Option<Body> {
+    fn body(
+        &mut self,
+        n: usize,
+        name: &str,
+        t: &Table<'_>,
+        span: &Range<usize>,
+        breath: Breath,
+    ) -> Option<Body> {
         if t.contains_key("flow") {
             self.misplaced(
                 t,
@@ -938,7 +1063,7 @@ impl Cx<'_> {
                 |k| format!("`{k}` belongs to holds, but step {n} \"{name}\" is a flow"),
                 "in a flow, put the words in the moves and use `rounds` or `for`",
             );
-            self.flow(n, name, t, span.clone()).map(Body::Flow)
+            self.flow(n, name, t, span.clone(), breath).map(Body::Flow)
         } else if t.contains_key("hold") || t.contains_key("breaths") {
             self.misplaced(
                 t,
@@ -946,11 +1071,24 @@ impl Cx<'_> {
                 |k| format!("`{k}` belongs to flows, but step {n} \"{name}\" is a hold"),
                 "use `repeat` to repeat a hold, or write the step as a `flow`",
             );
-            self.hold(n, name, t).map(Body::Hold)
+            let hold = self.hold(n, name, t)?;
+            if let (Some(v), HoldLength::Time(_), true, true) = (
+                t.get("breath"),
+                hold.length,
+                hold.on_inhale.is_empty(),
+                hold.on_exhale.is_empty(),
+            ) {
+                self.warn(
+                    v.span(),
+                    format!("`breath` in step {n} \"{name}\" has no effect: a timed hold follows no breath"),
+                    "count the hold in `breaths`, or add `on_inhale`/`on_exhale` phrases, or remove `breath`",
+                );
+            }
+            Some(Body::Hold(hold))
         } else {
             self.misplaced(
                 t,
-                &[HOLD_ONLY, FLOW_ONLY, &["sides"]].concat(),
+                &[HOLD_ONLY, FLOW_ONLY, &["sides", "breath"]].concat(),
                 |k| format!("`{k}` in step {n} \"{name}\" has nothing to act on"),
                 "add a `hold`, `breaths` or `flow` to the step, or remove the key",
             );
@@ -1082,7 +1220,14 @@ impl Cx<'_> {
         Some(hold)
     }
 
-    fn flow(&mut self, n: usize, name: &str, t: &Table<'_>, span: Range<usize>) -> Option<Flow> {
+    fn flow(
+        &mut self,
+        n: usize,
+        name: &str,
+        t: &Table<'_>,
+        span: Range<usize>,
+        breath: Breath,
+    ) -> Option<Flow> {
         let v = t.get("flow")?;
         let DeValue::Array(items) = v.get_ref() else {
             self.wrong_type(
@@ -1104,7 +1249,7 @@ impl Cx<'_> {
         }
         let mut moves = Vec::new();
         for item in items {
-            match self.flow_move(item) {
+            match self.flow_move(item, breath) {
                 Some(m) => moves.push(m),
                 None => ok = false,
             }
@@ -1140,7 +1285,7 @@ impl Cx<'_> {
         })
     }
 
-    fn flow_move(&mut self, item: &Value<'_>) -> Option<Move> {
+    fn flow_move(&mut self, item: &Value<'_>, step_breath: Breath) -> Option<Move> {
         let DeValue::Table(m) = item.get_ref() else {
             self.wrong_type(
                 "flow",
@@ -1199,10 +1344,23 @@ impl Cx<'_> {
         };
         let text = self.text(m, key);
         let then = self.text(m, "then");
+        let breath = match m.get("breath") {
+            Some(v) if key == "say" => {
+                self.error(
+                    v.span(),
+                    "a `say` move lasts its own `time`; `breath` does not apply",
+                    "remove `breath`, or write the move as `{ inhale = \"…\", breath = \"4-7-8\" }`",
+                );
+                step_breath
+            }
+            Some(v) => self.breath_value(v, step_breath, "in the breath of a move"),
+            None => step_breath,
+        };
         Some(Move {
             on: on?,
             text: text?,
             then,
+            breath,
         })
     }
 
@@ -1210,13 +1368,8 @@ impl Cx<'_> {
     /// must fit a session; the longest gets a warning if it does not.
     fn check_length(&mut self, root: &Table<'_>, routine: &Routine) {
         use super::Level;
-        let est = |level: Level| -> Millis {
-            routine
-                .steps
-                .iter()
-                .map(|s| step_floor(routine, s, level))
-                .sum()
-        };
+        let est =
+            |level: Level| -> Millis { routine.steps.iter().map(|s| step_floor(s, level)).sum() };
         let title_span = root.get("title").map(|v| v.span()).unwrap_or(0..0);
         let gentle = est(Level::Gentle);
         let deep = est(Level::Deep);
@@ -1245,9 +1398,9 @@ impl Cx<'_> {
 }
 
 /// The time a step takes without any speech: holds, rests, moves.
-fn step_floor(routine: &Routine, step: &Step, level: super::Level) -> Millis {
+fn step_floor(step: &Step, level: super::Level) -> Millis {
     let sides = step.sides.len().max(1) as u64;
-    let breath = routine.breath.inhale + routine.breath.exhale;
+    let breath = step.breath.cycle();
     let body = match &step.body {
         Body::Say => 0,
         Body::Hold(h) => {
@@ -1265,8 +1418,8 @@ fn step_floor(routine: &Routine, step: &Step, level: super::Level) -> Millis {
                     .moves
                     .iter()
                     .map(|m| match m.on {
-                        MoveOn::Inhale => routine.breath.inhale,
-                        MoveOn::Exhale => routine.breath.exhale,
+                        MoveOn::Inhale => m.breath.inhale + m.breath.hold_in,
+                        MoveOn::Exhale => m.breath.exhale + m.breath.hold_out,
                         MoveOn::Time(d) => d.at(level),
                     })
                     .sum();
