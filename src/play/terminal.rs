@@ -6,7 +6,7 @@
 //! single-key controls. Without one (piped, run from a script, no
 //! controlling terminal) it prints one plain line per step and takes no keys.
 //!
-//! What to show at a position is worked out by [`Now::at`], from the
+//! What to show at a position is worked out by `Now::at`, from the
 //! timeline alone, so it is tested without a terminal.
 
 use std::io::{self, IsTerminal, Write};
