@@ -195,6 +195,8 @@ pub enum Role {
     Remaining,
     /// The final 3-2-1.
     Countdown,
+    /// A tick on each second of a move that keeps tempo.
+    Beat,
     /// "Release." at the end of a hold.
     Release,
     /// A breath cue: the word inhale/exhale, or a breath tone.

@@ -2,34 +2,81 @@
 //! phase (stretched to fit its words) or its words plus a time.
 
 use super::words::{display_segments, number_word, phase_word, sides, words};
-use super::{GAP_MS, MOVE_MARGIN_MS, PlanError, Planner};
+use super::{GAP_MS, MOVE_MARGIN_MS, PlanError, Planner, TICK_MS};
 use crate::routine::{
-    Flow, FlowAmount, HoldSound, Move, MoveOn, Segment, Step, Text, format_millis,
+    Count, Flow, FlowAmount, HoldSound, Move, MoveOn, Segment, Step, Text, format_millis,
+    number_words,
 };
 use crate::timeline::{CueKind, Phase, Role};
 
 impl Planner<'_> {
     /// A flow step's body: each side, every round of moves, then its release.
+    /// With `repeat`, the rounds are played in sets, a rest between them.
     pub(super) fn flow_step(&mut self, step: &Step, f: &Flow) -> Result<(), PlanError> {
+        let sets = f.repeats.repeat.at(self.level);
+        // A move that does not fit is told once, not each round.
+        let mut warned = vec![false; f.moves.len()];
         for side in 0..sides(step) {
             self.side(step, side)?;
             let rounds = self.flow_rounds(f)?;
-            // A move that does not fit its breath is told once, not each round.
-            let mut warned = vec![false; f.moves.len()];
-            for round in 1..=rounds {
-                for (mi, m) in f.moves.iter().enumerate() {
-                    let text = text_in_round(m, round);
-                    let count = (f.count && mi == 0).then(|| count_word(round, rounds));
-                    let segments = move_words(step, m.on, text, count);
-                    let words = self.text_len(&segments)?;
-                    if !warned[mi] {
-                        warned[mi] = self.warn_stretched(step, m, text, &segments, words);
-                    }
-                    self.play_move(step, m, &segments, words)?;
+            for set in 1..=sets {
+                if set > 1 {
+                    self.rest(&f.repeats)?;
                 }
+                let default = (set > 1)
+                    .then(|| format!("Set {} of {}.", number_words(set), number_words(sets)));
+                self.announce(step, side, &f.repeats, set, sets, default)?;
+                if let (true, Some(t)) = (set > 1, &f.repeats.again) {
+                    self.say(&t.segments, Role::Round)?;
+                }
+                for round in 1..=rounds {
+                    self.round(step, f, side, round, rounds, &mut warned)?;
+                }
+                self.cursor += self.samples(GAP_MS);
+                self.release(step, "And release.")?;
             }
-            self.cursor += self.samples(GAP_MS);
-            self.release(step, "And release.")?;
+        }
+        Ok(())
+    }
+
+    /// Round `round` of `rounds`: its count, then its moves.
+    fn round(
+        &mut self,
+        step: &Step,
+        f: &Flow,
+        side: usize,
+        round: u32,
+        rounds: u32,
+        warned: &mut [bool],
+    ) -> Result<(), PlanError> {
+        let label = step.sides.get(side).map_or("", String::as_str);
+        let last = round == rounds && rounds > 1;
+        let mut glued = None;
+        match &f.count {
+            Count::Off => {}
+            Count::Words { last: phrase } => {
+                glued = Some(match (last, phrase) {
+                    (true, Some(t)) => t.fill(round, rounds, label),
+                    _ => count_word(round, rounds),
+                });
+            }
+            Count::Template { each, last: phrase } => {
+                let t = match (last, phrase) {
+                    (true, Some(t)) => t,
+                    _ => each,
+                };
+                self.say_words(&t.fill(round, rounds, label), Role::Round)?;
+            }
+        }
+        for (mi, m) in f.moves.iter().enumerate() {
+            let text = text_in_round(m, round);
+            let count = if mi == 0 { glued.take() } else { None };
+            let segments = move_words(step, m.on, text, count);
+            let words = self.text_len(&segments)?;
+            if !warned[mi] {
+                warned[mi] = self.warn_stretched(step, m, text, &segments, words);
+            }
+            self.play_move(step, m, &segments, words, f.tick)?;
         }
         Ok(())
     }
@@ -41,10 +88,11 @@ impl Planner<'_> {
         let pace = m.breath;
         let fit = |ms| (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(ms));
         match m.on {
-            MoveOn::Time(d) => (
-                words + self.samples(GAP_MS) + self.samples(d.at(self.level)),
+            MoveOn::Time { time, tempo: false } => (
+                words + self.samples(GAP_MS) + self.samples(time.at(self.level)),
                 0,
             ),
+            MoveOn::Time { time, tempo: true } => (fit(time.at(self.level)), 0),
             MoveOn::Inhale => (fit(pace.inhale), self.samples(pace.hold_in)),
             MoveOn::Exhale => (fit(pace.exhale), self.samples(pace.hold_out)),
         }
@@ -63,7 +111,8 @@ impl Planner<'_> {
         let (name, ms) = match m.on {
             MoveOn::Inhale => ("inhale", m.breath.inhale),
             MoveOn::Exhale => ("exhale", m.breath.exhale),
-            MoveOn::Time(_) => return false,
+            MoveOn::Time { time, tempo: true } => ("beat", time.at(self.level)),
+            MoveOn::Time { tempo: false, .. } => return false,
         };
         let phase = self.samples(ms);
         let need = words + self.samples(MOVE_MARGIN_MS);
@@ -86,6 +135,7 @@ impl Planner<'_> {
         m: &Move,
         segments: &[Segment],
         words: u64,
+        tick: bool,
     ) -> Result<(), PlanError> {
         let t = self.cursor;
         let on = m.on;
@@ -111,12 +161,25 @@ impl Planner<'_> {
                     self.push(t, slot, kind, Role::Breath, phase_word(phase));
                 }
             }
-            MoveOn::Time(d) => {
-                let ms = d.at(self.level);
+            MoveOn::Time { time, tempo: false } => {
+                let ms = time.at(self.level);
                 let hold_at = t + words + self.samples(GAP_MS);
                 let len = self.samples(ms);
                 let label = format!("hold {}", format_millis(ms));
                 self.push(hold_at, len, CueKind::Silence, Role::Hold, &label);
+            }
+            MoveOn::Time { time, tempo: true } => {
+                let label = format!("hold to {}", format_millis(time.at(self.level)));
+                self.push(
+                    t + words,
+                    slot - words,
+                    CueKind::Silence,
+                    Role::Hold,
+                    &label,
+                );
+                if tick {
+                    self.beat_ticks(t, slot);
+                }
             }
         }
         self.cursor = t + slot + held;
@@ -150,6 +213,23 @@ impl Planner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A tick on every whole second of a move that keeps tempo, from its
+    /// start, each one that ends within the move.
+    fn beat_ticks(&mut self, at: u64, slot: u64) {
+        let (second, len) = (self.samples(1_000), self.samples(TICK_MS));
+        let mut k = 0;
+        while k * second + len <= slot {
+            self.push(
+                at + k * second,
+                len,
+                CueKind::Tick,
+                Role::Beat,
+                &format!("beat {}", k + 1),
+            );
+            k += 1;
+        }
     }
 
     /// How many rounds a flow plays at this level.
@@ -201,7 +281,7 @@ fn move_words(step: &Step, on: MoveOn, text: &Text, count: Option<String>) -> Ve
     let phase = match on {
         MoveOn::Inhale => Some("Inhale"),
         MoveOn::Exhale => Some("Exhale"),
-        MoveOn::Time(_) => None,
+        MoveOn::Time { .. } => None,
     };
     if let (Some(word), true) = (phase, step.cues.breath.spoken()) {
         let starts_with_it = text

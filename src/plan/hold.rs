@@ -16,7 +16,7 @@ use super::{
     COUNTDOWN_MIN_MS, GAP_MS, HALFWAY_CLEARANCE_MS, HALFWAY_MIN_MS, PlanError, Planner, TICK_MS,
 };
 use crate::routine::{
-    Countdown, Hold, HoldLength, HoldSound, Millis, Pos, Segment, Step, format_millis,
+    Countdown, Hold, HoldLength, HoldSound, Millis, Pos, Repeats, Segment, Step, format_millis,
 };
 use crate::timeline::{Cue, CueKind, Phase, Role};
 
@@ -85,12 +85,20 @@ impl Planner<'_> {
     /// A hold step's body: each side, each round with a rest before it, each
     /// hold followed by its release.
     pub(super) fn hold_step(&mut self, step: &Step, h: &Hold) -> Result<(), PlanError> {
-        let rounds = h.repeat.at(self.level);
+        let rounds = h.repeats.repeat.at(self.level);
         for side in 0..sides(step) {
             self.side(step, side)?;
             for round in 1..=rounds {
                 if round > 1 {
-                    self.between_rounds(step, h, round, rounds)?;
+                    self.rest(&h.repeats)?;
+                }
+                let default = (round > 1).then(|| format!("Round {round} of {rounds}."));
+                self.announce(step, side, &h.repeats, round, rounds, default)?;
+                if round > 1 {
+                    match &h.repeats.again {
+                        Some(t) => self.say(&t.segments, Role::Round)?,
+                        None => self.say_words(&sentence(&step.name), Role::Round)?,
+                    }
                 }
                 self.hold(step, h)?;
                 self.release(step, "Release.")?;
@@ -99,24 +107,39 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// The rest before round `round` of `rounds` and the words that start it.
-    fn between_rounds(
-        &mut self,
-        step: &Step,
-        h: &Hold,
-        round: u32,
-        rounds: u32,
-    ) -> Result<(), PlanError> {
-        let rest = h.rest.at(self.level);
-        match &h.rest_say {
+    /// The rest between two rounds or sets: its words, then its silence.
+    pub(super) fn rest(&mut self, r: &Repeats) -> Result<(), PlanError> {
+        let rest = r.rest.at(self.level);
+        match &r.rest_say {
             Some(t) => self.say(&t.segments, Role::Rest)?,
             None => self.say_words(&format!("Rest for {}.", spoken_duration(rest)), Role::Rest)?,
         }
         self.silence(rest, Role::Rest, &format!("rest {}", format_millis(rest)));
-        self.say_words(&format!("Round {round} of {rounds}."), Role::Round)?;
-        match &h.again {
-            Some(t) => self.say(&t.segments, Role::Round),
-            None => self.say_words(&sentence(&step.name), Role::Round),
+        Ok(())
+    }
+
+    /// The phrase that announces round or set `n` of `total` on side
+    /// `side`: `announce_last` on the last, else `announce`, else `default`.
+    pub(super) fn announce(
+        &mut self,
+        step: &Step,
+        side: usize,
+        r: &Repeats,
+        n: u32,
+        total: u32,
+        default: Option<String>,
+    ) -> Result<(), PlanError> {
+        let label = step.sides.get(side).map_or("", String::as_str);
+        let last = (n == total && total > 1)
+            .then_some(r.announce_last.as_ref())
+            .flatten();
+        let words = match last.or(r.announce.as_ref()) {
+            Some(t) => Some(t.fill(n, total, label)),
+            None => default,
+        };
+        match words {
+            Some(w) => self.say_words(&w, Role::Round),
+            None => Ok(()),
         }
     }
 

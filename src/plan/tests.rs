@@ -497,3 +497,191 @@ fn steps_and_moves_override_the_routine_pattern() {
         [(0, 16_000, Inhale), (16_000, 24_000, Exhale)]
     );
 }
+
+const REP: &str = "flow = [{ say = \"Up.\", time = \"2s\" }, { say = \"Hold.\", time = \"1s\" }, { say = \"Down.\", time = \"2s\" }]\n";
+
+#[test]
+fn a_two_one_two_rep_keeps_tempo_to_the_sample() {
+    for (rate, second) in [(8_000u64, 8_000u64), (44_100, 44_100)] {
+        let t = plan_rate(
+            &format!("{BARE}[[step]]\nname = \"Calf raise\"\n{REP}rounds = 3\ntempo = true\n"),
+            rate as u32,
+        );
+        let ups: Vec<u64> = t
+            .cues
+            .iter()
+            .filter(|c| c.text == "Up.")
+            .map(|c| c.start)
+            .collect();
+        assert_eq!(ups.len(), 3);
+        assert_eq!(ups[1] - ups[0], 5 * second, "at {rate} Hz");
+        assert_eq!(ups[2] - ups[1], 5 * second);
+        assert_eq!(find(&t, "Hold.").start, ups[0] + 2 * second);
+        assert_eq!(find(&t, "Down.").start, ups[0] + 3 * second);
+        // The last rep ends 5 s after it starts; then a gap and the release.
+        assert_eq!(
+            find(&t, "And release.").start,
+            ups[2] + 5 * second + 6 * second / 10
+        );
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    }
+}
+
+#[test]
+fn a_tempo_move_whose_words_do_not_fit_is_stretched_with_a_warning() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"R\"\nflow = [{{ say = \"Rise onto the balls of the feet.\", time = \"1s\" }}]\nrounds = 2\ntempo = true\n"
+    ));
+    let words = said("Rise onto the balls of the feet.");
+    let rises: Vec<u64> = t
+        .cues
+        .iter()
+        .filter(|c| c.text.starts_with("Rise"))
+        .map(|c| c.start)
+        .collect();
+    assert_eq!(rises[1] - rises[0], words + 2_400);
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(
+        t.warnings[0].message.contains("longer than the 1.0 s beat"),
+        "{:?}",
+        t.warnings
+    );
+}
+
+#[test]
+fn ticks_mark_every_second_of_a_tempo_move() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Calf raise\"\n{REP}rounds = 1\ntempo = true\ntick = true\n"
+    ));
+    let up = find(&t, "Up.").start;
+    let ticks: Vec<u64> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Beat)
+        .map(|c| c.start - up)
+        .collect();
+    assert_eq!(ticks, [0, 8_000, 16_000, 24_000, 32_000]);
+}
+
+#[test]
+fn sets_rest_between_them_and_announce_themselves() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Calf raise\"\n{REP}rounds = 2\ntempo = true\nrepeat = 3\nrest = \"60s\"\nrest_say = \"Rest. Shake out the legs.\"\nannounce = \"Set {{n}} of {{total}}.\"\nannounce_last = \"Last set.\"\ncount = \"Rep {{n}}.\"\ncount_last = \"Last rep.\"\n"
+    ));
+    let spoken: Vec<&str> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Round || c.role == Role::Rest)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        spoken,
+        [
+            "Set one of three.",
+            "Rep one.",
+            "Last rep.",
+            "Rest. Shake out the legs.",
+            "rest 1m",
+            "Set two of three.",
+            "Rep one.",
+            "Last rep.",
+            "Rest. Shake out the legs.",
+            "rest 1m",
+            "Last set.",
+            "Rep one.",
+            "Last rep.",
+        ]
+    );
+    // Each set: "Set …", then two reps of exactly 5 s, each after its
+    // count; then a gap, "And release.", the rest's words and 60 s of rest.
+    let rest = t.cues.iter().find(|c| c.text == "rest 1m").unwrap();
+    assert_eq!(rest.len, 480_000);
+    let sets: Vec<u64> = t
+        .cues
+        .iter()
+        .filter(|c| c.text.starts_with("Set ") || c.text == "Last set.")
+        .map(|c| c.start)
+        .collect();
+    let set_len = said("Set one of three.")
+        + GAP
+        + said("Rep one.")
+        + said("Last rep.")
+        + 2 * (GAP + 40_000)
+        + GAP
+        + said("And release.")
+        + GAP
+        + said("Rest. Shake out the legs.")
+        + GAP
+        + 480_000;
+    assert_eq!(sets[1] - sets[0], set_len);
+    assert_eq!(
+        t.cues.iter().filter(|c| c.text == "And release.").count(),
+        3
+    );
+}
+
+#[test]
+fn counts_said_with_the_move_keep_their_words() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"S\"\nflow = [{{ say = \"Squeeze.\", time = \"2s\" }}]\nrounds = 3\ncount = true\ncount_last = \"And the last one.\"\n"
+    ));
+    let moves: Vec<&str> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Move)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            "One. Squeeze.",
+            "Two. Squeeze.",
+            "And the last one. Squeeze."
+        ]
+    );
+}
+
+#[test]
+fn sides_may_be_any_labels_with_a_switch_phrase_naming_them() {
+    let side_words = |extra: &str| -> Vec<String> {
+        let t = plan_str(&format!(
+            "{BARE}[[step]]\nname = \"Wrist circles\"\nsides = [\"clockwise\", \"the other way\"]\n{extra}flow = [{{ say = \"Circle.\", time = \"2s\" }}]\nrounds = 1\n"
+        ));
+        t.cues
+            .iter()
+            .filter(|c| c.role == Role::Side)
+            .map(|c| c.text.clone())
+            .collect()
+    };
+    assert_eq!(side_words(""), ["Clockwise first.", "Now the other way."]);
+    assert_eq!(
+        side_words("switch_say = \"Change direction: {side}, side {n} of {total}.\"\n"),
+        [
+            "Clockwise first.",
+            "Change direction: the other way, side two of two."
+        ]
+    );
+}
+
+#[test]
+fn a_repeated_hold_announces_its_rounds_with_templates() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Squat\"\nhold = \"5s\"\nrepeat = 3\nrest = \"5s\"\nannounce = \"Round {{n}}.\"\nannounce_last = \"Final round.\"\n"
+    ));
+    let rounds: Vec<&str> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Round)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        rounds,
+        [
+            "Round one.",
+            "Round two.",
+            "Squat.",
+            "Final round.",
+            "Squat."
+        ]
+    );
+}

@@ -114,10 +114,16 @@ impl Planner<'_> {
             }
             return Ok(());
         }
-        let words = if i == 0 {
-            format!("{} first.", capitalise(side))
-        } else {
-            format!("Switch sides. {}.", capitalise(side))
+        let total = step.sides.len() as u32;
+        let left_right = step.sides.iter().all(|s| {
+            let first = s.split_whitespace().next().unwrap_or("");
+            first.eq_ignore_ascii_case("left") || first.eq_ignore_ascii_case("right")
+        });
+        let words = match (&step.switch_say, i) {
+            (_, 0) => format!("{} first.", capitalise(side)),
+            (Some(t), _) => t.fill(i as u32 + 1, total, side),
+            (None, _) if left_right => format!("Switch sides. {}.", capitalise(side)),
+            (None, _) => format!("Now {}.", trim_stop(side)),
         };
         self.say_words(&words, Role::Side)?;
         if i > 0 && self.routine.transition > 0 {

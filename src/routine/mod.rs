@@ -276,8 +276,12 @@ pub struct Step {
     /// The breath pattern of the step: the routine's `[breath]` with the
     /// step's `breath` applied.
     pub breath: Breath,
-    /// `sides`: each side in order, e.g. `["right arm", "left arm"]` (empty: one side).
+    /// `sides`: each side in order, e.g. `["right arm", "left arm"]` or
+    /// `["clockwise", "the other way"]` (empty: one side).
     pub sides: Vec<String>,
+    /// `switch_say`: spoken as each later side starts, instead of "Switch
+    /// sides. Left side." (`{side}`, `{n}`, `{total}`).
+    pub switch_say: Option<Template>,
     /// The routine's `[cues]` with the step's `cues = { … }` applied.
     pub cues: Cues,
     /// `release`: words spoken when the hold or flow ends, instead of "Release.".
@@ -299,19 +303,116 @@ pub enum Body {
     Flow(Flow),
 }
 
+/// Spoken text with placeholders (`"Set {n} of {total}."`), filled in when
+/// planned; the numbers are spoken as words. Only known placeholders pass
+/// the check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Template {
+    /// The text as written.
+    pub raw: String,
+    /// Where it is written.
+    pub at: Pos,
+}
+
+impl Template {
+    /// The placeholders a template may use.
+    pub const NAMES: &[&str] = &["n", "total", "side"];
+
+    /// The text with `{n}` and `{total}` as words and `{side}` as given,
+    /// its first letter capitalised.
+    pub fn fill(&self, n: u32, total: u32, side: &str) -> String {
+        let out = self
+            .raw
+            .replace("{n}", &number_words(n))
+            .replace("{total}", &number_words(total))
+            .replace("{side}", side);
+        let mut c = out.trim().chars();
+        match c.next() {
+            Some(first) => first.to_uppercase().chain(c).collect(),
+            None => String::new(),
+        }
+    }
+}
+
+/// `n` in words, lower case, as a voice reads it best: "three", "twenty-one".
+pub fn number_words(n: u32) -> String {
+    const ONES: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 10] = [
+        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    match n {
+        0..20 => ONES[n as usize].to_string(),
+        20..100 if n.is_multiple_of(10) => TENS[n as usize / 10].to_string(),
+        20..100 => format!("{}-{}", TENS[n as usize / 10], ONES[n as usize % 10]),
+        100..1000 if n.is_multiple_of(100) => format!("{} hundred", ONES[n as usize / 100]),
+        100..1000 => format!(
+            "{} hundred {}",
+            ONES[n as usize / 100],
+            number_words(n % 100)
+        ),
+        _ => n.to_string(),
+    }
+}
+
+/// Repeats of a hold or a flow (sets), with rests between them.
+#[derive(Clone, Debug)]
+pub struct Repeats {
+    /// `repeat`: rounds of a hold, or sets of a flow (per side).
+    pub repeat: Span<u32>,
+    /// `rest`: rest between them.
+    pub rest: Span<Millis>,
+    /// `rest_say`: spoken as a rest begins, instead of "Rest for 20 seconds.".
+    pub rest_say: Option<Text>,
+    /// `again`: spoken as another round or set begins.
+    pub again: Option<Text>,
+    /// `announce`: spoken before every round or set (`{n}`, `{total}`,
+    /// `{side}`), instead of "Round 2 of 3." before the later ones.
+    pub announce: Option<Template>,
+    /// `announce_last`: spoken before the last round or set instead.
+    pub announce_last: Option<Template>,
+}
+
+impl Default for Repeats {
+    fn default() -> Self {
+        Repeats {
+            repeat: Span::one(1),
+            rest: Span::one(10_000),
+            rest_say: None,
+            again: None,
+            announce: None,
+            announce_last: None,
+        }
+    }
+}
+
 /// A hold.
 #[derive(Clone, Debug)]
 pub struct Hold {
     /// `hold` (time) or `breaths` (counted at the routine's pace).
     pub length: HoldLength,
-    /// `repeat`: rounds of the hold (per side).
-    pub repeat: Span<u32>,
-    /// `rest`: rest between rounds.
-    pub rest: Span<Millis>,
-    /// `rest_say`: spoken as a rest begins, instead of "Rest.".
-    pub rest_say: Option<Text>,
-    /// `again`: spoken as another round begins.
-    pub again: Option<Text>,
+    /// `repeat`, `rest`, `rest_say`, `again`, `announce`, `announce_last`.
+    pub repeats: Repeats,
     /// `on_inhale`: phrases spoken on successive inhales, once each.
     pub on_inhale: Vec<Text>,
     /// `on_exhale`: phrases spoken on successive exhales, once each.
@@ -329,15 +430,41 @@ pub enum HoldLength {
     Breaths(Span<u32>),
 }
 
-/// A sequence of moves repeated for a count or a time.
+/// A sequence of moves repeated for a count or a time, maybe in sets.
 #[derive(Clone, Debug)]
 pub struct Flow {
     /// `flow`: the moves of one round.
     pub moves: Vec<Move>,
-    /// `rounds` or `for`.
+    /// `rounds` or `for`: the rounds of one set.
     pub amount: FlowAmount,
-    /// `count`: speak the round number at the start of each round.
-    pub count: bool,
+    /// `count`: how each round is counted.
+    pub count: Count,
+    /// Sets: `repeat`, `rest`, `rest_say`, `again`, `announce`,
+    /// `announce_last`.
+    pub repeats: Repeats,
+    /// `tick`: a soft tick on every second of a move that keeps tempo.
+    pub tick: bool,
+}
+
+/// How the rounds of a flow are counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// Not at all.
+    Off,
+    /// `count = true`: "One. …", "Two. …", "Last one. …" said with the
+    /// first move (`count_last` replaces "Last one.").
+    Words {
+        /// `count_last`.
+        last: Option<Template>,
+    },
+    /// `count = "Rep {n} of {total}."`: a phrase of its own before the
+    /// round's first move (`count_last` for the last round).
+    Template {
+        /// The phrase.
+        each: Template,
+        /// `count_last`.
+        last: Option<Template>,
+    },
 }
 
 /// How many rounds a flow has.
@@ -371,8 +498,14 @@ pub enum MoveOn {
     Inhale,
     /// `{ exhale = "…" }`: lasts one exhale.
     Exhale,
-    /// `{ say = "…", time = "5s" }`: the words, then this long.
-    Time(Span<Millis>),
+    /// `{ say = "…", time = "5s" }`: the words, then this long; or, with
+    /// `tempo`, this long from when the words start.
+    Time {
+        /// `time`.
+        time: Span<Millis>,
+        /// `tempo`: the time counts from when the words start.
+        tempo: bool,
+    },
 }
 
 /// Reads and checks a routine file. Warnings come back with the routine.
@@ -455,5 +588,25 @@ impl Routine {
         self.steps
             .iter()
             .position(|s| s.name.eq_ignore_ascii_case(which.trim()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_words_and_templates_fill_them_in() {
+        assert_eq!(number_words(3), "three");
+        assert_eq!(number_words(15), "fifteen");
+        assert_eq!(number_words(40), "forty");
+        assert_eq!(number_words(21), "twenty-one");
+        assert_eq!(number_words(100), "one hundred");
+        assert_eq!(number_words(342), "three hundred forty-two");
+        let t = Template {
+            raw: "{side}: set {n} of {total}.".into(),
+            at: Pos::default(),
+        };
+        assert_eq!(t.fill(2, 3, "left leg"), "Left leg: set two of three.");
     }
 }

@@ -12,10 +12,11 @@
 //! * `[cues]` (and a step's `cues = { … }`): see [`CUE_KEYS`]
 //! * `[[step]]`: `name`, `say`, `hold` | `breaths` (a hold) or `flow` (a
 //!   flow), `sides`, `repeat`, `rest`, `rest_say`, `again`, `on_inhale`,
-//!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `release`, `pause`,
-//!   `cues`, `breath`
-//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time`, and `then`,
-//!   `breath`
+//!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `count_last`,
+//!   `tempo`, `tick`, `announce`, `announce_last`, `switch_say`, `release`,
+//!   `pause`, `cues`, `breath`
+//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time` (+ `tempo`),
+//!   and `then`, `breath`
 
 use std::ops::Range;
 use std::path::Path;
@@ -26,8 +27,8 @@ use toml::de::{DeTable, DeValue};
 use super::cue_keys::{CUE_KEYS, CueKey, CueValue};
 use super::quantity::{Millis, QuantityError, Span, format_millis};
 use super::{
-    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, MAX_SESSION, Move, MoveOn,
-    Pos, Report, Routine, Segment, Step, Text, line_col,
+    Body, Breath, Count, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, MAX_SESSION, Move,
+    MoveOn, Pos, Repeats, Report, Routine, Segment, Step, Template, Text, line_col,
 };
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
 
@@ -67,18 +68,25 @@ const STEP_KEYS: &[&str] = &[
     "pause",
     "cues",
     "breath",
+    "announce",
+    "announce_last",
+    "count_last",
+    "tempo",
+    "tick",
+    "switch_say",
 ];
-const HOLD_ONLY: &[&str] = &[
+/// Keys of holds and flows alike: rounds of a hold, sets of a flow.
+const REPEAT_KEYS: &[&str] = &[
     "repeat",
     "rest",
     "rest_say",
     "again",
-    "on_inhale",
-    "on_exhale",
-    "prompts",
+    "announce",
+    "announce_last",
 ];
-const FLOW_ONLY: &[&str] = &["rounds", "for", "count"];
-const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then", "breath"];
+const HOLD_ONLY: &[&str] = &["on_inhale", "on_exhale", "prompts"];
+const FLOW_ONLY: &[&str] = &["rounds", "for", "count", "count_last", "tempo", "tick"];
+const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then", "breath", "tempo"];
 const SOUND_NAMES: &[&str] = &[
     "bell",
     "step-bell",
@@ -980,6 +988,14 @@ impl Cx<'_> {
         let release = self.step_release(t, &mut cues);
         let pause = self.duration(t, "pause", true).map_or(0, |d| d.lo);
         let sides = self.sides(t);
+        let switch_say = self.template(t, "switch_say");
+        if let (true, Some(v)) = (sides.is_empty(), t.get("switch_say")) {
+            self.warn(
+                v.span(),
+                format!("`switch_say` in step {n} \"{name}\" has no effect without `sides`"),
+                "add `sides = [\"…\", \"…\"]`, or remove `switch_say`",
+            );
+        }
         let breath = match t.get("breath") {
             Some(v) => self.breath_value(
                 v,
@@ -994,6 +1010,7 @@ impl Cx<'_> {
             at: self.pos(span.start),
             say,
             breath,
+            switch_say,
             sides,
             cues,
             release,
@@ -1088,7 +1105,13 @@ impl Cx<'_> {
         } else {
             self.misplaced(
                 t,
-                &[HOLD_ONLY, FLOW_ONLY, &["sides", "breath"]].concat(),
+                &[
+                    HOLD_ONLY,
+                    FLOW_ONLY,
+                    REPEAT_KEYS,
+                    &["sides", "breath", "switch_say"],
+                ]
+                .concat(),
                 |k| format!("`{k}` in step {n} \"{name}\" has nothing to act on"),
                 "add a `hold`, `breaths` or `flow` to the step, or remove the key",
             );
@@ -1122,7 +1145,7 @@ impl Cx<'_> {
         let Some(v) = t.get("sides") else {
             return Vec::new();
         };
-        let help = "write `sides = true` for right then left, or name them: `sides = [\"right arm\", \"left arm\"]`";
+        let help = "write `sides = true` for right then left, or name them: `sides = [\"right arm\", \"left arm\"]` or `[\"clockwise\", \"the other way\"]`";
         match v.get_ref() {
             DeValue::Boolean(true) => vec!["right".into(), "left".into()],
             DeValue::Boolean(false) => Vec::new(),
@@ -1133,16 +1156,11 @@ impl Cx<'_> {
                         self.wrong_type("sides", item, "a side in quotes", "[\"right\", \"left\"]");
                         continue;
                     };
-                    let first = s
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_lowercase();
-                    if first != "left" && first != "right" {
+                    if s.trim().is_empty() {
                         self.error(
                             item.span(),
-                            format!("\"{s}\" is not a side"),
-                            format!("each side starts with \"left\" or \"right\"; {help}"),
+                            "a side has no words",
+                            format!("name each side; {help}"),
                         );
                         continue;
                     }
@@ -1195,29 +1213,79 @@ impl Cx<'_> {
             (None, Some(_)) => self.count(t, "breaths").map(HoldLength::Breaths),
             (None, None) => None,
         };
-        let repeat = self.count(t, "repeat");
-        let rest = self.duration(t, "rest", true);
-        if rest.is_some() && repeat.is_none_or(|r| r.hi <= 1) {
-            let s = t.get("rest").map(|v| v.span()).unwrap_or(0..0);
-            self.warn(
-                s,
-                format!(
-                    "`rest` in step {n} \"{name}\" has no effect without `repeat` of 2 or more"
-                ),
-                "add e.g. `repeat = 2`, or remove `rest`; use `pause` for silence after the step",
-            );
-        }
+        let repeats = self.repeats(n, name, t);
         let hold = Hold {
             length: length?,
-            repeat: repeat.unwrap_or(Span::one(1)),
-            rest: rest.unwrap_or(Span::one(10_000)),
-            rest_say: self.text(t, "rest_say"),
-            again: self.text(t, "again"),
+            repeats,
             on_inhale: self.texts(t, "on_inhale"),
             on_exhale: self.texts(t, "on_exhale"),
             prompts: self.texts(t, "prompts"),
         };
         Some(hold)
+    }
+
+    /// `repeat` and what goes with it: rounds of a hold, sets of a flow.
+    fn repeats(&mut self, n: usize, name: &str, t: &Table<'_>) -> Repeats {
+        let repeat = self.count(t, "repeat");
+        let once = repeat.is_none_or(|r| r.hi <= 1);
+        for key in ["rest", "rest_say", "again", "announce_last"] {
+            if let (Some(v), true) = (t.get(key), once) {
+                self.warn(
+                    v.span(),
+                    format!(
+                        "`{key}` in step {n} \"{name}\" has no effect without `repeat` of 2 or more"
+                    ),
+                    "add e.g. `repeat = 2`, or remove it; use `pause` for silence after the step",
+                );
+            }
+        }
+        let d = Repeats::default();
+        Repeats {
+            repeat: repeat.unwrap_or(d.repeat),
+            rest: self.duration(t, "rest", true).unwrap_or(d.rest),
+            rest_say: self.text(t, "rest_say"),
+            again: self.text(t, "again"),
+            announce: self.template(t, "announce"),
+            announce_last: self.template(t, "announce_last"),
+        }
+    }
+
+    /// Spoken text with `{placeholders}`; an unknown one is an error at it.
+    fn template(&mut self, t: &Table<'_>, key: &str) -> Option<Template> {
+        let v = t.get(key)?;
+        let text = self.text_value(key, v)?;
+        let span = v.span();
+        let mut ok = true;
+        let mut rest = text.raw.as_str();
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                let at = self.locate(&span, &rest[open..]);
+                self.error(
+                    at,
+                    format!("a `{{` in `{key}` opens a placeholder but is never closed"),
+                    format!("write a placeholder as {}", placeholders()),
+                );
+                return None;
+            };
+            let inner = &after[..close];
+            if !Template::NAMES.contains(&inner) {
+                let at = self.locate(&span, &rest[open..open + close + 2]);
+                let hint = suggest(inner, Template::NAMES)
+                    .map_or(String::new(), |s| format!("did you mean `{{{s}}}`? "));
+                self.error(
+                    at,
+                    format!("`{{{inner}}}` in `{key}` is not a placeholder"),
+                    format!("{hint}the placeholders are {}", placeholders()),
+                );
+                ok = false;
+            }
+            rest = &after[close + 1..];
+        }
+        ok.then_some(Template {
+            raw: text.raw,
+            at: text.at,
+        })
     }
 
     fn flow(
@@ -1247,9 +1315,10 @@ impl Cx<'_> {
             );
             ok = false;
         }
+        let tempo = self.bool(t, "tempo").unwrap_or(false);
         let mut moves = Vec::new();
         for item in items {
-            match self.flow_move(item, breath) {
+            match self.flow_move(item, breath, tempo) {
                 Some(m) => moves.push(m),
                 None => ok = false,
             }
@@ -1274,7 +1343,19 @@ impl Cx<'_> {
                 None
             }
         };
-        let count = self.bool(t, "count").unwrap_or(false);
+        let count = self.count_key(n, name, t);
+        let repeats = self.repeats(n, name, t);
+        let tick = self.bool(t, "tick").unwrap_or(false);
+        let keeps_tempo = moves
+            .iter()
+            .any(|m| matches!(m.on, MoveOn::Time { tempo: true, .. }));
+        if let (true, false, Some(v)) = (tick, keeps_tempo, t.get("tick")) {
+            self.warn(
+                v.span(),
+                format!("`tick` in step {n} \"{name}\" has no effect: no move keeps tempo"),
+                "add `tempo = true` to the step (or to its `say` moves), or remove `tick`",
+            );
+        }
         if !ok {
             return None;
         }
@@ -1282,10 +1363,46 @@ impl Cx<'_> {
             moves,
             amount: amount?,
             count,
+            repeats,
+            tick,
         })
     }
 
-    fn flow_move(&mut self, item: &Value<'_>, step_breath: Breath) -> Option<Move> {
+    /// `count` (true, or a template) and `count_last`.
+    fn count_key(&mut self, n: usize, name: &str, t: &Table<'_>) -> Count {
+        let last = self.template(t, "count_last");
+        let count = match t.get("count").map(|v| v.get_ref()) {
+            Some(DeValue::String(text)) if !text.contains("{n}") => {
+                let v = &t["count"];
+                self.wrong_type(
+                    "count",
+                    v,
+                    "true or false, or a phrase with {n}",
+                    "true` or `count = \"Rep {n}.\"",
+                );
+                Count::Off
+            }
+            Some(DeValue::String(_)) => match self.template(t, "count") {
+                Some(each) => Count::Template { each, last },
+                None => Count::Off,
+            },
+            Some(_) => match self.bool(t, "count") {
+                Some(true) => Count::Words { last },
+                _ => Count::Off,
+            },
+            None => Count::Off,
+        };
+        if let (Count::Off, Some(v)) = (&count, t.get("count_last")) {
+            self.warn(
+                v.span(),
+                format!("`count_last` in step {n} \"{name}\" has no effect without `count`"),
+                "add `count = true` or a phrase like `count = \"Rep {n}.\"`, or remove `count_last`",
+            );
+        }
+        count
+    }
+
+    fn flow_move(&mut self, item: &Value<'_>, step_breath: Breath, tempo: bool) -> Option<Move> {
         let DeValue::Table(m) = item.get_ref() else {
             self.wrong_type(
                 "flow",
@@ -1314,7 +1431,11 @@ impl Cx<'_> {
                     "inhale" => Some(MoveOn::Inhale),
                     "exhale" => Some(MoveOn::Exhale),
                     _ => match m.get("time") {
-                        Some(_) => self.duration(m, "time", true).map(MoveOn::Time),
+                        Some(_) => {
+                            let tempo = self.bool(m, "tempo").unwrap_or(tempo);
+                            self.duration(m, "time", true)
+                                .map(|time| MoveOn::Time { time, tempo })
+                        }
                         None => {
                             self.error(item.span(), "a `say` move needs a `time`", "write e.g. `{ say = \"Squeeze.\", time = \"5s\" }`, or use `inhale`/`exhale` to move with the breath");
                             None
@@ -1324,6 +1445,9 @@ impl Cx<'_> {
                 if *one != "say" && m.contains_key("time") {
                     let s = m.get("time").map(|v| v.span()).unwrap_or(item.span());
                     self.error(s, format!("an `{one}` move lasts one {one} at the routine's pace; `time` does not apply"), "remove `time`, or write the move as `{ say = \"…\", time = \"5s\" }`");
+                }
+                if let (true, Some(v)) = (*one != "say", m.get("tempo")) {
+                    self.error(v.span(), format!("an `{one}` move follows the breath; `tempo` applies to `say` moves with a `time`"), "remove `tempo`, or set the breath's pace with `breath = \"4-6\"`");
                 }
                 (*one, on)
             }
@@ -1408,24 +1532,28 @@ fn step_floor(step: &Step, level: super::Level) -> Millis {
                 HoldLength::Time(d) => d.at(level),
                 HoldLength::Breaths(b) => u64::from(b.at(level)) * breath,
             };
-            let rounds = u64::from(h.repeat.at(level));
-            rounds * one + (rounds - 1) * h.rest.at(level)
+            let rounds = u64::from(h.repeats.repeat.at(level));
+            rounds * one + (rounds - 1) * h.repeats.rest.at(level)
         }
-        Body::Flow(f) => match f.amount {
-            FlowAmount::For(d) => d.at(level),
-            FlowAmount::Rounds(r) => {
-                let round: Millis = f
-                    .moves
-                    .iter()
-                    .map(|m| match m.on {
-                        MoveOn::Inhale => m.breath.inhale + m.breath.hold_in,
-                        MoveOn::Exhale => m.breath.exhale + m.breath.hold_out,
-                        MoveOn::Time(d) => d.at(level),
-                    })
-                    .sum();
-                u64::from(r.at(level)) * round
-            }
-        },
+        Body::Flow(f) => {
+            let set = match f.amount {
+                FlowAmount::For(d) => d.at(level),
+                FlowAmount::Rounds(r) => {
+                    let round: Millis = f
+                        .moves
+                        .iter()
+                        .map(|m| match m.on {
+                            MoveOn::Inhale => m.breath.inhale + m.breath.hold_in,
+                            MoveOn::Exhale => m.breath.exhale + m.breath.hold_out,
+                            MoveOn::Time { time, .. } => time.at(level),
+                        })
+                        .sum();
+                    u64::from(r.at(level)) * round
+                }
+            };
+            let sets = u64::from(f.repeats.repeat.at(level));
+            sets * set + (sets - 1) * f.repeats.rest.at(level)
+        }
     };
     sides * body + step.pause
 }
@@ -1447,6 +1575,16 @@ pub(super) fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map(|(_, o)| o)
         })
+}
+
+/// The placeholders of a template, for messages: "{n}, {total} or {side}".
+fn placeholders() -> String {
+    let names: Vec<String> = Template::NAMES.iter().map(|n| format!("{{{n}}}")).collect();
+    format!(
+        "{} or {}",
+        names[..names.len() - 1].join(", "),
+        names[names.len() - 1]
+    )
 }
 
 fn article(type_str: &str) -> String {
