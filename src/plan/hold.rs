@@ -343,38 +343,39 @@ impl Planner<'_> {
         clock: &Clock,
         wanted: Vec<Candidate>,
     ) -> Result<Vec<(u64, u64)>, PlanError> {
-        let mut placed: Vec<(u64, u64)> = Vec::new();
+        // Each span placed, with the words placed there.
+        let mut placed: Vec<(u64, u64, String)> = Vec::new();
         let gap = self.samples(GAP_MS) / 2;
         for c in wanted {
             let need = self.text_len(&c.segments)?;
             let span = (c.at, c.at + need);
             let clash = placed
                 .iter()
-                .find(|&&(a, b)| span.0 < b + gap && a < span.1 + gap)
-                .copied();
+                .find(|&&(a, b, _)| span.0 < b + gap && a < span.1 + gap);
             if span.1 <= clock.end && clash.is_none() {
                 self.place_text(c.at, &c.segments, c.role)?;
-                placed.push(span);
+                placed.push((span.0, span.1, display_segments(&c.segments)));
             } else if !c.quiet {
+                let clash = clash.cloned();
                 self.left_out(step, clock, &c, need, clash);
             }
         }
-        Ok(placed)
+        Ok(placed.into_iter().map(|(a, b, _)| (a, b)).collect())
     }
 
     /// Warns that `c`, `need` samples long, is left out of the hold because
-    /// it clashes with the placed span `clash` or else runs past the end.
+    /// it clashes with the words placed at `clash` or else runs past the end.
     fn left_out(
         &mut self,
         step: &Step,
         clock: &Clock,
         c: &Candidate,
         need: u64,
-        clash: Option<(u64, u64)>,
+        clash: Option<(u64, u64, String)>,
     ) {
         let why = match clash {
-            Some((a, b)) => format!(
-                "it would overlap the cue at {}–{} of the hold",
+            Some((a, b, words)) => format!(
+                "it would overlap {words:?} at {}–{} of the hold",
                 self.secs(a - clock.start),
                 self.secs(b - clock.start)
             ),

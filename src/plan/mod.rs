@@ -50,7 +50,9 @@ mod words;
 
 use std::collections::HashMap;
 
-use crate::routine::{Bells, Body, Level, MAX_SESSION, Millis, Pos, Routine, Step, format_millis};
+use crate::routine::{
+    Bells, Body, Level, MAX_SESSION, Millis, NameCue, Pos, Routine, Step, format_millis,
+};
 use crate::timeline::{Bell, Cue, CueKind, Lane, RATES, Role, StepSpan, Timeline, Warning};
 use crate::voice::{Voice, VoiceError};
 use words::{sentence, trim_stop};
@@ -144,6 +146,7 @@ pub fn plan(
         cues: Vec::new(),
         warnings: Vec::new(),
         lengths: HashMap::new(),
+        announced: false,
     };
     let bells = routine.cues.bells != Bells::Off;
     if bells {
@@ -183,6 +186,14 @@ pub fn plan(
     }
     let mut cues = p.cues;
     cues.sort_by_key(|c| (c.start, c.lane()));
+    // A hold repeated, or done on each side, would say the same thing each
+    // time: once is enough.
+    let mut warnings: Vec<Warning> = Vec::new();
+    for w in p.warnings {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
     Ok(Timeline {
         title: routine.title.clone(),
         rate: options.rate,
@@ -191,7 +202,7 @@ pub fn plan(
         voice: voice.identity(),
         steps: spans,
         cues,
-        warnings: p.warnings,
+        warnings,
     })
 }
 
@@ -234,6 +245,8 @@ struct Planner<'a> {
     warnings: Vec<Warning>,
     /// Speech lengths at the output rate, by text, asked of the voice once.
     lengths: HashMap<String, u64>,
+    /// Whether "Next: …" has just named the step about to start.
+    announced: bool,
 }
 
 impl Planner<'_> {
@@ -310,7 +323,13 @@ impl Planner<'_> {
             self.cursor += self.samples(STEP_BELL_LEAD_MS);
         }
         let spoken_only = matches!(step.body, Body::Say);
-        if cues.name && !spoken_only {
+        let announced = std::mem::take(&mut self.announced);
+        let name = match cues.name {
+            NameCue::Always => true,
+            NameCue::Unannounced => !announced,
+            NameCue::Off => false,
+        };
+        if name && !spoken_only {
             self.say_words(&sentence(&step.name), Role::Name)?;
         }
         if let Some(say) = &step.say {
@@ -340,6 +359,7 @@ impl Planner<'_> {
         if let Some(next) = next {
             if cues.next && !matches!(next.body, Body::Say) {
                 self.say_words(&format!("Next: {}.", trim_stop(&next.name)), Role::Next)?;
+                self.announced = true;
             }
             let t = self.routine.transition;
             if t > 0 {

@@ -685,3 +685,39 @@ fn a_repeated_hold_announces_its_rounds_with_templates() {
         ]
     );
 }
+
+#[test]
+fn a_dropped_cue_names_the_cue_it_collided_with_once() {
+    // "Halfway." (at 10 s) would overlap the prompt at 10 s in each of the
+    // three rounds on both sides: one warning.
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Plank\"\nhold = \"20s\"\nrepeat = 3\nsides = true\nprompts = [\"Keep breathing.\"]\ncues = {{ remaining = false }}\n"
+    ));
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    let w = &t.warnings[0].message;
+    assert!(
+        w.contains("\"Keep breathing.\" (1.0 s) at 10.0 s into the hold is left out: it would overlap \"Halfway.\" at 10.0 s–10.5 s of the hold"),
+        "{w}"
+    );
+    assert_eq!(t.warnings[0].line, 9);
+}
+
+#[test]
+fn a_step_just_named_by_next_does_not_say_its_name_again() {
+    let names = |cues: &str| -> Vec<String> {
+        let t = plan_str(&format!(
+            "title = \"T\"\n[cues]\nbells = \"off\"\n{cues}[[step]]\nname = \"Squat\"\nhold = \"5s\"\n[[step]]\nname = \"Bridge\"\nhold = \"5s\"\n"
+        ));
+        t.cues
+            .iter()
+            .filter(|c| c.role == Role::Name || c.role == Role::Next)
+            .map(|c| c.text.clone())
+            .collect()
+    };
+    assert_eq!(names(""), ["Squat.", "Next: Bridge."]);
+    assert_eq!(
+        names("name = \"always\"\n"),
+        ["Squat.", "Next: Bridge.", "Bridge."]
+    );
+    assert_eq!(names("next = false\n"), ["Squat.", "Bridge."]);
+}

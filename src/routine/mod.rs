@@ -176,6 +176,19 @@ pub enum Countdown {
     Off,
 }
 
+/// When a step's name is spoken as it starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameCue {
+    /// Unless "Next: …" has just named the step (`true`).
+    #[default]
+    Unannounced,
+    /// Always, even right after "Next: …".
+    Always,
+    /// Never (`false`).
+    Off,
+}
+
 /// What sounds while the breath is held in a breath pattern.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,7 +218,7 @@ pub enum Bells {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Cues {
     /// `name`: speak the step's name as it starts.
-    pub name: bool,
+    pub name: NameCue,
     /// `next`: say what comes next at the end of a step.
     pub next: bool,
     /// `halfway`: "Halfway." in holds of 20 s or more.
@@ -229,7 +242,7 @@ pub struct Cues {
 impl Default for Cues {
     fn default() -> Self {
         Cues {
-            name: true,
+            name: NameCue::Unannounced,
             next: true,
             halfway: true,
             remaining: vec![10_000],

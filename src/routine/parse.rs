@@ -75,6 +75,58 @@ const STEP_KEYS: &[&str] = &[
     "tick",
     "switch_say",
 ];
+/// Keys people write on a step that the format spells otherwise or puts
+/// elsewhere, and what to write.
+const STEP_ELSEWHERE: &[(&str, &str)] = &[
+    (
+        "sets",
+        "sets are written `repeat = 3` (with `rest` between them), on a hold or a flow",
+    ),
+    (
+        "set",
+        "sets are written `repeat = 3` (with `rest` between them), on a hold or a flow",
+    ),
+    (
+        "reps",
+        "the reps of a flow are its rounds: write `rounds = 12`",
+    ),
+    (
+        "rep",
+        "the reps of a flow are its rounds: write `rounds = 12`",
+    ),
+    (
+        "duration",
+        "a hold's length is `hold = \"30s\"`; a flow's is `for = \"3 min\"`",
+    ),
+    (
+        "time",
+        "a hold's length is `hold = \"30s\"`; `time` belongs to a `say` move of a flow",
+    ),
+    (
+        "side",
+        "write `sides = true` for right then left, or `sides = [\"…\", \"…\"]`",
+    ),
+    (
+        "inhale",
+        "a step's breath is `breath = { inhale = \"4s\" }` (or `breath = \"4-6\"`); a move on the inhale goes in `flow = [{ inhale = \"…\" }]`",
+    ),
+    (
+        "exhale",
+        "a step's breath is `breath = { exhale = \"6s\" }` (or `breath = \"4-6\"`); a move on the exhale goes in `flow = [{ exhale = \"…\" }]`",
+    ),
+    (
+        "hold_in",
+        "a held breath is part of the pattern: `breath = { hold_in = \"4s\" }` or `breath = \"4-4-4-4\"`",
+    ),
+    (
+        "hold_out",
+        "a held breath is part of the pattern: `breath = { hold_out = \"4s\" }` or `breath = \"4-4-4-4\"`",
+    ),
+    (
+        "pattern",
+        "a breath pattern is written `breath = \"4-7-8\"`",
+    ),
+];
 /// Keys of holds and flows alike: rounds of a hold, sets of a flow.
 const REPEAT_KEYS: &[&str] = &[
     "repeat",
@@ -194,9 +246,25 @@ impl Cx<'_> {
 
     /// Reports every key of `table` not in `allowed`, suggesting the nearest.
     fn keys(&mut self, table: &Table<'_>, allowed: &[&str], place: &str) {
+        self.keys_or(table, allowed, place, &[]);
+    }
+
+    /// [`Self::keys`], with `elsewhere`: keys people write that this
+    /// format spells otherwise or puts elsewhere, with what to write.
+    fn keys_or(
+        &mut self,
+        table: &Table<'_>,
+        allowed: &[&str],
+        place: &str,
+        elsewhere: &[(&str, &str)],
+    ) {
         for (key, v) in table.iter() {
             let k: &str = key.get_ref();
             if allowed.contains(&k) {
+                continue;
+            }
+            if let Some((_, fix)) = elsewhere.iter().find(|(e, _)| e.eq_ignore_ascii_case(k)) {
+                self.error(key.span(), format!("unknown key `{k}` {place}"), *fix);
                 continue;
             }
             // `breath` takes a pattern: a misspelt key whose value is words
@@ -973,7 +1041,7 @@ impl Cx<'_> {
     ) -> Option<Step> {
         let name = self.step_name(n, t, &span);
         let place = format!("in step {n} \"{name}\"");
-        self.keys(t, STEP_KEYS, &place);
+        self.keys_or(t, STEP_KEYS, &place, STEP_ELSEWHERE);
         let say = self.text(t, "say");
         let mut cues = routine_cues.clone();
         if let Some(ct) = t.get("cues") {
@@ -1127,16 +1195,16 @@ impl Cx<'_> {
         }
     }
 
-    /// Reports the first of `keys` that `t` has, at its value, with the
+    /// Reports every one of `keys` that `t` has, at its value, with the
     /// message `what(key)`.
     fn misplaced(
         &mut self,
         t: &Table<'_>,
         keys: &[&str],
-        what: impl FnOnce(&str) -> String,
+        what: impl Fn(&str) -> String,
         help: &str,
     ) {
-        if let Some((k, v)) = keys.iter().find_map(|&k| Some((k, t.get(k)?))) {
+        for (k, v) in keys.iter().filter_map(|&k| Some((k, t.get(k)?))) {
             self.error(v.span(), what(k), help);
         }
     }
