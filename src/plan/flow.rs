@@ -1,7 +1,7 @@
 //! Flows: moves played in order, round after round, each lasting a breath
 //! phase (stretched to fit its words) or its words plus a time.
 
-use super::words::{display_segments, number_word, phase_word, sides, words};
+use super::words::{display_segments, is_held, number_word, phase_word, sides, words};
 use super::{GAP_MS, MOVE_MARGIN_MS, PlanError, Planner, TICK_MS};
 use crate::routine::{
     Count, Flow, FlowAmount, HoldSound, Move, MoveOn, Segment, Step, Text, format_millis,
@@ -93,6 +93,13 @@ impl Planner<'_> {
                 0,
             ),
             MoveOn::Time { time, tempo: true } => (fit(time.at(self.level)), 0),
+            MoveOn::Breaths { n, .. } => {
+                let cycle: u64 = self.pattern(pace).iter().map(|p| p.1).sum();
+                (
+                    words + self.samples(GAP_MS) + u64::from(n.at(self.level)) * cycle,
+                    0,
+                )
+            }
             MoveOn::Inhale => (fit(pace.inhale), self.samples(pace.hold_in)),
             MoveOn::Exhale => (fit(pace.exhale), self.samples(pace.hold_out)),
         }
@@ -112,7 +119,7 @@ impl Planner<'_> {
             MoveOn::Inhale => ("inhale", m.breath.inhale),
             MoveOn::Exhale => ("exhale", m.breath.exhale),
             MoveOn::Time { time, tempo: true } => ("beat", time.at(self.level)),
-            MoveOn::Time { tempo: false, .. } => return false,
+            MoveOn::Time { tempo: false, .. } | MoveOn::Breaths { .. } => return false,
         };
         let phase = self.samples(ms);
         let need = words + self.samples(MOVE_MARGIN_MS);
@@ -168,6 +175,10 @@ impl Planner<'_> {
                 let label = format!("hold {}", format_millis(ms));
                 self.push(hold_at, len, CueKind::Silence, Role::Hold, &label);
             }
+            MoveOn::Breaths { n, count } => {
+                let start = t + words + self.samples(GAP_MS);
+                self.held_breaths(step, m, start, n.at(self.level), count)?;
+            }
             MoveOn::Time { time, tempo: true } => {
                 let label = format!("hold to {}", format_millis(time.at(self.level)));
                 self.push(
@@ -210,6 +221,48 @@ impl Planner<'_> {
             let hold = words("Hold.");
             if self.text_len(&hold)? <= len {
                 self.place_text(at, &hold, Role::Breath)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The `n` breaths of a move held for breaths, from `at`: a breath cue
+    /// on each phase of its pattern (a held breath's per `hold_sound`), and
+    /// on each inhale its number ("Two.") when counted, or the breath words
+    /// when they are spoken, if it fits in the inhale.
+    fn held_breaths(
+        &mut self,
+        step: &Step,
+        m: &Move,
+        at: u64,
+        n: u32,
+        count: bool,
+    ) -> Result<(), PlanError> {
+        let pattern = self.pattern(m.breath);
+        let mut t = at;
+        for breath in 1..=n {
+            for &(phase, len) in &pattern {
+                let still = step.cues.hold_sound == HoldSound::Tone;
+                if step.cues.breath.tone() && (!is_held(phase) || still) {
+                    let kind = CueKind::Breath { phase };
+                    self.push(t, len, kind, Role::Breath, phase_word(phase));
+                }
+                let said = match (phase, count) {
+                    (Phase::Inhale, true) => {
+                        Some((format!("{}.", number_word(breath)), Role::Move))
+                    }
+                    _ if step.cues.breath.spoken() => {
+                        Some((format!("{}.", phase_word(phase)), Role::Breath))
+                    }
+                    _ => None,
+                };
+                if let Some((text, role)) = said {
+                    let w = words(text);
+                    if self.text_len(&w)? <= len {
+                        self.place_text(t, &w, role)?;
+                    }
+                }
+                t += len;
             }
         }
         Ok(())
@@ -281,7 +334,7 @@ fn move_words(step: &Step, on: MoveOn, text: &Text, count: Option<String>) -> Ve
     let phase = match on {
         MoveOn::Inhale => Some("Inhale"),
         MoveOn::Exhale => Some("Exhale"),
-        MoveOn::Time { .. } => None,
+        MoveOn::Time { .. } | MoveOn::Breaths { .. } => None,
     };
     if let (Some(word), true) = (phase, step.cues.breath.spoken()) {
         let starts_with_it = text

@@ -721,3 +721,31 @@ fn a_step_just_named_by_next_does_not_say_its_name_again() {
     );
     assert_eq!(names("next = false\n"), ["Squat.", "Bridge."]);
 }
+
+#[test]
+fn a_move_held_for_breaths_breathes_and_counts_them() {
+    use Phase::{Exhale, Inhale};
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"3s\"\n[[step]]\nname = \"Sun\"\nflow = [{{ say = \"Stay in downward dog.\", breaths = 3, count_breaths = true }}, {{ exhale = \"Step forward.\" }}]\nrounds = 1\n"
+    ));
+    let dog = find(&t, "Stay in downward dog.").start;
+    let b0 = dog + said("Stay in downward dog.") + GAP;
+    let breaths: Vec<(u64, u64, Phase)> = tones_from(&t, b0).into_iter().take(6).collect();
+    assert_eq!(
+        breaths,
+        [
+            (0, 16_000, Inhale),
+            (16_000, 24_000, Exhale),
+            (40_000, 16_000, Inhale),
+            (56_000, 24_000, Exhale),
+            (80_000, 16_000, Inhale),
+            (96_000, 24_000, Exhale),
+        ]
+    );
+    let counts: Vec<(u64, &str)> = ["One.", "Two.", "Three."]
+        .iter()
+        .map(|w| (find(&t, w).start - b0, *w))
+        .collect();
+    assert_eq!(counts, [(0, "One."), (40_000, "Two."), (80_000, "Three.")]);
+    assert_eq!(find(&t, "Step forward.").start, b0 + 120_000);
+}

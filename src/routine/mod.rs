@@ -519,6 +519,14 @@ pub enum MoveOn {
         /// `tempo`: the time counts from when the words start.
         tempo: bool,
     },
+    /// `{ say = "…", breaths = 5 }`: the words, then this many breaths of
+    /// the move's pattern, with breath cues.
+    Breaths {
+        /// `breaths`.
+        n: Span<u32>,
+        /// `count_breaths`: say each breath's number as it starts.
+        count: bool,
+    },
 }
 
 /// Reads and checks a routine file. Warnings come back with the routine.

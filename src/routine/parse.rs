@@ -15,8 +15,8 @@
 //!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `count_last`,
 //!   `tempo`, `tick`, `announce`, `announce_last`, `switch_say`, `release`,
 //!   `pause`, `cues`, `breath`
-//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time` (+ `tempo`),
-//!   and `then`, `breath`
+//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time` (+ `tempo`)
+//!   | `say` + `breaths` (+ `count_breaths`), and `then`, `breath`
 
 use std::ops::Range;
 use std::path::Path;
@@ -138,7 +138,17 @@ const REPEAT_KEYS: &[&str] = &[
 ];
 const HOLD_ONLY: &[&str] = &["on_inhale", "on_exhale", "prompts"];
 const FLOW_ONLY: &[&str] = &["rounds", "for", "count", "count_last", "tempo", "tick"];
-const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then", "breath", "tempo"];
+const MOVE_KEYS: &[&str] = &[
+    "inhale",
+    "exhale",
+    "say",
+    "time",
+    "then",
+    "breath",
+    "tempo",
+    "breaths",
+    "count_breaths",
+];
 const SOUND_NAMES: &[&str] = &[
     "bell",
     "step-bell",
@@ -1498,21 +1508,42 @@ impl Cx<'_> {
                 let on = match *one {
                     "inhale" => Some(MoveOn::Inhale),
                     "exhale" => Some(MoveOn::Exhale),
-                    _ => match m.get("time") {
-                        Some(_) => {
-                            let tempo = self.bool(m, "tempo").unwrap_or(tempo);
-                            self.duration(m, "time", true)
-                                .map(|time| MoveOn::Time { time, tempo })
+                    _ => {
+                        match (m.get("time"), m.get("breaths")) {
+                            (Some(_), Some(b)) => {
+                                self.error(b.span(), "a `say` move lasts a `time` or a number of `breaths`, not both", "remove one: `time = \"5s\"` or `breaths = 5`");
+                                None
+                            }
+                            (None, Some(_)) => {
+                                let count = self.bool(m, "count_breaths").unwrap_or(false);
+                                self.count(m, "breaths")
+                                    .map(|n| MoveOn::Breaths { n, count })
+                            }
+                            (Some(_), None) => {
+                                let tempo = self.bool(m, "tempo").unwrap_or(tempo);
+                                self.duration(m, "time", true)
+                                    .map(|time| MoveOn::Time { time, tempo })
+                            }
+                            (None, None) => {
+                                self.error(item.span(), "a `say` move needs a `time` or a number of `breaths`", "write e.g. `{ say = \"Squeeze.\", time = \"5s\" }` or `{ say = \"Stay in downward dog.\", breaths = 5 }`, or use `inhale`/`exhale` to move with the breath");
+                                None
+                            }
                         }
-                        None => {
-                            self.error(item.span(), "a `say` move needs a `time`", "write e.g. `{ say = \"Squeeze.\", time = \"5s\" }`, or use `inhale`/`exhale` to move with the breath");
-                            None
-                        }
-                    },
+                    }
                 };
                 if *one != "say" && m.contains_key("time") {
                     let s = m.get("time").map(|v| v.span()).unwrap_or(item.span());
                     self.error(s, format!("an `{one}` move lasts one {one} at the routine's pace; `time` does not apply"), "remove `time`, or write the move as `{ say = \"…\", time = \"5s\" }`");
+                }
+                for key in ["breaths", "count_breaths"] {
+                    if let (true, Some(v)) = (*one != "say", m.get(key)) {
+                        self.error(v.span(), format!("an `{one}` move lasts one {one}; `{key}` belongs to a `say` move held for some breaths"), "write the move as `{ say = \"Stay here.\", breaths = 5 }`");
+                    }
+                }
+                if let (true, Some(v)) =
+                    (*one == "say" && m.contains_key("breaths"), m.get("tempo"))
+                {
+                    self.error(v.span(), "a move held for `breaths` follows the breath; `tempo` applies to moves with a `time`", "remove `tempo`");
                 }
                 if let (true, Some(v)) = (*one != "say", m.get("tempo")) {
                     self.error(v.span(), format!("an `{one}` move follows the breath; `tempo` applies to `say` moves with a `time`"), "remove `tempo`, or set the breath's pace with `breath = \"4-6\"`");
@@ -1537,7 +1568,7 @@ impl Cx<'_> {
         let text = self.text(m, key);
         let then = self.text(m, "then");
         let breath = match m.get("breath") {
-            Some(v) if key == "say" => {
+            Some(v) if key == "say" && !m.contains_key("breaths") => {
                 self.error(
                     v.span(),
                     "a `say` move lasts its own `time`; `breath` does not apply",
@@ -1614,6 +1645,7 @@ fn step_floor(step: &Step, level: super::Level) -> Millis {
                             MoveOn::Inhale => m.breath.inhale + m.breath.hold_in,
                             MoveOn::Exhale => m.breath.exhale + m.breath.hold_out,
                             MoveOn::Time { time, .. } => time.at(level),
+                            MoveOn::Breaths { n, .. } => u64::from(n.at(level)) * m.breath.cycle(),
                         })
                         .sum();
                     u64::from(r.at(level)) * round
