@@ -38,6 +38,22 @@ fn check_clean_routines_exits_zero() {
 }
 
 #[test]
+fn the_example_routines_check_with_no_warning() {
+    let (code, out, err) = output(vinyasa().args([
+        "check",
+        "routines/breathwork.toml",
+        "routines/calf-strength.toml",
+        "routines/sun-salutation.toml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "", "the planner or the check warned");
+    assert_eq!(
+        out,
+        "routines/breathwork.toml: ok (4 steps)\nroutines/calf-strength.toml: ok (3 steps)\nroutines/sun-salutation.toml: ok (3 steps)\n"
+    );
+}
+
+#[test]
 fn check_shows_the_planners_warnings_with_their_lines_once() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plank.toml");
