@@ -113,7 +113,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `vinyasa check`: every problem of every file, and one line per file.
+/// `vinyasa check`: every problem of every file, the planner's warnings
+/// (a plan at the standard level with the routine's voice, without the
+/// cache), and one line per file.
 fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let cancel = on_signal()?;
     let mut failed = 0;
@@ -125,16 +127,26 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
         match vinyasa::session::check(path) {
             Ok((routine, report)) => {
                 print_report(&report);
-                let note = match report.warnings().count() {
+                let steps = routine.steps.len();
+                let mut session = Session::new(routine, report);
+                session.options_mut().cache = None;
+                let planned = match session.plan() {
+                    Ok(planned) => {
+                        print_warnings(&session, planned.timeline());
+                        planned.timeline().warnings.len()
+                    }
+                    Err(e) => {
+                        eprintln!("warning: {}: not planned: {e:#}", path.display());
+                        1
+                    }
+                };
+                let report = session.report();
+                let note = match report.warnings().count() + planned {
                     0 => String::new(),
                     1 => ", 1 warning".to_string(),
                     n => format!(", {n} warnings"),
                 };
-                println!(
-                    "{}: ok ({} steps{note})",
-                    path.display(),
-                    routine.steps.len()
-                );
+                println!("{}: ok ({steps} steps{note})", path.display());
             }
             Err(report) => {
                 print_report(&report);

@@ -134,8 +134,8 @@ pub enum CueKind {
         /// Which bell.
         bell: Bell,
     },
-    /// A soft tone that rises over an inhale or falls over an exhale and
-    /// fills the cue's length.
+    /// A soft tone that rises over an inhale or falls over an exhale (or a
+    /// still one while the breath is held) and fills the cue's length.
     Breath {
         /// Inhale or exhale.
         phase: Phase,
@@ -180,8 +180,12 @@ pub enum Bell {
 pub enum Phase {
     /// Breathing in.
     Inhale,
+    /// The breath held in, after an inhale.
+    HoldIn,
     /// Breathing out.
     Exhale,
+    /// The breath held out, after an exhale.
+    HoldOut,
 }
 
 /// Why a cue is on the timeline.
@@ -220,6 +224,8 @@ pub enum Role {
     Remaining,
     /// The final 3-2-1.
     Countdown,
+    /// A tick on each second of a move that keeps tempo.
+    Beat,
     /// "Release." at the end of a hold.
     Release,
     /// A breath cue: the word inhale/exhale, or a breath tone.

@@ -41,6 +41,46 @@ fn check_clean_routines_exits_zero() {
 }
 
 #[test]
+fn the_example_routines_check_with_no_warning() {
+    let (code, out, err) = output(vinyasa().args([
+        "check",
+        "routines/breathwork.toml",
+        "routines/calf-strength.toml",
+        "routines/sun-salutation.toml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "", "the planner or the check warned");
+    assert_eq!(
+        out,
+        "routines/breathwork.toml: ok (4 steps)\nroutines/calf-strength.toml: ok (3 steps)\nroutines/sun-salutation.toml: ok (3 steps)\n"
+    );
+}
+
+#[test]
+fn check_shows_the_planners_warnings_with_their_lines_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plank.toml");
+    std::fs::write(
+        &file,
+        "title = \"Plank\"\n[[step]]\nname = \"Plank\"\nhold = \"20s\"\nrepeat = 3\nprompts = [\"Keep breathing.\"]\ncues = { remaining = false }\n",
+    )
+    .unwrap();
+    let (code, out, err) = output(vinyasa().arg("check").arg(&file));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.ends_with("plank.toml: ok (1 steps, 1 warning)\n"),
+        "{out}"
+    );
+    // Said once, though each of the three rounds drops it.
+    assert_eq!(err.matches("warning: ").count(), 1, "{err}");
+    assert!(
+        err.contains("plank.toml:6:12: step \"Plank\": \"Keep breathing.\"")
+            && err.contains("it would overlap \"Halfway.\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn check_reports_every_broken_file_and_exits_one() {
     let (code, out, err) = output(vinyasa().args([
         "check",
@@ -171,7 +211,7 @@ fn cache_shows_what_it_holds_and_clears_only_its_own_files() {
         row.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
     // One clip per distinct phrase; prepared speech, sounds and mixes.
-    assert_eq!(files("phrases"), 25, "{out}");
+    assert_eq!(files("phrases"), 24, "{out}");
     assert!(files("prepared") > 25, "{out}");
     assert_eq!(
         files("total"),

@@ -293,8 +293,8 @@ fn mid_back_follows_the_article() {
     assert_eq!(hold_seconds(&t, "Final rest", Role::Release), 390.0);
     assert_eq!(
         speech(&t, "Final rest").len(),
-        1 + 1 + 3 + 1,
-        "name, instructions, 3 prompts, release (no \"Next\" before a spoken-only step)"
+        1 + 3 + 1,
+        "instructions, 3 prompts, release (the name was just said by \"Next\"; no \"Next\" before a spoken-only step)"
     );
 }
 
@@ -382,9 +382,11 @@ fn json_schema_is_pinned() {
         ["bell", "breath", "silence", "speech"]
     );
     let roles: std::collections::BTreeSet<&str> = p.cues.iter().map(|c| c.role.as_str()).collect();
+    // No "name": in mid-back "Next: …" names every step before it starts,
+    // so the step does not say its name again.
+    assert!(!roles.contains("name"), "{roles:?}");
     for role in [
         "session_bell",
-        "name",
         "instruction",
         "say",
         "hold",

@@ -27,7 +27,18 @@ fn the_readme_routine_checks_clean_and_plans() {
         Err(report) => panic!("{report}"),
     };
     assert!(report.diagnostics.is_empty(), "{report}");
-    assert_eq!(routine.steps.len(), 7);
+    assert_eq!(routine.steps.len(), 9);
+    let box_breathing = routine.steps.iter().find(|s| s.name == "Box breathing");
+    assert_eq!(box_breathing.unwrap().breath.compact(), "4-4-4-4");
     let t = crate::util::plan(&routine, vinyasa::Level::Standard);
     crate::util::assert_well_formed(&t);
+    // The calf raises announce their sets and reps in words.
+    for said in [
+        "Set one of three.",
+        "Rep one.",
+        "Last set.",
+        "Now the other way.",
+    ] {
+        assert!(t.cues.iter().any(|c| c.text == said), "no {said:?}");
+    }
 }

@@ -8,13 +8,16 @@
 //! that a later one gives way to an earlier one, then the silence around
 //! what was placed.
 
+use super::words::is_held;
 use super::words::{
     capitalise, display_segments, ordinal, phase_word, sentence, sides, spoken_duration, words,
 };
 use super::{
     COUNTDOWN_MIN_MS, GAP_MS, HALFWAY_CLEARANCE_MS, HALFWAY_MIN_MS, PlanError, Planner, TICK_MS,
 };
-use crate::routine::{Countdown, Hold, HoldLength, Millis, Pos, Segment, Step, format_millis};
+use crate::routine::{
+    Countdown, Hold, HoldLength, HoldSound, Millis, Pos, Repeats, Segment, Step, format_millis,
+};
 use crate::timeline::{Cue, CueKind, Phase, Role};
 
 /// Appended to the text of a hold's silence after its first stretch (which
@@ -45,7 +48,7 @@ impl Clock {
     }
 }
 
-/// One inhale or exhale of a breath-led hold.
+/// One phase of a breath-led hold: an inhale, exhale or a held breath.
 struct BreathPhase {
     start: u64,
     len: u64,
@@ -82,12 +85,20 @@ impl Planner<'_> {
     /// A hold step's body: each side, each round with a rest before it, each
     /// hold followed by its release.
     pub(super) fn hold_step(&mut self, step: &Step, h: &Hold) -> Result<(), PlanError> {
-        let rounds = h.repeat.at(self.level);
+        let rounds = h.repeats.repeat.at(self.level);
         for side in 0..sides(step) {
             self.side(step, side)?;
             for round in 1..=rounds {
                 if round > 1 {
-                    self.between_rounds(step, h, round, rounds)?;
+                    self.rest(&h.repeats)?;
+                }
+                let default = (round > 1).then(|| format!("Round {round} of {rounds}."));
+                self.announce(step, side, &h.repeats, round, rounds, default)?;
+                if round > 1 {
+                    match &h.repeats.again {
+                        Some(t) => self.say(&t.segments, Role::Round)?,
+                        None => self.say_words(&sentence(&step.name), Role::Round)?,
+                    }
                 }
                 self.hold(step, h)?;
                 self.release(step, "Release.")?;
@@ -96,33 +107,48 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// The rest before round `round` of `rounds` and the words that start it.
-    fn between_rounds(
-        &mut self,
-        step: &Step,
-        h: &Hold,
-        round: u32,
-        rounds: u32,
-    ) -> Result<(), PlanError> {
-        let rest = h.rest.at(self.level);
-        match &h.rest_say {
+    /// The rest between two rounds or sets: its words, then its silence.
+    pub(super) fn rest(&mut self, r: &Repeats) -> Result<(), PlanError> {
+        let rest = r.rest.at(self.level);
+        match &r.rest_say {
             Some(t) => self.say(&t.segments, Role::Rest)?,
             None => self.say_words(&format!("Rest for {}.", spoken_duration(rest)), Role::Rest)?,
         }
         self.silence(rest, Role::Rest, &format!("rest {}", format_millis(rest)));
-        self.say_words(&format!("Round {round} of {rounds}."), Role::Round)?;
-        match &h.again {
-            Some(t) => self.say(&t.segments, Role::Round),
-            None => self.say_words(&sentence(&step.name), Role::Round),
+        Ok(())
+    }
+
+    /// The phrase that announces round or set `n` of `total` on side
+    /// `side`: `announce_last` on the last, else `announce`, else `default`.
+    pub(super) fn announce(
+        &mut self,
+        step: &Step,
+        side: usize,
+        r: &Repeats,
+        n: u32,
+        total: u32,
+        default: Option<String>,
+    ) -> Result<(), PlanError> {
+        let label = step.sides.get(side).map_or("", String::as_str);
+        let last = (n == total && total > 1)
+            .then_some(r.announce_last.as_ref())
+            .flatten();
+        let words = match last.or(r.announce.as_ref()) {
+            Some(t) => Some(t.fill(n, total, label)),
+            None => default,
+        };
+        match words {
+            Some(w) => self.say_words(&w, Role::Round),
+            None => Ok(()),
         }
     }
 
     /// One hold at the cursor: silence with anchored cues, cursor to its end.
     fn hold(&mut self, step: &Step, h: &Hold) -> Result<(), PlanError> {
-        let clock = self.clock(h);
-        let phases = self.breath_phases(h, &clock);
+        let clock = self.clock(step, h);
+        let phases = self.breath_phases(step, h, &clock);
         if step.cues.breath.tone() {
-            self.breath_tones(&phases);
+            self.breath_tones(step, &phases);
         }
         // Anchored cues, highest priority first.
         let mut wanted = self.countdown(step, &clock);
@@ -141,17 +167,24 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// The clock of a hold that starts at the cursor.
-    fn clock(&self, h: &Hold) -> Clock {
-        let pace = self.routine.breath;
-        let (ms, breaths) = match h.length {
-            HoldLength::Time(d) => (d.at(self.level), None),
+    /// The clock of a hold that starts at the cursor. A hold in breaths
+    /// lasts exactly its breaths' phases, each a whole number of samples.
+    fn clock(&self, step: &Step, h: &Hold) -> Clock {
+        let (ms, breaths, len) = match h.length {
+            HoldLength::Time(d) => {
+                let ms = d.at(self.level);
+                (ms, None, self.samples(ms))
+            }
             HoldLength::Breaths(b) => {
                 let n = b.at(self.level);
-                (u64::from(n) * (pace.inhale + pace.exhale), Some(n))
+                let cycle: u64 = self.pattern(step.breath).iter().map(|p| p.1).sum();
+                (
+                    u64::from(n) * step.breath.cycle(),
+                    Some(n),
+                    u64::from(n) * cycle,
+                )
             }
         };
-        let len = self.samples(ms);
         Clock {
             start: self.cursor,
             len,
@@ -161,25 +194,25 @@ impl Planner<'_> {
         }
     }
 
-    /// The inhales and exhales of a breath-led hold (one in breaths, or with
-    /// `on_inhale`/`on_exhale` phrases) at the routine's pace from its start,
-    /// the last cut at its end. A timed hold has none.
-    fn breath_phases(&self, h: &Hold, clock: &Clock) -> Vec<BreathPhase> {
+    /// The phases of a breath-led hold (one in breaths, or with
+    /// `on_inhale`/`on_exhale` phrases) at the step's pattern from its
+    /// start, the last cut at its end. A timed hold has none.
+    fn breath_phases(&self, step: &Step, h: &Hold, clock: &Clock) -> Vec<BreathPhase> {
         let breath_led =
             clock.breaths.is_some() || !h.on_inhale.is_empty() || !h.on_exhale.is_empty();
         let mut phases = Vec::new();
         if !breath_led {
             return phases;
         }
-        let pace = self.routine.breath;
+        let pattern = self.pattern(step.breath);
         let mut t = clock.start;
         let mut breath = 0;
         while t < clock.end {
-            for (phase, ms) in [(Phase::Inhale, pace.inhale), (Phase::Exhale, pace.exhale)] {
+            for &(phase, len) in &pattern {
                 if t >= clock.end {
                     break;
                 }
-                let len = self.samples(ms).min(clock.end - t);
+                let len = len.min(clock.end - t);
                 phases.push(BreathPhase {
                     start: t,
                     len,
@@ -193,9 +226,14 @@ impl Planner<'_> {
         phases
     }
 
-    /// A breath tone filling each phase, on the sound lane.
-    fn breath_tones(&mut self, phases: &[BreathPhase]) {
+    /// A breath tone filling each phase, on the sound lane; a held breath's
+    /// still tone only when the step's `hold_sound` asks for it.
+    fn breath_tones(&mut self, step: &Step, phases: &[BreathPhase]) {
+        let still = step.cues.hold_sound == HoldSound::Tone;
         for p in phases {
+            if is_held(p.phase) && !still {
+                continue;
+            }
             self.push(
                 p.start,
                 p.len,
@@ -305,38 +343,39 @@ impl Planner<'_> {
         clock: &Clock,
         wanted: Vec<Candidate>,
     ) -> Result<Vec<(u64, u64)>, PlanError> {
-        let mut placed: Vec<(u64, u64)> = Vec::new();
+        // Each span placed, with the words placed there.
+        let mut placed: Vec<(u64, u64, String)> = Vec::new();
         let gap = self.samples(GAP_MS) / 2;
         for c in wanted {
             let need = self.text_len(&c.segments)?;
             let span = (c.at, c.at + need);
             let clash = placed
                 .iter()
-                .find(|&&(a, b)| span.0 < b + gap && a < span.1 + gap)
-                .copied();
+                .find(|&&(a, b, _)| span.0 < b + gap && a < span.1 + gap);
             if span.1 <= clock.end && clash.is_none() {
                 self.place_text(c.at, &c.segments, c.role)?;
-                placed.push(span);
+                placed.push((span.0, span.1, display_segments(&c.segments)));
             } else if !c.quiet {
+                let clash = clash.cloned();
                 self.left_out(step, clock, &c, need, clash);
             }
         }
-        Ok(placed)
+        Ok(placed.into_iter().map(|(a, b, _)| (a, b)).collect())
     }
 
     /// Warns that `c`, `need` samples long, is left out of the hold because
-    /// it clashes with the placed span `clash` or else runs past the end.
+    /// it clashes with the words placed at `clash` or else runs past the end.
     fn left_out(
         &mut self,
         step: &Step,
         clock: &Clock,
         c: &Candidate,
         need: u64,
-        clash: Option<(u64, u64)>,
+        clash: Option<(u64, u64, String)>,
     ) {
         let why = match clash {
-            Some((a, b)) => format!(
-                "it would overlap the cue at {}–{} of the hold",
+            Some((a, b, words)) => format!(
+                "it would overlap {words:?} at {}–{} of the hold",
                 self.secs(a - clock.start),
                 self.secs(b - clock.start)
             ),

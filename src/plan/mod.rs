@@ -20,8 +20,10 @@
 //!   out with a warning naming the place and the numbers. Spoken breath
 //!   words ("Inhale.") give way silently to any other cue.
 //! * **Breath-led holds** (`breaths = N`, or any `on_inhale`/`on_exhale`)
-//!   alternate inhale and exhale at the routine's pace from the hold's start,
-//!   with a breath cue (tone, word, both) on each phase. Timed holds have no
+//!   follow the step's breath pattern (inhale, hold in, exhale, hold out)
+//!   from the hold's start, with a breath cue (tone, word, both) on each
+//!   phase; each phase is its own whole number of samples, so a box is
+//!   square and a phrase never moves a phase. Timed holds have no
 //!   breath cues. A phrase longer than its breath phase is a warning.
 //! * **Flows** play their moves in order, round after round. A breath move
 //!   lasts one inhale or exhale; if its words take longer (plus
@@ -49,7 +51,9 @@ mod words;
 use std::collections::HashMap;
 
 use crate::cancel::Cancel;
-use crate::routine::{Bells, Body, Level, MAX_SESSION, Millis, Pos, Routine, Step, format_millis};
+use crate::routine::{
+    Bells, Body, Level, MAX_SESSION, Millis, NameCue, Pos, Routine, Step, format_millis,
+};
 use crate::timeline::{Bell, Cue, CueKind, Lane, RATES, Role, StepSpan, Timeline, Warning};
 use crate::voice::{Voice, VoiceError};
 use words::{sentence, trim_stop};
@@ -158,6 +162,7 @@ pub fn plan_cancellable(
         cues: Vec::new(),
         warnings: Vec::new(),
         lengths: HashMap::new(),
+        announced: false,
     };
     let bells = routine.cues.bells != Bells::Off;
     if bells {
@@ -197,6 +202,14 @@ pub fn plan_cancellable(
     }
     let mut cues = p.cues;
     cues.sort_by_key(|c| (c.start, c.lane()));
+    // A hold repeated, or done on each side, would say the same thing each
+    // time: once is enough.
+    let mut warnings: Vec<Warning> = Vec::new();
+    for w in p.warnings {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
     Ok(Timeline {
         title: routine.title.clone(),
         rate: options.rate,
@@ -205,7 +218,7 @@ pub fn plan_cancellable(
         voice: voice.identity(),
         steps: spans,
         cues,
-        warnings: p.warnings,
+        warnings,
     })
 }
 
@@ -272,6 +285,8 @@ struct Planner<'a> {
     warnings: Vec<Warning>,
     /// Speech lengths at the output rate, by text, asked of the voice once.
     lengths: HashMap<String, u64>,
+    /// Whether "Next: …" has just named the step about to start.
+    announced: bool,
 }
 
 impl Planner<'_> {
@@ -348,7 +363,13 @@ impl Planner<'_> {
             self.cursor += self.samples(STEP_BELL_LEAD_MS);
         }
         let spoken_only = matches!(step.body, Body::Say);
-        if cues.name && !spoken_only {
+        let announced = std::mem::take(&mut self.announced);
+        let name = match cues.name {
+            NameCue::Always => true,
+            NameCue::Unannounced => !announced,
+            NameCue::Off => false,
+        };
+        if name && !spoken_only {
             self.say_words(&sentence(&step.name), Role::Name)?;
         }
         if let Some(say) = &step.say {
@@ -378,6 +399,7 @@ impl Planner<'_> {
         if let Some(next) = next {
             if cues.next && !matches!(next.body, Body::Say) {
                 self.say_words(&format!("Next: {}.", trim_stop(&next.name)), Role::Next)?;
+                self.announced = true;
             }
             let t = self.routine.transition;
             if t > 0 {

@@ -334,3 +334,418 @@ fn too_long_sessions_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("over the 4h limit"), "{err}");
 }
+
+/// The breath cues of a plan on the sound lane from `t0` on: (start from
+/// `t0`, len, phase).
+fn tones_from(t: &Timeline, t0: u64) -> Vec<(u64, u64, Phase)> {
+    t.cues
+        .iter()
+        .filter(|c| c.start >= t0)
+        .filter_map(|c| match c.kind {
+            CueKind::Breath { phase } => Some((c.start - t0, c.len, phase)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn plan_rate(toml: &str, rate: u32) -> Timeline {
+    let (r, _) =
+        routine::parse("t.toml", std::path::Path::new("."), toml).unwrap_or_else(|e| panic!("{e}"));
+    let options = PlanOptions {
+        rate,
+        level: Level::Standard,
+    };
+    plan(&r, &TestVoice::default(), &options).unwrap()
+}
+
+#[test]
+fn a_box_is_square_to_the_sample() {
+    use Phase::{Exhale, HoldIn, HoldOut, Inhale};
+    for (rate, side) in [(8_000, 32_000), (44_100, 176_400), (48_000, 192_000)] {
+        let t = plan_rate(
+            "title = \"T\"\nbreath = \"4-4-4-4\"\n[cues]\nbells = \"off\"\n[[step]]\nname = \"Box\"\nbreaths = 2\n",
+            rate,
+        );
+        let t0 = t.cues.iter().find(|c| c.role == Role::Hold).unwrap().start;
+        let s = side;
+        assert_eq!(
+            tones_from(&t, t0),
+            vec![
+                (0, s, Inhale),
+                (s, s, HoldIn),
+                (2 * s, s, Exhale),
+                (3 * s, s, HoldOut),
+                (4 * s, s, Inhale),
+                (5 * s, s, HoldIn),
+                (6 * s, s, Exhale),
+                (7 * s, s, HoldOut),
+            ],
+            "at {rate} Hz"
+        );
+        // The hold is exactly its two breaths; "Release." comes after it.
+        assert_eq!(find(&t, "Release.").start, t0 + 8 * s);
+    }
+}
+
+#[test]
+fn four_seven_eight_keeps_its_ratio_to_the_sample() {
+    use Phase::{Exhale, HoldIn, Inhale};
+    let t = plan_rate(
+        &format!("{BARE}[[step]]\nname = \"Calm\"\nbreaths = 2\nbreath = \"4-7-8\"\n"),
+        44_100,
+    );
+    let t0 = t.cues.iter().find(|c| c.role == Role::Hold).unwrap().start;
+    let (i, h, e) = (176_400, 308_700, 352_800);
+    assert_eq!((i * 7, h * 4, e * 4), (h * 4, i * 7, i * 8));
+    let c = i + h + e;
+    assert_eq!(
+        tones_from(&t, t0),
+        vec![
+            (0, i, Inhale),
+            (i, h, HoldIn),
+            (i + h, e, Exhale),
+            (c, i, Inhale),
+            (c + i, h, HoldIn),
+            (c + i + h, e, Exhale),
+        ]
+    );
+    assert_eq!(find(&t, "Release.").start, t0 + 2 * c);
+}
+
+#[test]
+fn words_that_do_not_fit_a_phase_warn_and_never_move_it() {
+    let t = plan_str(
+        "title = \"T\"\nbreath = \"2-4-4\"\n[cues]\nbells = \"off\"\n[[step]]\nname = \"P\"\nbreaths = 2\non_inhale = [\"Breathe in slowly through the nose.\"]\n",
+    );
+    let t0 = said("P.") + GAP;
+    let phases: Vec<u64> = tones_from(&t, t0).iter().map(|p| p.0).collect();
+    assert_eq!(phases, [0, 16_000, 48_000, 80_000, 96_000, 128_000]);
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(
+        t.warnings[0]
+            .message
+            .contains("longer than its inhale of 2.0 s"),
+        "{:?}",
+        t.warnings
+    );
+    assert_eq!(t.warnings[0].line, 8);
+}
+
+#[test]
+fn a_held_breath_sounds_a_still_tone_or_silence_and_may_be_said() {
+    let held = |cues: &str| {
+        let t = plan_str(&format!(
+            "title = \"T\"\nbreath = \"2-2-2-2\"\n[cues]\nbells = \"off\"\n{cues}[[step]]\nname = \"H\"\nbreaths = 1\n"
+        ));
+        let tones: Vec<Phase> = tones_from(&t, 0).iter().map(|p| p.2).collect();
+        let words: Vec<(u64, String)> = t
+            .cues
+            .iter()
+            .filter(|c| c.role == Role::Breath && c.kind == CueKind::Speech)
+            .map(|c| (c.start, c.text.clone()))
+            .collect();
+        (tones, words)
+    };
+    use Phase::{Exhale, HoldIn, HoldOut, Inhale};
+    let (tones, words) = held("");
+    assert_eq!(tones, [Inhale, HoldIn, Exhale, HoldOut]);
+    assert!(words.is_empty());
+    let (tones, _) = held("hold_sound = \"silence\"\n");
+    assert_eq!(tones, [Inhale, Exhale]);
+    let (tones, words) = held("breath = \"voice\"\n");
+    assert!(tones.is_empty());
+    let t0 = said("H.") + GAP;
+    assert_eq!(
+        words,
+        [
+            (t0, "Inhale.".to_string()),
+            (t0 + 16_000, "Hold.".to_string()),
+            (t0 + 32_000, "Exhale.".to_string()),
+            (t0 + 48_000, "Hold.".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn steps_and_moves_override_the_routine_pattern() {
+    // The routine breathes 2-3; the step 4-4-4-4; its first move 2-1-3 (an
+    // inhale of 2 s then a hold of 1 s), its second the step's exhale and
+    // hold out.
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"3s\"\n[[step]]\nname = \"F\"\nbreath = \"4-4-4-4\"\nflow = [{{ inhale = \"Up.\", breath = \"2-1-3\" }}, {{ exhale = \"Down.\" }}]\nrounds = 1\n[[step]]\nname = \"B\"\nbreaths = 1\n"
+    ));
+    let up = find(&t, "Up.").start;
+    use Phase::{Exhale, HoldIn, HoldOut, Inhale};
+    let flow: Vec<(u64, u64, Phase)> = tones_from(&t, up)
+        .into_iter()
+        .filter(|c| c.0 < 100_000)
+        .collect();
+    assert_eq!(
+        flow,
+        [
+            (0, 16_000, Inhale),
+            (16_000, 8_000, HoldIn),
+            (24_000, 32_000, Exhale),
+            (56_000, 32_000, HoldOut),
+        ]
+    );
+    assert_eq!(find(&t, "Down.").start, up + 24_000);
+    // The next step breathes at the routine's pace.
+    let b = t.cues.iter().rfind(|c| c.role == Role::Hold).unwrap();
+    assert_eq!(
+        tones_from(&t, b.start),
+        [(0, 16_000, Inhale), (16_000, 24_000, Exhale)]
+    );
+}
+
+const REP: &str = "flow = [{ say = \"Up.\", time = \"2s\" }, { say = \"Hold.\", time = \"1s\" }, { say = \"Down.\", time = \"2s\" }]\n";
+
+#[test]
+fn a_two_one_two_rep_keeps_tempo_to_the_sample() {
+    for (rate, second) in [(8_000u64, 8_000u64), (44_100, 44_100)] {
+        let t = plan_rate(
+            &format!("{BARE}[[step]]\nname = \"Calf raise\"\n{REP}rounds = 3\ntempo = true\n"),
+            rate as u32,
+        );
+        let ups: Vec<u64> = t
+            .cues
+            .iter()
+            .filter(|c| c.text == "Up.")
+            .map(|c| c.start)
+            .collect();
+        assert_eq!(ups.len(), 3);
+        assert_eq!(ups[1] - ups[0], 5 * second, "at {rate} Hz");
+        assert_eq!(ups[2] - ups[1], 5 * second);
+        assert_eq!(find(&t, "Hold.").start, ups[0] + 2 * second);
+        assert_eq!(find(&t, "Down.").start, ups[0] + 3 * second);
+        // The last rep ends 5 s after it starts; then a gap and the release.
+        assert_eq!(
+            find(&t, "And release.").start,
+            ups[2] + 5 * second + 6 * second / 10
+        );
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    }
+}
+
+#[test]
+fn a_tempo_move_whose_words_do_not_fit_is_stretched_with_a_warning() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"R\"\nflow = [{{ say = \"Rise onto the balls of the feet.\", time = \"1s\" }}]\nrounds = 2\ntempo = true\n"
+    ));
+    let words = said("Rise onto the balls of the feet.");
+    let rises: Vec<u64> = t
+        .cues
+        .iter()
+        .filter(|c| c.text.starts_with("Rise"))
+        .map(|c| c.start)
+        .collect();
+    assert_eq!(rises[1] - rises[0], words + 2_400);
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(
+        t.warnings[0].message.contains("longer than the 1.0 s beat"),
+        "{:?}",
+        t.warnings
+    );
+}
+
+#[test]
+fn ticks_mark_every_second_of_a_tempo_move() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Calf raise\"\n{REP}rounds = 1\ntempo = true\ntick = true\n"
+    ));
+    let up = find(&t, "Up.").start;
+    let ticks: Vec<u64> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Beat)
+        .map(|c| c.start - up)
+        .collect();
+    assert_eq!(ticks, [0, 8_000, 16_000, 24_000, 32_000]);
+}
+
+#[test]
+fn sets_rest_between_them_and_announce_themselves() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Calf raise\"\n{REP}rounds = 2\ntempo = true\nrepeat = 3\nrest = \"60s\"\nrest_say = \"Rest. Shake out the legs.\"\nannounce = \"Set {{n}} of {{total}}.\"\nannounce_last = \"Last set.\"\ncount = \"Rep {{n}}.\"\ncount_last = \"Last rep.\"\n"
+    ));
+    let spoken: Vec<&str> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Round || c.role == Role::Rest)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        spoken,
+        [
+            "Set one of three.",
+            "Rep one.",
+            "Last rep.",
+            "Rest. Shake out the legs.",
+            "rest 1m",
+            "Set two of three.",
+            "Rep one.",
+            "Last rep.",
+            "Rest. Shake out the legs.",
+            "rest 1m",
+            "Last set.",
+            "Rep one.",
+            "Last rep.",
+        ]
+    );
+    // Each set: "Set …", then two reps of exactly 5 s, each after its
+    // count; then a gap, "And release.", the rest's words and 60 s of rest.
+    let rest = t.cues.iter().find(|c| c.text == "rest 1m").unwrap();
+    assert_eq!(rest.len, 480_000);
+    let sets: Vec<u64> = t
+        .cues
+        .iter()
+        .filter(|c| c.text.starts_with("Set ") || c.text == "Last set.")
+        .map(|c| c.start)
+        .collect();
+    let set_len = said("Set one of three.")
+        + GAP
+        + said("Rep one.")
+        + said("Last rep.")
+        + 2 * (GAP + 40_000)
+        + GAP
+        + said("And release.")
+        + GAP
+        + said("Rest. Shake out the legs.")
+        + GAP
+        + 480_000;
+    assert_eq!(sets[1] - sets[0], set_len);
+    assert_eq!(
+        t.cues.iter().filter(|c| c.text == "And release.").count(),
+        3
+    );
+}
+
+#[test]
+fn counts_said_with_the_move_keep_their_words() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"S\"\nflow = [{{ say = \"Squeeze.\", time = \"2s\" }}]\nrounds = 3\ncount = true\ncount_last = \"And the last one.\"\n"
+    ));
+    let moves: Vec<&str> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Move)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            "One. Squeeze.",
+            "Two. Squeeze.",
+            "And the last one. Squeeze."
+        ]
+    );
+}
+
+#[test]
+fn sides_may_be_any_labels_with_a_switch_phrase_naming_them() {
+    let side_words = |extra: &str| -> Vec<String> {
+        let t = plan_str(&format!(
+            "{BARE}[[step]]\nname = \"Wrist circles\"\nsides = [\"clockwise\", \"the other way\"]\n{extra}flow = [{{ say = \"Circle.\", time = \"2s\" }}]\nrounds = 1\n"
+        ));
+        t.cues
+            .iter()
+            .filter(|c| c.role == Role::Side)
+            .map(|c| c.text.clone())
+            .collect()
+    };
+    assert_eq!(side_words(""), ["Clockwise first.", "Now the other way."]);
+    assert_eq!(
+        side_words("switch_say = \"Change direction: {side}, side {n} of {total}.\"\n"),
+        [
+            "Clockwise first.",
+            "Change direction: the other way, side two of two."
+        ]
+    );
+}
+
+#[test]
+fn a_repeated_hold_announces_its_rounds_with_templates() {
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Squat\"\nhold = \"5s\"\nrepeat = 3\nrest = \"5s\"\nannounce = \"Round {{n}}.\"\nannounce_last = \"Final round.\"\n"
+    ));
+    let rounds: Vec<&str> = t
+        .cues
+        .iter()
+        .filter(|c| c.role == Role::Round)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        rounds,
+        [
+            "Round one.",
+            "Round two.",
+            "Squat.",
+            "Final round.",
+            "Squat."
+        ]
+    );
+}
+
+#[test]
+fn a_dropped_cue_names_the_cue_it_collided_with_once() {
+    // "Halfway." (at 10 s) would overlap the prompt at 10 s in each of the
+    // three rounds on both sides: one warning.
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Plank\"\nhold = \"20s\"\nrepeat = 3\nsides = true\nprompts = [\"Keep breathing.\"]\ncues = {{ remaining = false }}\n"
+    ));
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    let w = &t.warnings[0].message;
+    assert!(
+        w.contains("\"Keep breathing.\" (1.0 s) at 10.0 s into the hold is left out: it would overlap \"Halfway.\" at 10.0 s–10.5 s of the hold"),
+        "{w}"
+    );
+    assert_eq!(t.warnings[0].line, 9);
+}
+
+#[test]
+fn a_step_just_named_by_next_does_not_say_its_name_again() {
+    let names = |cues: &str| -> Vec<String> {
+        let t = plan_str(&format!(
+            "title = \"T\"\n[cues]\nbells = \"off\"\n{cues}[[step]]\nname = \"Squat\"\nhold = \"5s\"\n[[step]]\nname = \"Bridge\"\nhold = \"5s\"\n"
+        ));
+        t.cues
+            .iter()
+            .filter(|c| c.role == Role::Name || c.role == Role::Next)
+            .map(|c| c.text.clone())
+            .collect()
+    };
+    assert_eq!(names(""), ["Squat.", "Next: Bridge."]);
+    assert_eq!(
+        names("name = \"always\"\n"),
+        ["Squat.", "Next: Bridge.", "Bridge."]
+    );
+    assert_eq!(names("next = false\n"), ["Squat.", "Bridge."]);
+}
+
+#[test]
+fn a_move_held_for_breaths_breathes_and_counts_them() {
+    use Phase::{Exhale, Inhale};
+    let t = plan_str(&format!(
+        "{BARE}[breath]\ninhale = \"2s\"\nexhale = \"3s\"\n[[step]]\nname = \"Sun\"\nflow = [{{ say = \"Stay in downward dog.\", breaths = 3, count_breaths = true }}, {{ exhale = \"Step forward.\" }}]\nrounds = 1\n"
+    ));
+    let dog = find(&t, "Stay in downward dog.").start;
+    let b0 = dog + said("Stay in downward dog.") + GAP;
+    let breaths: Vec<(u64, u64, Phase)> = tones_from(&t, b0).into_iter().take(6).collect();
+    assert_eq!(
+        breaths,
+        [
+            (0, 16_000, Inhale),
+            (16_000, 24_000, Exhale),
+            (40_000, 16_000, Inhale),
+            (56_000, 24_000, Exhale),
+            (80_000, 16_000, Inhale),
+            (96_000, 24_000, Exhale),
+        ]
+    );
+    let counts: Vec<(u64, &str)> = ["One.", "Two.", "Three."]
+        .iter()
+        .map(|w| (find(&t, w).start - b0, *w))
+        .collect();
+    assert_eq!(counts, [(0, "One."), (40_000, "Two."), (80_000, "Three.")]);
+    assert_eq!(find(&t, "Step forward.").start, b0 + 120_000);
+}

@@ -4,7 +4,7 @@
 //! counts).
 
 use super::{GAP_MS, PlanError, Planner};
-use crate::routine::{Millis, Segment, Step, format_millis};
+use crate::routine::{Breath, Millis, Segment, Step, format_millis};
 use crate::timeline::{CueKind, Phase, Role};
 
 impl Planner<'_> {
@@ -90,6 +90,22 @@ impl Planner<'_> {
         self.cursor += len;
     }
 
+    /// The phases of one breath of `pattern` in samples, in order, each
+    /// rounded on its own (so equal phases are equal: a box is square);
+    /// a hold of zero is left out.
+    pub(super) fn pattern(&self, pattern: Breath) -> Vec<(Phase, u64)> {
+        [
+            (Phase::Inhale, pattern.inhale),
+            (Phase::HoldIn, pattern.hold_in),
+            (Phase::Exhale, pattern.exhale),
+            (Phase::HoldOut, pattern.hold_out),
+        ]
+        .into_iter()
+        .map(|(p, ms)| (p, self.samples(ms)))
+        .filter(|&(_, len)| len > 0)
+        .collect()
+    }
+
     /// The words that start side `i` of `sides`.
     pub(super) fn side(&mut self, step: &Step, i: usize) -> Result<(), PlanError> {
         let Some(side) = step.sides.get(i) else {
@@ -101,10 +117,16 @@ impl Planner<'_> {
             }
             return Ok(());
         }
-        let words = if i == 0 {
-            format!("{} first.", capitalise(side))
-        } else {
-            format!("Switch sides. {}.", capitalise(side))
+        let total = step.sides.len() as u32;
+        let left_right = step.sides.iter().all(|s| {
+            let first = s.split_whitespace().next().unwrap_or("");
+            first.eq_ignore_ascii_case("left") || first.eq_ignore_ascii_case("right")
+        });
+        let words = match (&step.switch_say, i) {
+            (_, 0) => format!("{} first.", capitalise(side)),
+            (Some(t), _) => t.fill(i as u32 + 1, total, side),
+            (None, _) if left_right => format!("Switch sides. {}.", capitalise(side)),
+            (None, _) => format!("Now {}.", trim_stop(side)),
         };
         self.say_words(&words, Role::Side)?;
         if i > 0 && self.routine.transition > 0 {
@@ -138,7 +160,13 @@ pub(super) fn phase_word(p: Phase) -> &'static str {
     match p {
         Phase::Inhale => "Inhale",
         Phase::Exhale => "Exhale",
+        Phase::HoldIn | Phase::HoldOut => "Hold",
     }
+}
+
+/// Whether `p` is a held breath.
+pub(super) fn is_held(p: Phase) -> bool {
+    matches!(p, Phase::HoldIn | Phase::HoldOut)
 }
 
 pub(super) fn display_segments(segments: &[Segment]) -> String {

@@ -24,7 +24,7 @@ pub(super) struct ClipGains {
     pub(super) speech_power: f64,
     /// Gain of each sound over its palette level (the session gain, or less
     /// where the sound reached its limit allowance), by `Sound as usize`.
-    pub(super) sound: [f32; 5],
+    pub(super) sound: [f32; Sound::ALL.len()],
     /// Peak ceiling of every clip, and the knee of the mix's soft clipper.
     pub(super) source_ceiling: f32,
     /// Ceiling of the mix's soft clipper.
@@ -51,7 +51,7 @@ impl ClipGains {
             .chain(sound_parts(timeline, sounds, &profiles));
         let caps = caps(bank, volume, source_ceiling);
         let session = gain::decide(timeline.total, timeline.rate, parts, caps);
-        let mut sound = [0.0f32; 5];
+        let mut sound = [0.0f32; Sound::ALL.len()];
         for s in Sound::ALL {
             sound[s as usize] = db_to_amp(session.group_gain_db[1 + s as usize]) as f32;
         }
@@ -68,7 +68,11 @@ impl ClipGains {
 /// The energy profile of each sound at the length of its longest cue, or
 /// `None` for a sound that does not play. A thread a sound: each profile
 /// renders and measures its sound.
-fn sound_profiles(timeline: &Timeline, bank: &SoundBank, sounds: &[usize]) -> [Option<Profile>; 5] {
+fn sound_profiles(
+    timeline: &Timeline,
+    bank: &SoundBank,
+    sounds: &[usize],
+) -> [Option<Profile>; Sound::ALL.len()] {
     Sound::each_on_a_thread(|sound| {
         let longest = sounds
             .iter()
@@ -103,7 +107,7 @@ fn speech_parts<'p>(
 fn sound_parts<'p>(
     timeline: &'p Timeline,
     sounds: &'p [usize],
-    profiles: &'p [Option<Profile>; 5],
+    profiles: &'p [Option<Profile>; Sound::ALL.len()],
 ) -> impl Iterator<Item = Part<'p>> + 'p {
     sounds.iter().filter_map(move |&i| {
         let c = &timeline.cues[i];

@@ -6,7 +6,7 @@
 
 use super::parse::suggest;
 use super::quantity::{Millis, parse_duration_span};
-use super::{Bells, BreathCue, Countdown, Cues};
+use super::{Bells, BreathCue, Countdown, Cues, HoldSound, NameCue};
 
 /// One key of `[cues]`.
 pub(super) struct CueKey {
@@ -29,7 +29,18 @@ enum Takes {
 
 /// Every cue key, in the order the README and the messages list them.
 const TABLE: &[CueKey] = &[
-    CueKey::flag("name", |c| &mut c.name),
+    CueKey {
+        name: "name",
+        takes: Takes::Word(&Words {
+            words: &[
+                ("auto", NameCue::Unannounced),
+                ("always", NameCue::Always),
+                ("off", NameCue::Off),
+            ],
+            on_off: (NameCue::Unannounced, NameCue::Off),
+            field: |c| &mut c.name,
+        }),
+    },
     CueKey::flag("next", |c| &mut c.next),
     CueKey::flag("halfway", |c| &mut c.halfway),
     CueKey {
@@ -73,6 +84,14 @@ const TABLE: &[CueKey] = &[
             ],
             on_off: (BreathCue::Tone, BreathCue::None),
             field: |c| &mut c.breath,
+        }),
+    },
+    CueKey {
+        name: "hold_sound",
+        takes: Takes::Word(&Words {
+            words: &[("tone", HoldSound::Tone), ("silence", HoldSound::Silence)],
+            on_off: (HoldSound::Tone, HoldSound::Silence),
+            field: |c| &mut c.hold_sound,
         }),
     },
 ];
@@ -290,7 +309,8 @@ mod tests {
                 "release",
                 "switch",
                 "bells",
-                "breath"
+                "breath",
+                "hold_sound"
             ]
         );
     }
@@ -309,7 +329,7 @@ mod tests {
         assert_eq!(
             off,
             Cues {
-                name: false,
+                name: NameCue::Off,
                 next: false,
                 halfway: false,
                 remaining: vec![],
@@ -318,6 +338,7 @@ mod tests {
                 switch: false,
                 bells: Bells::Off,
                 breath: BreathCue::None,
+                hold_sound: HoldSound::Silence,
             }
         );
     }
@@ -332,11 +353,13 @@ mod tests {
             e,
             "countdown=false: `countdown = \"false\"` is not a choice: use \"voice\", \"tick\", \"off\""
         );
-        let e = apply_cue_setting(&mut c, "name", "maybe").unwrap_err();
+        let e = apply_cue_setting(&mut c, "release", "maybe").unwrap_err();
         assert_eq!(
             e,
-            "name=maybe: `name = \"maybe\"` must be true or false: write `name = true` or `name = false` without quotes"
+            "release=maybe: `release = \"maybe\"` must be true or false: write `release = true` or `release = false` without quotes"
         );
+        apply_cue_setting(&mut c, "name", "always").unwrap();
+        assert_eq!(c.name, NameCue::Always);
         let e = apply_cue_setting(&mut c, "remaining", "3.5s").unwrap_err();
         assert!(
             e.starts_with("remaining=3.5s: `remaining = \"3.5s\"` must be whole seconds"),

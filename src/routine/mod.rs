@@ -21,7 +21,8 @@ pub use cue_keys::CUE_KEYS;
 pub use diagnostic::{Diagnostic, Lines, Report, Severity, line_col, printable};
 pub use parse::{MAX_PHRASES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use quantity::{
-    Millis, QuantityError, Span, format_millis, parse_count_span, parse_duration_span,
+    Millis, QuantityError, Span, format_millis, parse_breath_pattern, parse_count_span,
+    parse_duration_span,
 };
 
 pub use crate::timeline::Level;
@@ -73,20 +74,45 @@ pub struct Routine {
     pub steps: Vec<Step>,
 }
 
-/// The breath pace.
+/// The breath pace: a pattern of inhale, hold after it, exhale and hold
+/// after it (`"4-7-8"`, `"4-4-4-4"`). A hold of zero is no hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Breath {
     /// Length of an inhale.
     pub inhale: Millis,
+    /// `hold_in`: the breath held after the inhale (0: none).
+    pub hold_in: Millis,
     /// Length of an exhale.
     pub exhale: Millis,
+    /// `hold_out`: the breath held out after the exhale (0: none).
+    pub hold_out: Millis,
 }
 
 impl Default for Breath {
     fn default() -> Self {
         Breath {
             inhale: 4_000,
+            hold_in: 0,
             exhale: 6_000,
+            hold_out: 0,
+        }
+    }
+}
+
+impl Breath {
+    /// One whole breath: its four phases.
+    pub fn cycle(&self) -> Millis {
+        self.inhale + self.hold_in + self.exhale + self.hold_out
+    }
+
+    /// The pattern as written in the compact form: `4-7-8`, `4-4-4-4`,
+    /// `4-6`.
+    pub fn compact(&self) -> String {
+        let s = |ms: Millis| format!("{}", ms as f64 / 1000.0);
+        match (self.hold_in, self.hold_out) {
+            (0, 0) => format!("{}-{}", s(self.inhale), s(self.exhale)),
+            (h, 0) => format!("{}-{}-{}", s(self.inhale), s(h), s(self.exhale)),
+            (h, o) => format!("{}-{}-{}-{}", s(self.inhale), s(h), s(self.exhale), s(o)),
         }
     }
 }
@@ -130,6 +156,30 @@ pub enum Countdown {
     Off,
 }
 
+/// When a step's name is spoken as it starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameCue {
+    /// Unless "Next: …" has just named the step (`true`).
+    #[default]
+    Unannounced,
+    /// Always, even right after "Next: …".
+    Always,
+    /// Never (`false`).
+    Off,
+}
+
+/// What sounds while the breath is held in a breath pattern.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldSound {
+    /// A still, quiet tone at the pitch where the breath stopped.
+    #[default]
+    Tone,
+    /// Silence.
+    Silence,
+}
+
 /// Which bells ring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -148,7 +198,7 @@ pub enum Bells {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Cues {
     /// `name`: speak the step's name as it starts.
-    pub name: bool,
+    pub name: NameCue,
     /// `next`: say what comes next at the end of a step.
     pub next: bool,
     /// `halfway`: "Halfway." in holds of 20 s or more.
@@ -165,12 +215,14 @@ pub struct Cues {
     pub bells: Bells,
     /// `breath`: how breath cues sound.
     pub breath: BreathCue,
+    /// `hold_sound`: what sounds while a breath is held (with breath tones).
+    pub hold_sound: HoldSound,
 }
 
 impl Default for Cues {
     fn default() -> Self {
         Cues {
-            name: true,
+            name: NameCue::Unannounced,
             next: true,
             halfway: true,
             remaining: vec![10_000],
@@ -179,6 +231,7 @@ impl Default for Cues {
             switch: true,
             bells: Bells::Session,
             breath: BreathCue::Tone,
+            hold_sound: HoldSound::Tone,
         }
     }
 }
@@ -213,8 +266,15 @@ pub struct Step {
     pub at: Pos,
     /// `say`: instructions spoken before the clock starts.
     pub say: Option<Text>,
-    /// `sides`: each side in order, e.g. `["right arm", "left arm"]` (empty: one side).
+    /// The breath pattern of the step: the routine's `[breath]` with the
+    /// step's `breath` applied.
+    pub breath: Breath,
+    /// `sides`: each side in order, e.g. `["right arm", "left arm"]` or
+    /// `["clockwise", "the other way"]` (empty: one side).
     pub sides: Vec<String>,
+    /// `switch_say`: spoken as each later side starts, instead of "Switch
+    /// sides. Left side." (`{side}`, `{n}`, `{total}`).
+    pub switch_say: Option<Template>,
     /// The routine's `[cues]` with the step's `cues = { … }` applied.
     pub cues: Cues,
     /// `release`: words spoken when the hold or flow ends, instead of "Release.".
@@ -236,19 +296,116 @@ pub enum Body {
     Flow(Flow),
 }
 
+/// Spoken text with placeholders (`"Set {n} of {total}."`), filled in when
+/// planned; the numbers are spoken as words. Only known placeholders pass
+/// the check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Template {
+    /// The text as written.
+    pub raw: String,
+    /// Where it is written.
+    pub at: Pos,
+}
+
+impl Template {
+    /// The placeholders a template may use.
+    pub const NAMES: &[&str] = &["n", "total", "side"];
+
+    /// The text with `{n}` and `{total}` as words and `{side}` as given,
+    /// its first letter capitalised.
+    pub fn fill(&self, n: u32, total: u32, side: &str) -> String {
+        let out = self
+            .raw
+            .replace("{n}", &number_words(n))
+            .replace("{total}", &number_words(total))
+            .replace("{side}", side);
+        let mut c = out.trim().chars();
+        match c.next() {
+            Some(first) => first.to_uppercase().chain(c).collect(),
+            None => String::new(),
+        }
+    }
+}
+
+/// `n` in words, lower case, as a voice reads it best: "three", "twenty-one".
+pub fn number_words(n: u32) -> String {
+    const ONES: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 10] = [
+        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    match n {
+        0..20 => ONES[n as usize].to_string(),
+        20..100 if n.is_multiple_of(10) => TENS[n as usize / 10].to_string(),
+        20..100 => format!("{}-{}", TENS[n as usize / 10], ONES[n as usize % 10]),
+        100..1000 if n.is_multiple_of(100) => format!("{} hundred", ONES[n as usize / 100]),
+        100..1000 => format!(
+            "{} hundred {}",
+            ONES[n as usize / 100],
+            number_words(n % 100)
+        ),
+        _ => n.to_string(),
+    }
+}
+
+/// Repeats of a hold or a flow (sets), with rests between them.
+#[derive(Clone, Debug)]
+pub struct Repeats {
+    /// `repeat`: rounds of a hold, or sets of a flow (per side).
+    pub repeat: Span<u32>,
+    /// `rest`: rest between them.
+    pub rest: Span<Millis>,
+    /// `rest_say`: spoken as a rest begins, instead of "Rest for 20 seconds.".
+    pub rest_say: Option<Text>,
+    /// `again`: spoken as another round or set begins.
+    pub again: Option<Text>,
+    /// `announce`: spoken before every round or set (`{n}`, `{total}`,
+    /// `{side}`), instead of "Round 2 of 3." before the later ones.
+    pub announce: Option<Template>,
+    /// `announce_last`: spoken before the last round or set instead.
+    pub announce_last: Option<Template>,
+}
+
+impl Default for Repeats {
+    fn default() -> Self {
+        Repeats {
+            repeat: Span::one(1),
+            rest: Span::one(10_000),
+            rest_say: None,
+            again: None,
+            announce: None,
+            announce_last: None,
+        }
+    }
+}
+
 /// A hold.
 #[derive(Clone, Debug)]
 pub struct Hold {
     /// `hold` (time) or `breaths` (counted at the routine's pace).
     pub length: HoldLength,
-    /// `repeat`: rounds of the hold (per side).
-    pub repeat: Span<u32>,
-    /// `rest`: rest between rounds.
-    pub rest: Span<Millis>,
-    /// `rest_say`: spoken as a rest begins, instead of "Rest.".
-    pub rest_say: Option<Text>,
-    /// `again`: spoken as another round begins.
-    pub again: Option<Text>,
+    /// `repeat`, `rest`, `rest_say`, `again`, `announce`, `announce_last`.
+    pub repeats: Repeats,
     /// `on_inhale`: phrases spoken on successive inhales, once each.
     pub on_inhale: Vec<Text>,
     /// `on_exhale`: phrases spoken on successive exhales, once each.
@@ -266,15 +423,41 @@ pub enum HoldLength {
     Breaths(Span<u32>),
 }
 
-/// A sequence of moves repeated for a count or a time.
+/// A sequence of moves repeated for a count or a time, maybe in sets.
 #[derive(Clone, Debug)]
 pub struct Flow {
     /// `flow`: the moves of one round.
     pub moves: Vec<Move>,
-    /// `rounds` or `for`.
+    /// `rounds` or `for`: the rounds of one set.
     pub amount: FlowAmount,
-    /// `count`: speak the round number at the start of each round.
-    pub count: bool,
+    /// `count`: how each round is counted.
+    pub count: Count,
+    /// Sets: `repeat`, `rest`, `rest_say`, `again`, `announce`,
+    /// `announce_last`.
+    pub repeats: Repeats,
+    /// `tick`: a soft tick on every second of a move that keeps tempo.
+    pub tick: bool,
+}
+
+/// How the rounds of a flow are counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// Not at all.
+    Off,
+    /// `count = true`: "One. …", "Two. …", "Last one. …" said with the
+    /// first move (`count_last` replaces "Last one.").
+    Words {
+        /// `count_last`.
+        last: Option<Template>,
+    },
+    /// `count = "Rep {n} of {total}."`: a phrase of its own before the
+    /// round's first move (`count_last` for the last round).
+    Template {
+        /// The phrase.
+        each: Template,
+        /// `count_last`.
+        last: Option<Template>,
+    },
 }
 
 /// How many rounds a flow has.
@@ -295,6 +478,10 @@ pub struct Move {
     pub text: Text,
     /// `then`: shorter words for later rounds.
     pub then: Option<Text>,
+    /// The breath pattern of the move: the step's with the move's `breath`
+    /// applied. An inhale move lasts `inhale` then `hold_in`; an exhale
+    /// move `exhale` then `hold_out`.
+    pub breath: Breath,
 }
 
 /// The timing of a move.
@@ -304,8 +491,22 @@ pub enum MoveOn {
     Inhale,
     /// `{ exhale = "…" }`: lasts one exhale.
     Exhale,
-    /// `{ say = "…", time = "5s" }`: the words, then this long.
-    Time(Span<Millis>),
+    /// `{ say = "…", time = "5s" }`: the words, then this long; or, with
+    /// `tempo`, this long from when the words start.
+    Time {
+        /// `time`.
+        time: Span<Millis>,
+        /// `tempo`: the time counts from when the words start.
+        tempo: bool,
+    },
+    /// `{ say = "…", breaths = 5 }`: the words, then this many breaths of
+    /// the move's pattern, with breath cues.
+    Breaths {
+        /// `breaths`.
+        n: Span<u32>,
+        /// `count_breaths`: say each breath's number as it starts.
+        count: bool,
+    },
 }
 
 /// Reads and checks a routine file. Warnings come back with the routine.
@@ -431,5 +632,25 @@ impl Routine {
         self.steps
             .iter()
             .position(|s| s.name.eq_ignore_ascii_case(which.trim()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_words_and_templates_fill_them_in() {
+        assert_eq!(number_words(3), "three");
+        assert_eq!(number_words(15), "fifteen");
+        assert_eq!(number_words(40), "forty");
+        assert_eq!(number_words(21), "twenty-one");
+        assert_eq!(number_words(100), "one hundred");
+        assert_eq!(number_words(342), "three hundred forty-two");
+        let t = Template {
+            raw: "{side}: set {n} of {total}.".into(),
+            at: Pos::default(),
+        };
+        assert_eq!(t.fill(2, 3, "left leg"), "Left leg: set two of three.");
     }
 }

@@ -7,13 +7,16 @@
 //! * top level: `title`, `description`, `credit`, `language`, `transition`,
 //!   `[voice]`, `[breath]`, `[cues]`, `[pronounce]`, `[sounds]`, `[[step]]`
 //! * `[voice]`: `engine`, `name`, `speed`, `pitch`, `volume`
-//! * `[breath]`: `inhale`, `exhale`
+//! * `[breath]` (or `breath = "4-7-8"`; also a step's and a move's
+//!   `breath`): `inhale`, `hold_in`, `exhale`, `hold_out`
 //! * `[cues]` (and a step's `cues = { … }`): see [`CUE_KEYS`]
 //! * `[[step]]`: `name`, `say`, `hold` | `breaths` (a hold) or `flow` (a
 //!   flow), `sides`, `repeat`, `rest`, `rest_say`, `again`, `on_inhale`,
-//!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `release`, `pause`,
-//!   `cues`
-//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time`, and `then`
+//!   `on_exhale`, `prompts`, `rounds` | `for`, `count`, `count_last`,
+//!   `tempo`, `tick`, `announce`, `announce_last`, `switch_say`, `release`,
+//!   `pause`, `cues`, `breath`
+//! * a move of a `flow`: `inhale` | `exhale` | `say` + `time` (+ `tempo`)
+//!   | `say` + `breaths` (+ `count_breaths`), and `then`, `breath`
 
 use std::ops::Range;
 use std::path::Path;
@@ -24,8 +27,8 @@ use toml::de::{DeTable, DeValue};
 use super::cue_keys::{CUE_KEYS, CueKey, CueValue};
 use super::quantity::{Millis, QuantityError, Span, format_millis};
 use super::{
-    Body, Breath, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, Lines, MAX_SESSION, Move,
-    MoveOn, Pos, Report, Routine, Segment, Step, Text,
+    Body, Breath, Count, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, Lines, MAX_SESSION,
+    Move, MoveOn, Pos, Repeats, Report, Routine, Segment, Step, Template, Text,
 };
 use crate::voice::text::MAX_WORD_CHARS;
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
@@ -44,7 +47,7 @@ const TOP_KEYS: &[&str] = &[
     "step",
 ];
 const VOICE_KEYS: &[&str] = &["engine", "name", "speed", "pitch", "volume"];
-const BREATH_KEYS: &[&str] = &["inhale", "exhale"];
+const BREATH_KEYS: &[&str] = &["inhale", "hold_in", "exhale", "hold_out"];
 const STEP_KEYS: &[&str] = &[
     "name",
     "say",
@@ -65,19 +68,97 @@ const STEP_KEYS: &[&str] = &[
     "release",
     "pause",
     "cues",
+    "breath",
+    "announce",
+    "announce_last",
+    "count_last",
+    "tempo",
+    "tick",
+    "switch_say",
 ];
-const HOLD_ONLY: &[&str] = &[
+/// Keys people write on a step that the format spells otherwise or puts
+/// elsewhere, and what to write.
+const STEP_ELSEWHERE: &[(&str, &str)] = &[
+    (
+        "sets",
+        "sets are written `repeat = 3` (with `rest` between them), on a hold or a flow",
+    ),
+    (
+        "set",
+        "sets are written `repeat = 3` (with `rest` between them), on a hold or a flow",
+    ),
+    (
+        "reps",
+        "the reps of a flow are its rounds: write `rounds = 12`",
+    ),
+    (
+        "rep",
+        "the reps of a flow are its rounds: write `rounds = 12`",
+    ),
+    (
+        "duration",
+        "a hold's length is `hold = \"30s\"`; a flow's is `for = \"3 min\"`",
+    ),
+    (
+        "time",
+        "a hold's length is `hold = \"30s\"`; `time` belongs to a `say` move of a flow",
+    ),
+    (
+        "side",
+        "write `sides = true` for right then left, or `sides = [\"…\", \"…\"]`",
+    ),
+    (
+        "inhale",
+        "a step's breath is `breath = { inhale = \"4s\" }` (or `breath = \"4-6\"`); a move on the inhale goes in `flow = [{ inhale = \"…\" }]`",
+    ),
+    (
+        "exhale",
+        "a step's breath is `breath = { exhale = \"6s\" }` (or `breath = \"4-6\"`); a move on the exhale goes in `flow = [{ exhale = \"…\" }]`",
+    ),
+    (
+        "hold_in",
+        "a held breath is part of the pattern: `breath = { hold_in = \"4s\" }` or `breath = \"4-4-4-4\"`",
+    ),
+    (
+        "hold_out",
+        "a held breath is part of the pattern: `breath = { hold_out = \"4s\" }` or `breath = \"4-4-4-4\"`",
+    ),
+    (
+        "pattern",
+        "a breath pattern is written `breath = \"4-7-8\"`",
+    ),
+];
+/// Keys of holds and flows alike: rounds of a hold, sets of a flow.
+const REPEAT_KEYS: &[&str] = &[
     "repeat",
     "rest",
     "rest_say",
     "again",
-    "on_inhale",
-    "on_exhale",
-    "prompts",
+    "announce",
+    "announce_last",
 ];
-const FLOW_ONLY: &[&str] = &["rounds", "for", "count"];
-const MOVE_KEYS: &[&str] = &["inhale", "exhale", "say", "time", "then"];
-const SOUND_NAMES: &[&str] = &["bell", "step-bell", "inhale", "exhale", "tick"];
+const HOLD_ONLY: &[&str] = &["on_inhale", "on_exhale", "prompts"];
+const FLOW_ONLY: &[&str] = &["rounds", "for", "count", "count_last", "tempo", "tick"];
+const MOVE_KEYS: &[&str] = &[
+    "inhale",
+    "exhale",
+    "say",
+    "time",
+    "then",
+    "breath",
+    "tempo",
+    "breaths",
+    "count_breaths",
+];
+const SOUND_NAMES: &[&str] = &[
+    "bell",
+    "step-bell",
+    "inhale",
+    "exhale",
+    "hold-in",
+    "hold-out",
+    "tick",
+];
 const ARPABET: &[&str] = &[
     "aa", "ae", "ah", "ao", "aw", "ax", "ay", "b", "ch", "d", "dh", "eh", "er", "ey", "f", "g",
     "hh", "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r", "s", "sh", "t", "th",
@@ -91,6 +172,10 @@ const VOWELS: &[&str] = &[
 
 /// Breath phases outside this range are not a human breath.
 const BREATH_PHASE: Range<Millis> = 1_000..20_001;
+/// A breath held longer than this gets a warning.
+const HOLD_WARN: Millis = 60_000;
+/// A breath held longer than this is not a breath hold.
+const HOLD_MAX: Millis = 300_000;
 /// Most rounds a flow or repeats a hold may have.
 const MAX_COUNT: u32 = 1_000;
 /// Most steps a routine may have: far more than four hours of practice
@@ -202,12 +287,31 @@ impl Cx<'_> {
 
     /// Reports every key of `table` not in `allowed`, suggesting the nearest.
     fn keys(&mut self, table: &Table<'_>, allowed: &[&str], place: &str) {
-        for (key, _) in table.iter() {
+        self.keys_or(table, allowed, place, &[]);
+    }
+
+    /// [`Self::keys`], with `elsewhere`: keys people write that this
+    /// format spells otherwise or puts elsewhere, with what to write.
+    fn keys_or(
+        &mut self,
+        table: &Table<'_>,
+        allowed: &[&str],
+        place: &str,
+        elsewhere: &[(&str, &str)],
+    ) {
+        for (key, v) in table.iter() {
             let k: &str = key.get_ref();
             if allowed.contains(&k) {
                 continue;
             }
-            let help = match suggest(k, allowed) {
+            if let Some((_, fix)) = elsewhere.iter().find(|(e, _)| e.eq_ignore_ascii_case(k)) {
+                self.error(key.span(), format!("unknown key `{k}` {place}"), *fix);
+                continue;
+            }
+            // `breath` takes a pattern: a misspelt key whose value is words
+            // meant something else.
+            let words = |v: &Value<'_>| matches!(v.get_ref(), DeValue::String(s) if super::quantity::parse_breath_pattern(s).is_err());
+            let help = match suggest(k, allowed).filter(|&s| s != "breath" || !words(v)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("the keys here are: {}", allowed.join(", ")),
             };
@@ -634,7 +738,7 @@ impl Cx<'_> {
             d.lo
         });
         let sounds = self.sounds(root, dir);
-        let steps = self.steps(root, root_span, &cues);
+        let steps = self.steps(root, root_span, &cues, breath);
         let routine = Routine {
             file: file.to_string(),
             dir: dir.to_path_buf(),
@@ -856,43 +960,127 @@ impl Cx<'_> {
         }
     }
 
+    /// The routine's `[breath]` (or `breath = "4-7-8"`).
     fn breath(&mut self, root: &Table<'_>) -> Breath {
-        let mut b = Breath::default();
-        let Some(t) = self.table(root, "breath") else {
-            return b;
-        };
-        self.keys(t, BREATH_KEYS, "in [breath]");
-        for key in ["inhale", "exhale"] {
-            let Some(d) = self.duration(t, key, true) else {
-                continue;
-            };
-            let span = t.get(key).map(|v| v.span()).unwrap_or(0..0);
-            if d.lo != d.hi {
-                self.error(
-                    span,
-                    format!("`{key}` must be one length, not a range"),
-                    format!("write e.g. `{key} = \"4s\"`"),
-                );
-                continue;
+        match root.get("breath") {
+            Some(v) => self.breath_value(v, Breath::default(), "in [breath]"),
+            None => Breath::default(),
+        }
+    }
+
+    /// A breath pattern: the compact form `"4-7-8"` (every phase given, a
+    /// missing hold zero) or a table whose keys override `base`.
+    fn breath_value(&mut self, v: &Value<'_>, base: Breath, place: &str) -> Breath {
+        let span = v.span();
+        match v.get_ref() {
+            DeValue::String(text) => match super::quantity::parse_breath_pattern(text) {
+                Ok([inhale, hold_in, exhale, hold_out]) => {
+                    let mut ok = true;
+                    for (key, ms) in [
+                        ("inhale", inhale),
+                        ("hold_in", hold_in),
+                        ("exhale", exhale),
+                        ("hold_out", hold_out),
+                    ] {
+                        ok &= self.breath_phase(key, ms, span.clone(), Some(text));
+                    }
+                    if ok {
+                        Breath {
+                            inhale,
+                            hold_in,
+                            exhale,
+                            hold_out,
+                        }
+                    } else {
+                        base
+                    }
+                }
+                Err(QuantityError { message, help }) => {
+                    self.error(span, format!("`breath`: {message}"), help);
+                    base
+                }
+            },
+            DeValue::Table(t) => {
+                self.keys(t, BREATH_KEYS, place);
+                let mut b = base;
+                for key in BREATH_KEYS {
+                    let hold = key.starts_with("hold");
+                    let Some(d) = self.duration(t, key, !hold) else {
+                        continue;
+                    };
+                    let span = t.get(*key).map(|v| v.span()).unwrap_or(0..0);
+                    if d.lo != d.hi {
+                        self.error(
+                            span,
+                            format!("`{key}` must be one length, not a range"),
+                            format!("write e.g. `{key} = \"4s\"`"),
+                        );
+                        continue;
+                    }
+                    if !self.breath_phase(key, d.lo, span, None) {
+                        continue;
+                    }
+                    *match *key {
+                        "inhale" => &mut b.inhale,
+                        "hold_in" => &mut b.hold_in,
+                        "exhale" => &mut b.exhale,
+                        _ => &mut b.hold_out,
+                    } = d.lo;
+                }
+                b
             }
-            if !BREATH_PHASE.contains(&d.lo) {
-                self.error(
-                    span,
-                    format!(
-                        "`{key} = \"{}\"` is not a human breath",
-                        format_millis(d.lo)
-                    ),
-                    "an inhale or exhale lasts from 1s to 20s; 4s in and 6s out is calm",
-                );
-                continue;
-            }
-            if key == "inhale" {
-                b.inhale = d.lo;
-            } else {
-                b.exhale = d.lo;
+            _ => {
+                self.wrong_type("breath", v, "a pattern in quotes or a table", "\"4-7-8\"");
+                base
             }
         }
-        b
+    }
+
+    /// Checks one phase of a breath pattern, written in the compact form
+    /// `compact` or else as its own key; false when it is refused.
+    fn breath_phase(
+        &mut self,
+        key: &str,
+        ms: Millis,
+        span: Range<usize>,
+        compact: Option<&str>,
+    ) -> bool {
+        let length = format_millis(ms);
+        let what = match compact {
+            Some(text) => {
+                let phase = match key {
+                    "hold_in" => "hold after the inhale",
+                    "hold_out" => "hold after the exhale",
+                    other => other,
+                };
+                format!("the {phase} of `breath = \"{text}\"` ({length})")
+            }
+            None => format!("`{key} = \"{length}\"`"),
+        };
+        if key == "inhale" || key == "exhale" {
+            if !BREATH_PHASE.contains(&ms) {
+                self.error(
+                    span,
+                    format!("{what} is not a human breath"),
+                    "an inhale or exhale lasts from 1s to 20s; 4s in and 6s out is calm",
+                );
+                return false;
+            }
+        } else if ms > HOLD_MAX {
+            self.error(
+                span,
+                format!("{what} is longer than a breath can be held"),
+                "hold a breath for 0s to 60s; for a long still pause use a step with `hold`",
+            );
+            return false;
+        } else if ms > HOLD_WARN {
+            self.warn(
+                span,
+                format!("{what} holds the breath over a minute, which makes most people dizzy or anxious"),
+                "keep breath holds to 60s or less unless you train for it",
+            );
+        }
+        true
     }
 
     fn cue_table(&mut self, t: &Table<'_>, cues: &mut Cues) {
@@ -957,7 +1145,13 @@ impl Cx<'_> {
         out
     }
 
-    fn steps(&mut self, root: &Table<'_>, root_span: Range<usize>, cues: &Cues) -> Vec<Step> {
+    fn steps(
+        &mut self,
+        root: &Table<'_>,
+        root_span: Range<usize>,
+        cues: &Cues,
+        breath: Breath,
+    ) -> Vec<Step> {
         let Some(v) = root.get("step") else {
             let at = root_span.end.min(self.src.len());
             self.error(
@@ -999,7 +1193,7 @@ impl Cx<'_> {
                 self.wrong_type("step", item, "a [[step]] table", "[[step]]");
                 continue;
             };
-            if let Some(step) = self.step(i + 1, t, item.span(), cues) {
+            if let Some(step) = self.step(i + 1, t, item.span(), cues, breath) {
                 steps.push(step);
             }
         }
@@ -1012,10 +1206,11 @@ impl Cx<'_> {
         t: &Table<'_>,
         span: Range<usize>,
         routine_cues: &Cues,
+        routine_breath: Breath,
     ) -> Option<Step> {
         let name = self.step_name(n, t, &span);
         let place = format!("in step {n} \"{name}\"");
-        self.keys(t, STEP_KEYS, &place);
+        self.keys_or(t, STEP_KEYS, &place, STEP_ELSEWHERE);
         let say = self.text(t, "say");
         let mut cues = routine_cues.clone();
         if let Some(ct) = t.get("cues") {
@@ -1030,11 +1225,29 @@ impl Cx<'_> {
         let release = self.step_release(t, &mut cues);
         let pause = self.duration(t, "pause", true).map_or(0, |d| d.lo);
         let sides = self.sides(t);
-        let body = self.body(n, &name, t, &span)?;
+        let switch_say = self.template(t, "switch_say");
+        if let (true, Some(v)) = (sides.is_empty(), t.get("switch_say")) {
+            self.warn(
+                v.span(),
+                format!("`switch_say` in step {n} \"{name}\" has no effect without `sides`"),
+                "add `sides = [\"…\", \"…\"]`, or remove `switch_say`",
+            );
+        }
+        let breath = match t.get("breath") {
+            Some(v) => self.breath_value(
+                v,
+                routine_breath,
+                &format!("in the breath of step {n} \"{name}\""),
+            ),
+            None => routine_breath,
+        };
+        let body = self.body(n, &name, t, &span, breath)?;
         Some(Step {
             name,
             at: self.pos(span.start),
             say,
+            breath,
+            switch_say,
             sides,
             cues,
             release,
@@ -1083,7 +1296,14 @@ impl Cx<'_> {
 
     /// What the step does after its words: a flow, a hold, or nothing (a
     /// spoken-only step). Keys that belong to another kind of step are errors.
-    fn body(&mut self, n: usize, name: &str, t: &Table<'_>, span: &Range<usize>) -> Option<Body> {
+    fn body(
+        &mut self,
+        n: usize,
+        name: &str,
+        t: &Table<'_>,
+        span: &Range<usize>,
+        breath: Breath,
+    ) -> Option<Body> {
         if t.contains_key("flow") {
             self.misplaced(
                 t,
@@ -1097,7 +1317,7 @@ impl Cx<'_> {
                 |k| format!("`{k}` belongs to holds, but step {n} \"{name}\" is a flow"),
                 "in a flow, put the words in the moves and use `rounds` or `for`",
             );
-            self.flow(n, name, t, span.clone()).map(Body::Flow)
+            self.flow(n, name, t, span.clone(), breath).map(Body::Flow)
         } else if t.contains_key("hold") || t.contains_key("breaths") {
             self.misplaced(
                 t,
@@ -1105,11 +1325,30 @@ impl Cx<'_> {
                 |k| format!("`{k}` belongs to flows, but step {n} \"{name}\" is a hold"),
                 "use `repeat` to repeat a hold, or write the step as a `flow`",
             );
-            self.hold(n, name, t).map(Body::Hold)
+            let hold = self.hold(n, name, t)?;
+            if let (Some(v), HoldLength::Time(_), true, true) = (
+                t.get("breath"),
+                hold.length,
+                hold.on_inhale.is_empty(),
+                hold.on_exhale.is_empty(),
+            ) {
+                self.warn(
+                    v.span(),
+                    format!("`breath` in step {n} \"{name}\" has no effect: a timed hold follows no breath"),
+                    "count the hold in `breaths`, or add `on_inhale`/`on_exhale` phrases, or remove `breath`",
+                );
+            }
+            Some(Body::Hold(hold))
         } else {
             self.misplaced(
                 t,
-                &[HOLD_ONLY, FLOW_ONLY, &["sides"]].concat(),
+                &[
+                    HOLD_ONLY,
+                    FLOW_ONLY,
+                    REPEAT_KEYS,
+                    &["sides", "breath", "switch_say"],
+                ]
+                .concat(),
                 |k| format!("`{k}` in step {n} \"{name}\" has nothing to act on"),
                 "add a `hold`, `breaths` or `flow` to the step, or remove the key",
             );
@@ -1125,16 +1364,16 @@ impl Cx<'_> {
         }
     }
 
-    /// Reports the first of `keys` that `t` has, at its value, with the
+    /// Reports every one of `keys` that `t` has, at its value, with the
     /// message `what(key)`.
     fn misplaced(
         &mut self,
         t: &Table<'_>,
         keys: &[&str],
-        what: impl FnOnce(&str) -> String,
+        what: impl Fn(&str) -> String,
         help: &str,
     ) {
-        if let Some((k, v)) = keys.iter().find_map(|&k| Some((k, t.get(k)?))) {
+        for (k, v) in keys.iter().filter_map(|&k| Some((k, t.get(k)?))) {
             self.error(v.span(), what(k), help);
         }
     }
@@ -1143,7 +1382,7 @@ impl Cx<'_> {
         let Some(v) = t.get("sides") else {
             return Vec::new();
         };
-        let help = "write `sides = true` for right then left, or name them: `sides = [\"right arm\", \"left arm\"]`";
+        let help = "write `sides = true` for right then left, or name them: `sides = [\"right arm\", \"left arm\"]` or `[\"clockwise\", \"the other way\"]`";
         match v.get_ref() {
             DeValue::Boolean(true) => vec!["right".into(), "left".into()],
             DeValue::Boolean(false) => Vec::new(),
@@ -1154,16 +1393,11 @@ impl Cx<'_> {
                         self.wrong_type("sides", item, "a side in quotes", "[\"right\", \"left\"]");
                         continue;
                     };
-                    let first = s
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_lowercase();
-                    if first != "left" && first != "right" {
+                    if s.trim().is_empty() {
                         self.error(
                             item.span(),
-                            format!("\"{s}\" is not a side"),
-                            format!("each side starts with \"left\" or \"right\"; {help}"),
+                            "a side has no words",
+                            format!("name each side; {help}"),
                         );
                         continue;
                     }
@@ -1216,24 +1450,10 @@ impl Cx<'_> {
             (None, Some(_)) => self.count(t, "breaths").map(HoldLength::Breaths),
             (None, None) => None,
         };
-        let repeat = self.count(t, "repeat");
-        let rest = self.duration(t, "rest", true);
-        if rest.is_some() && repeat.is_none_or(|r| r.hi <= 1) {
-            let s = t.get("rest").map(|v| v.span()).unwrap_or(0..0);
-            self.warn(
-                s,
-                format!(
-                    "`rest` in step {n} \"{name}\" has no effect without `repeat` of 2 or more"
-                ),
-                "add e.g. `repeat = 2`, or remove `rest`; use `pause` for silence after the step",
-            );
-        }
+        let repeats = self.repeats(n, name, t);
         let hold = Hold {
             length: length?,
-            repeat: repeat.unwrap_or(Span::one(1)),
-            rest: rest.unwrap_or(Span::one(10_000)),
-            rest_say: self.text(t, "rest_say"),
-            again: self.text(t, "again"),
+            repeats,
             on_inhale: self.texts(t, "on_inhale"),
             on_exhale: self.texts(t, "on_exhale"),
             prompts: self.texts(t, "prompts"),
@@ -1241,7 +1461,78 @@ impl Cx<'_> {
         Some(hold)
     }
 
-    fn flow(&mut self, n: usize, name: &str, t: &Table<'_>, span: Range<usize>) -> Option<Flow> {
+    /// `repeat` and what goes with it: rounds of a hold, sets of a flow.
+    fn repeats(&mut self, n: usize, name: &str, t: &Table<'_>) -> Repeats {
+        let repeat = self.count(t, "repeat");
+        let once = repeat.is_none_or(|r| r.hi <= 1);
+        for key in ["rest", "rest_say", "again", "announce_last"] {
+            if let (Some(v), true) = (t.get(key), once) {
+                self.warn(
+                    v.span(),
+                    format!(
+                        "`{key}` in step {n} \"{name}\" has no effect without `repeat` of 2 or more"
+                    ),
+                    "add e.g. `repeat = 2`, or remove it; use `pause` for silence after the step",
+                );
+            }
+        }
+        let d = Repeats::default();
+        Repeats {
+            repeat: repeat.unwrap_or(d.repeat),
+            rest: self.duration(t, "rest", true).unwrap_or(d.rest),
+            rest_say: self.text(t, "rest_say"),
+            again: self.text(t, "again"),
+            announce: self.template(t, "announce"),
+            announce_last: self.template(t, "announce_last"),
+        }
+    }
+
+    /// Spoken text with `{placeholders}`; an unknown one is an error at it.
+    fn template(&mut self, t: &Table<'_>, key: &str) -> Option<Template> {
+        let v = t.get(key)?;
+        let text = self.text_value(key, v)?;
+        let span = v.span();
+        let mut ok = true;
+        let mut rest = text.raw.as_str();
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                let at = self.locate(&span, &rest[open..]);
+                self.error(
+                    at,
+                    format!("a `{{` in `{key}` opens a placeholder but is never closed"),
+                    format!("write a placeholder as {}", placeholders()),
+                );
+                return None;
+            };
+            let inner = &after[..close];
+            if !Template::NAMES.contains(&inner) {
+                let at = self.locate(&span, &rest[open..open + close + 2]);
+                let hint = suggest(inner, Template::NAMES)
+                    .map_or(String::new(), |s| format!("did you mean `{{{s}}}`? "));
+                self.error(
+                    at,
+                    format!("`{{{inner}}}` in `{key}` is not a placeholder"),
+                    format!("{hint}the placeholders are {}", placeholders()),
+                );
+                ok = false;
+            }
+            rest = &after[close + 1..];
+        }
+        ok.then_some(Template {
+            raw: text.raw,
+            at: text.at,
+        })
+    }
+
+    fn flow(
+        &mut self,
+        n: usize,
+        name: &str,
+        t: &Table<'_>,
+        span: Range<usize>,
+        breath: Breath,
+    ) -> Option<Flow> {
         let v = t.get("flow")?;
         let DeValue::Array(items) = v.get_ref() else {
             self.wrong_type(
@@ -1261,9 +1552,10 @@ impl Cx<'_> {
             );
             ok = false;
         }
+        let tempo = self.bool(t, "tempo").unwrap_or(false);
         let mut moves = Vec::new();
         for item in items {
-            match self.flow_move(item) {
+            match self.flow_move(item, breath, tempo) {
                 Some(m) => moves.push(m),
                 None => ok = false,
             }
@@ -1288,7 +1580,19 @@ impl Cx<'_> {
                 None
             }
         };
-        let count = self.bool(t, "count").unwrap_or(false);
+        let count = self.count_key(n, name, t);
+        let repeats = self.repeats(n, name, t);
+        let tick = self.bool(t, "tick").unwrap_or(false);
+        let keeps_tempo = moves
+            .iter()
+            .any(|m| matches!(m.on, MoveOn::Time { tempo: true, .. }));
+        if let (true, false, Some(v)) = (tick, keeps_tempo, t.get("tick")) {
+            self.warn(
+                v.span(),
+                format!("`tick` in step {n} \"{name}\" has no effect: no move keeps tempo"),
+                "add `tempo = true` to the step (or to its `say` moves), or remove `tick`",
+            );
+        }
         if !ok {
             return None;
         }
@@ -1296,10 +1600,46 @@ impl Cx<'_> {
             moves,
             amount: amount?,
             count,
+            repeats,
+            tick,
         })
     }
 
-    fn flow_move(&mut self, item: &Value<'_>) -> Option<Move> {
+    /// `count` (true, or a template) and `count_last`.
+    fn count_key(&mut self, n: usize, name: &str, t: &Table<'_>) -> Count {
+        let last = self.template(t, "count_last");
+        let count = match t.get("count").map(|v| v.get_ref()) {
+            Some(DeValue::String(text)) if !text.contains("{n}") => {
+                let v = &t["count"];
+                self.wrong_type(
+                    "count",
+                    v,
+                    "true or false, or a phrase with {n}",
+                    "true` or `count = \"Rep {n}.\"",
+                );
+                Count::Off
+            }
+            Some(DeValue::String(_)) => match self.template(t, "count") {
+                Some(each) => Count::Template { each, last },
+                None => Count::Off,
+            },
+            Some(_) => match self.bool(t, "count") {
+                Some(true) => Count::Words { last },
+                _ => Count::Off,
+            },
+            None => Count::Off,
+        };
+        if let (Count::Off, Some(v)) = (&count, t.get("count_last")) {
+            self.warn(
+                v.span(),
+                format!("`count_last` in step {n} \"{name}\" has no effect without `count`"),
+                "add `count = true` or a phrase like `count = \"Rep {n}.\"`, or remove `count_last`",
+            );
+        }
+        count
+    }
+
+    fn flow_move(&mut self, item: &Value<'_>, step_breath: Breath, tempo: bool) -> Option<Move> {
         let DeValue::Table(m) = item.get_ref() else {
             self.wrong_type(
                 "flow",
@@ -1327,17 +1667,45 @@ impl Cx<'_> {
                 let on = match *one {
                     "inhale" => Some(MoveOn::Inhale),
                     "exhale" => Some(MoveOn::Exhale),
-                    _ => match m.get("time") {
-                        Some(_) => self.duration(m, "time", true).map(MoveOn::Time),
-                        None => {
-                            self.error(item.span(), "a `say` move needs a `time`", "write e.g. `{ say = \"Squeeze.\", time = \"5s\" }`, or use `inhale`/`exhale` to move with the breath");
-                            None
+                    _ => {
+                        match (m.get("time"), m.get("breaths")) {
+                            (Some(_), Some(b)) => {
+                                self.error(b.span(), "a `say` move lasts a `time` or a number of `breaths`, not both", "remove one: `time = \"5s\"` or `breaths = 5`");
+                                None
+                            }
+                            (None, Some(_)) => {
+                                let count = self.bool(m, "count_breaths").unwrap_or(false);
+                                self.count(m, "breaths")
+                                    .map(|n| MoveOn::Breaths { n, count })
+                            }
+                            (Some(_), None) => {
+                                let tempo = self.bool(m, "tempo").unwrap_or(tempo);
+                                self.duration(m, "time", true)
+                                    .map(|time| MoveOn::Time { time, tempo })
+                            }
+                            (None, None) => {
+                                self.error(item.span(), "a `say` move needs a `time` or a number of `breaths`", "write e.g. `{ say = \"Squeeze.\", time = \"5s\" }` or `{ say = \"Stay in downward dog.\", breaths = 5 }`, or use `inhale`/`exhale` to move with the breath");
+                                None
+                            }
                         }
-                    },
+                    }
                 };
                 if *one != "say" && m.contains_key("time") {
                     let s = m.get("time").map(|v| v.span()).unwrap_or(item.span());
                     self.error(s, format!("an `{one}` move lasts one {one} at the routine's pace; `time` does not apply"), "remove `time`, or write the move as `{ say = \"…\", time = \"5s\" }`");
+                }
+                for key in ["breaths", "count_breaths"] {
+                    if let (true, Some(v)) = (*one != "say", m.get(key)) {
+                        self.error(v.span(), format!("an `{one}` move lasts one {one}; `{key}` belongs to a `say` move held for some breaths"), "write the move as `{ say = \"Stay here.\", breaths = 5 }`");
+                    }
+                }
+                if let (true, Some(v)) =
+                    (*one == "say" && m.contains_key("breaths"), m.get("tempo"))
+                {
+                    self.error(v.span(), "a move held for `breaths` follows the breath; `tempo` applies to moves with a `time`", "remove `tempo`");
+                }
+                if let (true, Some(v)) = (*one != "say", m.get("tempo")) {
+                    self.error(v.span(), format!("an `{one}` move follows the breath; `tempo` applies to `say` moves with a `time`"), "remove `tempo`, or set the breath's pace with `breath = \"4-6\"`");
                 }
                 (*one, on)
             }
@@ -1358,10 +1726,23 @@ impl Cx<'_> {
         };
         let text = self.text(m, key);
         let then = self.text(m, "then");
+        let breath = match m.get("breath") {
+            Some(v) if key == "say" && !m.contains_key("breaths") => {
+                self.error(
+                    v.span(),
+                    "a `say` move lasts its own `time`; `breath` does not apply",
+                    "remove `breath`, or write the move as `{ inhale = \"…\", breath = \"4-7-8\" }`",
+                );
+                step_breath
+            }
+            Some(v) => self.breath_value(v, step_breath, "in the breath of a move"),
+            None => step_breath,
+        };
         Some(Move {
             on: on?,
             text: text?,
             then,
+            breath,
         })
     }
 
@@ -1381,7 +1762,7 @@ impl Cx<'_> {
             routine
                 .steps
                 .iter()
-                .map(|s| step_floor(routine, s, level))
+                .map(|s| step_floor(s, level))
                 .sum::<Millis>()
                 .saturating_add(transitions)
                 // Every step speaks (its name or its words): more than 1 ms.
@@ -1415,9 +1796,9 @@ impl Cx<'_> {
 }
 
 /// The time a step takes without any speech: holds, rests, moves.
-fn step_floor(routine: &Routine, step: &Step, level: super::Level) -> Millis {
+fn step_floor(step: &Step, level: super::Level) -> Millis {
     let sides = step.sides.len().max(1) as u64;
-    let breath = routine.breath.inhale + routine.breath.exhale;
+    let breath = step.breath.cycle();
     let body = match &step.body {
         Body::Say => 0,
         Body::Hold(h) => {
@@ -1425,24 +1806,29 @@ fn step_floor(routine: &Routine, step: &Step, level: super::Level) -> Millis {
                 HoldLength::Time(d) => d.at(level),
                 HoldLength::Breaths(b) => u64::from(b.at(level)) * breath,
             };
-            let rounds = u64::from(h.repeat.at(level));
-            rounds * one + (rounds - 1) * h.rest.at(level)
+            let rounds = u64::from(h.repeats.repeat.at(level));
+            rounds * one + (rounds - 1) * h.repeats.rest.at(level)
         }
-        Body::Flow(f) => match f.amount {
-            FlowAmount::For(d) => d.at(level),
-            FlowAmount::Rounds(r) => {
-                let round: Millis = f
-                    .moves
-                    .iter()
-                    .map(|m| match m.on {
-                        MoveOn::Inhale => routine.breath.inhale,
-                        MoveOn::Exhale => routine.breath.exhale,
-                        MoveOn::Time(d) => d.at(level),
-                    })
-                    .sum();
-                u64::from(r.at(level)) * round
-            }
-        },
+        Body::Flow(f) => {
+            let set = match f.amount {
+                FlowAmount::For(d) => d.at(level),
+                FlowAmount::Rounds(r) => {
+                    let round: Millis = f
+                        .moves
+                        .iter()
+                        .map(|m| match m.on {
+                            MoveOn::Inhale => m.breath.inhale + m.breath.hold_in,
+                            MoveOn::Exhale => m.breath.exhale + m.breath.hold_out,
+                            MoveOn::Time { time, .. } => time.at(level),
+                            MoveOn::Breaths { n, .. } => u64::from(n.at(level)) * m.breath.cycle(),
+                        })
+                        .sum();
+                    u64::from(r.at(level)) * round
+                }
+            };
+            let sets = u64::from(f.repeats.repeat.at(level));
+            sets * set + (sets - 1) * f.repeats.rest.at(level)
+        }
     };
     sides * body + step.pause
 }
@@ -1464,6 +1850,16 @@ pub(super) fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map(|(_, o)| o)
         })
+}
+
+/// The placeholders of a template, for messages: "{n}, {total} or {side}".
+fn placeholders() -> String {
+    let names: Vec<String> = Template::NAMES.iter().map(|n| format!("{{{n}}}")).collect();
+    format!(
+        "{} or {}",
+        names[..names.len() - 1].join(", "),
+        names[names.len() - 1]
+    )
 }
 
 fn article(type_str: &str) -> String {

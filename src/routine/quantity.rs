@@ -254,9 +254,86 @@ pub fn format_millis(ms: Millis) -> String {
     out
 }
 
+const PATTERN_HELP: &str = "write the phases in seconds joined by dashes: \"4-6\" (in, out), \"4-7-8\" (in, hold, out) or \"4-4-4-4\" (in, hold, out, hold)";
+
+/// Parses a breath pattern in the compact form: seconds joined by dashes,
+/// `"4-6"` (inhale, exhale), `"4-7-8"` (inhale, hold, exhale) or
+/// `"4-4-4-4"` (inhale, hold, exhale, hold). Returns the four phases
+/// (inhale, hold in, exhale, hold out), a missing hold as zero. The phases'
+/// lengths are checked by the caller.
+pub fn parse_breath_pattern(text: &str) -> Result<[Millis; 4], QuantityError> {
+    let t = text.trim();
+    if t.starts_with('-') {
+        return Err(err(format!("{text:?} starts with a minus"), PATTERN_HELP));
+    }
+    let parts: Vec<&str> = t.split(['-', '\u{2013}']).map(str::trim).collect();
+    if !(2..=4).contains(&parts.len()) {
+        return Err(err(
+            format!("{text:?} has {} phases, not 2, 3 or 4", parts.len()),
+            PATTERN_HELP,
+        ));
+    }
+    let mut ms = Vec::new();
+    for part in &parts {
+        let number = part
+            .strip_suffix("sec")
+            .or_else(|| part.strip_suffix('s'))
+            .unwrap_or(part)
+            .trim();
+        if number.is_empty() {
+            return Err(err(
+                format!("{text:?} has an empty phase (a negative number?)"),
+                PATTERN_HELP,
+            ));
+        }
+        let seconds: f64 = number
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0 && !number.starts_with('+'))
+            .ok_or_else(|| {
+                err(
+                    format!("{part:?} in {text:?} is not a number of seconds"),
+                    PATTERN_HELP,
+                )
+            })?;
+        let m = seconds * 1000.0;
+        if (m - m.round()).abs() > 1e-6 {
+            return Err(err(
+                format!("{part:?} in {text:?} is finer than a millisecond"),
+                PATTERN_HELP,
+            ));
+        }
+        ms.push(m.round() as Millis);
+    }
+    Ok(match ms.as_slice() {
+        [i, o] => [*i, 0, *o, 0],
+        [i, h, o] => [*i, *h, *o, 0],
+        [i, h, o, h2] => [*i, *h, *o, *h2],
+        _ => unreachable!("2 to 4 parts"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breath_patterns_in_the_compact_form() {
+        assert_eq!(parse_breath_pattern("4-7-8"), Ok([4_000, 7_000, 8_000, 0]));
+        assert_eq!(parse_breath_pattern("4-4-4-4"), Ok([4_000; 4]));
+        assert_eq!(parse_breath_pattern("4-6"), Ok([4_000, 0, 6_000, 0]));
+        assert_eq!(
+            parse_breath_pattern("3.5s-0-5.5s"),
+            Ok([3_500, 0, 5_500, 0])
+        );
+        for bad in ["4", "4-4-4-4-4", "-4-4", "4--4", "4-x-8", "4-1.0001-8", ""] {
+            assert!(parse_breath_pattern(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_breath_pattern("4--4").unwrap_err().message,
+            "\"4--4\" has an empty phase (a negative number?)"
+        );
+    }
 
     fn d(s: &str) -> Span<Millis> {
         parse_duration_span(s).unwrap()

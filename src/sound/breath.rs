@@ -18,11 +18,13 @@ use crate::timeline::Phase;
 /// this much and settles over the rest (an exhale mirrors it).
 pub const INHALE_PEAK: f64 = 0.82;
 
-/// The swell's loudness curve (0 to 1) at position `u` (0 to 1) of the cue.
+/// The swell's loudness curve (0 to 1) at position `u` (0 to 1) of the cue;
+/// a held breath is still (its short fades are made by [`still`]).
 pub fn envelope(phase: Phase, u: f64) -> f64 {
     let u = match phase {
         Phase::Inhale => u,
         Phase::Exhale => 1.0 - u,
+        Phase::HoldIn | Phase::HoldOut => return 1.0,
     };
     if u <= INHALE_PEAK {
         raised_cosine(u / INHALE_PEAK)
@@ -32,11 +34,14 @@ pub fn envelope(phase: Phase, u: f64) -> f64 {
 }
 
 /// The tone's pitch in Hz at position `u` of the cue: an inhale glides up
-/// from F3 to G3, an exhale down from G3 to E3.
+/// from F3 to G3, an exhale down from G3 to E3; a held breath stays where
+/// the breath before it ended (G3 held in, E3 held out).
 pub fn pitch(phase: Phase, u: f64) -> f64 {
     let (from, to) = match phase {
         Phase::Inhale => (174.61, 196.0),
         Phase::Exhale => (196.0, 164.81),
+        Phase::HoldIn => (196.0, 196.0),
+        Phase::HoldOut => (164.81, 164.81),
     };
     from + (to - from) * raised_cosine(u)
 }
@@ -54,10 +59,13 @@ const CONTROL: usize = 32;
 /// turned by a fixed step within each stretch (a multiply instead of a
 /// sine and a cosine per sample), set back to unit length at each.
 pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
+    if matches!(phase, Phase::HoldIn | Phase::HoldOut) {
+        return still(pitch(phase, 0.0), len, rate);
+    }
     let fs = f64::from(rate);
     let mut noise = Noise::new(match phase {
-        Phase::Inhale => 0x001a_4a1e,
-        Phase::Exhale => 0x000e_4a1e,
+        Phase::Inhale | Phase::HoldIn => 0x001a_4a1e,
+        Phase::Exhale | Phase::HoldOut => 0x000e_4a1e,
     });
     // White noise through a low pass has a power proportional to the
     // filter's bandwidth over the rate: scaling by √rate keeps the breath
@@ -109,6 +117,33 @@ pub fn breath(phase: Phase, len: usize, rate: u32) -> Vec<f32> {
     out
 }
 
+/// Seconds a still tone takes to fade in and out (less on a short cue).
+pub const STILL_FADE_SECONDS: f64 = 0.4;
+
+/// `len` samples of the still tone of a held breath at `hz`: the breath
+/// tone's voice without its air or its swell, steady between raised-cosine
+/// fades, zero at both ends.
+pub fn still(hz: f64, len: usize, rate: u32) -> Vec<f32> {
+    let fade = (STILL_FADE_SECONDS * f64::from(rate)) as usize;
+    let fade = fade.min(len / 4).max(1);
+    let step = TAU * hz / f64::from(rate);
+    let (dc, ds) = (step.cos(), step.sin());
+    let (mut c, mut s) = (1.0f64, 0.0f64);
+    let mut out = Vec::with_capacity(len);
+    for i in 0..len {
+        let tone = s + 0.2 * (2.0 * s * c);
+        (c, s) = (c * dc - s * ds, s * dc + c * ds);
+        if i % CONTROL == CONTROL - 1 {
+            let norm = (c * c + s * s).sqrt().recip();
+            (c, s) = (c * norm, s * norm);
+        }
+        let edge = i.min(len - 1 - i);
+        let env = raised_cosine(edge as f64 / fade as f64);
+        out.push((0.4 * env * tone) as f32);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,8 +152,22 @@ mod tests {
     const RATE: u32 = 44_100;
 
     #[test]
+    fn a_held_breath_is_a_still_tone_at_the_pitch_the_breath_stopped() {
+        let x = breath(Phase::HoldIn, 4 * RATE as usize, RATE);
+        assert_eq!((x[0], x[x.len() - 1]), (0.0, 0.0));
+        // Steady after its fade: every second of the middle is as loud.
+        let a = window_rms(&x[RATE as usize..2 * RATE as usize], 1)[0];
+        let b = window_rms(&x[2 * RATE as usize..3 * RATE as usize], 1)[0];
+        assert!((a - b).abs() < 1e-3 * a, "{a} {b}");
+        assert_eq!(pitch(Phase::HoldIn, 0.3), pitch(Phase::Inhale, 1.0));
+        assert_eq!(pitch(Phase::HoldOut, 0.7), pitch(Phase::Exhale, 1.0));
+        let y = breath(Phase::HoldOut, 3, RATE);
+        assert_eq!(y.len(), 3);
+    }
+
+    #[test]
     fn fills_the_cue_and_starts_and_ends_at_zero() {
-        for phase in [Phase::Inhale, Phase::Exhale] {
+        for phase in [Phase::Inhale, Phase::Exhale, Phase::HoldIn, Phase::HoldOut] {
             for len in [1usize, 2, 441, 176_400, 176_401] {
                 let x = breath(phase, len, RATE);
                 assert_eq!(x.len(), len);

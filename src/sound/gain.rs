@@ -111,7 +111,7 @@ impl Profile {
 }
 
 /// Number of gain groups: speech, then one per palette sound.
-pub const GAIN_GROUPS: usize = 6;
+pub const GAIN_GROUPS: usize = 1 + crate::sound::palette::Sound::ALL.len();
 
 /// How one part's energy is spread over its cue.
 #[derive(Clone, Copy, Debug)]

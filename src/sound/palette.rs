@@ -36,22 +36,30 @@ pub enum Sound {
     Exhale,
     /// The tick of a 3-2-1 count.
     Tick,
+    /// The still tone while the breath is held in.
+    HoldIn,
+    /// The still tone while the breath is held out.
+    HoldOut,
 }
 
 impl Sound {
     /// Every sound, in palette order.
-    pub const ALL: [Sound; 5] = [
+    pub const ALL: [Sound; 7] = [
         Sound::SessionBell,
         Sound::StepBell,
         Sound::Inhale,
         Sound::Exhale,
         Sound::Tick,
+        Sound::HoldIn,
+        Sound::HoldOut,
     ];
 
     /// `f` of every sound, in palette order, each on a thread of its own
     /// (synthesizing and measuring sounds are independent, and on the path
     /// of every render's start). A panic in one is passed on.
-    pub(crate) fn each_on_a_thread<T: Send>(f: impl Fn(Sound) -> T + Sync) -> [T; 5] {
+    pub(crate) fn each_on_a_thread<T: Send>(
+        f: impl Fn(Sound) -> T + Sync,
+    ) -> [T; Sound::ALL.len()] {
         std::thread::scope(|scope| {
             let f = &f;
             Sound::ALL
@@ -73,19 +81,27 @@ impl Sound {
             CueKind::Breath {
                 phase: Phase::Exhale,
             } => Some(Sound::Exhale),
+            CueKind::Breath {
+                phase: Phase::HoldIn,
+            } => Some(Sound::HoldIn),
+            CueKind::Breath {
+                phase: Phase::HoldOut,
+            } => Some(Sound::HoldOut),
             CueKind::Tick => Some(Sound::Tick),
             CueKind::Speech | CueKind::Silence => None,
         }
     }
 
     /// The sound's name in routines and messages: `bell`, `step-bell`,
-    /// `inhale`, `exhale`, `tick`.
+    /// `inhale`, `exhale`, `hold-in`, `hold-out`, `tick`.
     pub fn name(self) -> &'static str {
         match self {
             Sound::SessionBell => "bell",
             Sound::StepBell => "step-bell",
             Sound::Inhale => "inhale",
             Sound::Exhale => "exhale",
+            Sound::HoldIn => "hold-in",
+            Sound::HoldOut => "hold-out",
             Sound::Tick => "tick",
         }
     }
@@ -112,6 +128,8 @@ impl Sound {
             Sound::SessionBell => -4.0,
             Sound::StepBell => -6.0,
             Sound::Inhale | Sound::Exhale => -10.0,
+            // Stiller than a breath: it only says the breath is held.
+            Sound::HoldIn | Sound::HoldOut => -16.0,
             Sound::Tick => -8.0,
         }
     }
@@ -124,7 +142,7 @@ impl Sound {
     pub fn limit_allowance_db(self) -> f64 {
         match self {
             Sound::SessionBell | Sound::StepBell => 4.0,
-            Sound::Inhale | Sound::Exhale => 1.0,
+            Sound::Inhale | Sound::Exhale | Sound::HoldIn | Sound::HoldOut => 1.0,
             Sound::Tick => 0.0,
         }
     }
@@ -144,7 +162,7 @@ impl Sound {
         match self {
             Sound::SessionBell => bell::SESSION_BELL_SECONDS,
             Sound::StepBell => bell::STEP_BELL_SECONDS,
-            Sound::Inhale | Sound::Exhale => 4.0,
+            Sound::Inhale | Sound::Exhale | Sound::HoldIn | Sound::HoldOut => 4.0,
             Sound::Tick => tick::TICK_SECONDS,
         }
     }
@@ -157,6 +175,8 @@ impl Sound {
             Sound::StepBell => bell::bell(Bell::Step, len, rate),
             Sound::Inhale => breath::breath(Phase::Inhale, len, rate),
             Sound::Exhale => breath::breath(Phase::Exhale, len, rate),
+            Sound::HoldIn => breath::breath(Phase::HoldIn, len, rate),
+            Sound::HoldOut => breath::breath(Phase::HoldOut, len, rate),
             Sound::Tick => tick::tick(len, rate),
         }
     }
@@ -215,7 +235,8 @@ impl Palette {
     }
 
     /// The built-in sounds, replaced by any `bell.wav`, `step-bell.wav`,
-    /// `inhale.wav`, `exhale.wav` or `tick.wav` found in `dir`, then by the
+    /// `inhale.wav`, `exhale.wav`, `hold-in.wav`, `hold-out.wav` or
+    /// `tick.wav` found in `dir`, then by the
     /// files in `overrides` (from the routine; they win over the directory).
     ///
     /// A missing `dir` is not an error: it just replaces nothing. A file that
