@@ -45,6 +45,27 @@ impl std::str::FromStr for Level {
     }
 }
 
+/// `text` safe to print on a terminal: control characters (an ESC that
+/// would clear the screen, a NUL) are shown as escapes such as `\u{1b}`;
+/// other text is unchanged. Tabs and line breaks are kept. Here, below
+/// everything that prints a title, a step name or a diagnostic.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// The sample rates a timeline may be planned at, in Hz: from telephone
 /// quality (the bells and K-weighting need some room above 4 kHz) to the
 /// highest rate audio interfaces commonly run at. The one range: the
@@ -416,7 +437,6 @@ impl std::fmt::Display for Table<'_> {
         };
         // Titles, names and words come from the routine: no control
         // character of theirs reaches the terminal.
-        use crate::routine::printable;
         writeln!(f, "{}", printable(&t.title))?;
         writeln!(
             f,

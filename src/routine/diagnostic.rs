@@ -114,25 +114,7 @@ impl Report {
     }
 }
 
-/// `text` safe to print on a terminal: control characters (an ESC that
-/// would clear the screen, a NUL) are shown as escapes such as `\u{1b}`;
-/// other text is unchanged. Tabs and line breaks are kept.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
-    if !text.chars().any(unsafe_char) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| {
-            if unsafe_char(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
-}
+pub use crate::timeline::printable;
 
 /// 1-based line and column (in characters) of byte `offset` in `source`.
 /// For many positions in one text, build a [`Lines`] once instead.
