@@ -44,6 +44,8 @@ pub struct FliteVoice {
     /// Words said by substitution: the routine's respellings without phones.
     respellings: Vec<Pronunciation>,
     identity: String,
+    /// The routine's language, when it is not one flite speaks (English).
+    foreign: Option<String>,
 }
 
 impl FliteVoice {
@@ -120,10 +122,15 @@ impl FliteVoice {
             edges::VERSION,
             lexicon_hash(pronunciations),
         );
+        let foreign = settings
+            .language
+            .clone()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("en"));
         Ok(FliteVoice {
             engine,
             respellings,
             identity,
+            foreign,
         })
     }
 
@@ -233,6 +240,19 @@ fn lexicon_hash(pronunciations: &[Pronunciation]) -> String {
 impl Voice for FliteVoice {
     fn identity(&self) -> String {
         self.identity.clone()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.foreign
+            .iter()
+            .map(|language| {
+                format!(
+                    "the built-in flite voice speaks English only, but the routine's language is \
+                     \"{language}\": its words will be read as English; use a voice of that \
+                     language (Piper or espeak-ng)"
+                )
+            })
+            .collect()
     }
 
     fn label(&self) -> String {
@@ -375,6 +395,27 @@ mod tests {
             .collect();
         let (first, _, _) = voice_windows(audio.sample_rate, &samples);
         assert!(first >= 15, "flite's voice starts at {first}0 ms");
+    }
+
+    #[test]
+    fn a_routine_in_another_language_is_warned_about() {
+        let with = |language: Option<&str>| {
+            FliteVoice::new(
+                &VoiceSettings {
+                    language: language.map(str::to_string),
+                    ..VoiceSettings::default()
+                },
+                &[],
+            )
+            .unwrap()
+            .warnings()
+        };
+        let french = with(Some("fr"));
+        assert_eq!(french.len(), 1);
+        assert!(french[0].contains("English only") && french[0].contains("\"fr\""));
+        assert!(with(Some("en-GB")).is_empty());
+        assert!(with(Some("EN")).is_empty());
+        assert!(with(None).is_empty());
     }
 
     #[test]
