@@ -58,6 +58,9 @@ struct BreathPhase {
 }
 
 /// A cue waiting to be placed in a hold.
+/// Cues left out of one hold that get a warning each; the rest share one.
+const LEFT_OUT_WARNINGS: usize = 3;
+
 struct Candidate {
     at: u64,
     segments: Vec<Segment>,
@@ -346,6 +349,10 @@ impl Planner<'_> {
         // Each span placed, with the words placed there.
         let mut placed: Vec<(u64, u64, String)> = Vec::new();
         let gap = self.samples(GAP_MS) / 2;
+        // Beyond the first few, cues left out of one hold are counted in one
+        // warning: a thousand prompts in a short hold are one mistake.
+        let mut unplaced = 0;
+        let mut more: Option<Pos> = None;
         for c in wanted {
             let need = self.text_len(&c.segments)?;
             let span = (c.at, c.at + need);
@@ -356,9 +363,25 @@ impl Planner<'_> {
                 self.place_text(c.at, &c.segments, c.role)?;
                 placed.push((span.0, span.1, display_segments(&c.segments)));
             } else if !c.quiet {
-                let clash = clash.cloned();
-                self.left_out(step, clock, &c, need, clash);
+                unplaced += 1;
+                if unplaced <= LEFT_OUT_WARNINGS {
+                    let clash = clash.cloned();
+                    self.left_out(step, clock, &c, need, clash);
+                } else {
+                    more.get_or_insert(c.pos);
+                }
             }
+        }
+        if let Some(pos) = more {
+            self.warn(
+                pos,
+                format!(
+                    "step \"{}\": {} more of this hold's cues are left out too, for lack of room; \
+                     give it fewer prompts or phrases, or a longer hold",
+                    step.name,
+                    unplaced - LEFT_OUT_WARNINGS
+                ),
+            );
         }
         Ok(placed.into_iter().map(|(a, b, _)| (a, b)).collect())
     }

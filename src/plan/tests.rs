@@ -749,3 +749,26 @@ fn a_move_held_for_breaths_breathes_and_counts_them() {
     assert_eq!(counts, [(0, "One."), (40_000, "Two."), (80_000, "Three.")]);
     assert_eq!(find(&t, "Step forward.").start, b0 + 120_000);
 }
+
+#[test]
+fn many_cues_left_out_of_one_hold_share_one_warning() {
+    let prompts = vec!["\"Rest.\""; 300].join(", ");
+    let t = plan_str(&format!(
+        "{BARE}[[step]]\nname = \"Rest\"\nhold = \"10s\"\nprompts = [{prompts}]\n"
+    ));
+    let left_out: Vec<_> = t
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("left out"))
+        .collect();
+    assert_eq!(left_out.len(), 4, "{:#?}", t.warnings);
+    let placed = t.cues.iter().filter(|c| c.role == Role::Prompt).count();
+    let last = &left_out[3].message;
+    assert!(
+        last.contains(&format!(
+            "{} more of this hold's cues are left out too",
+            300 - placed - 3
+        )),
+        "{last}"
+    );
+}
