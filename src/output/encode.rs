@@ -41,6 +41,30 @@ pub struct StreamSpec {
     pub total_frames: u64,
 }
 
+impl StreamSpec {
+    /// Refuses, for a format's `check`, a stream of other than 1 or 2
+    /// channels, or at a rate the format does not hold (`holds`); `hint`
+    /// names the rates it takes.
+    pub(crate) fn mono_or_stereo_at(
+        &self,
+        holds: impl Fn(u32) -> bool,
+        hint: &'static str,
+    ) -> Result<(), Unsupported> {
+        if !(1..=2).contains(&self.channels) {
+            return Err(Unsupported::Channels {
+                channels: self.channels,
+            });
+        }
+        if !holds(self.rate) {
+            return Err(Unsupported::Rate {
+                rate: self.rate,
+                hint,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// What a file says about its session besides the audio: tags and
 /// chapters. All of it is known before the first sample is rendered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -26,18 +26,10 @@ pub const BLOCK_SIZE: usize = 4096;
 /// Refuses what this FLAC writer cannot hold: other than 1 or 2 channels,
 /// or a rate outside 8–384 kHz (as WAV).
 pub(crate) fn check(spec: &StreamSpec, _metadata: &Metadata) -> Result<(), Unsupported> {
-    if !(1..=2).contains(&spec.channels) {
-        return Err(Unsupported::Channels {
-            channels: spec.channels,
-        });
-    }
-    if !(8_000..=384_000).contains(&spec.rate) {
-        return Err(Unsupported::Rate {
-            rate: spec.rate,
-            hint: "a rate from 8000 to 384000 Hz",
-        });
-    }
-    Ok(())
+    spec.mono_or_stereo_at(
+        |rate| (8_000..=384_000).contains(&rate),
+        "a rate from 8000 to 384000 Hz",
+    )
 }
 
 /// Writes a FLAC into `W`: see the [module docs](self).

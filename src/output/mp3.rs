@@ -41,7 +41,7 @@ pub const RATES: [u32; 9] = [
 
 /// What to say about a rate MP3 cannot have.
 const RATE_HINT: &str =
-    "an MP3 rate: --rate 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000";
+    "an MP3 rate: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000";
 
 /// The constant bit rate for `channels`, in kbit/s.
 ///
@@ -68,18 +68,7 @@ fn lame_bit_rate(channels: u16) -> Bitrate {
 /// Refuses what an MP3 cannot hold: other than 1 or 2 channels, or a rate
 /// MPEG audio does not have.
 pub(crate) fn check(spec: &StreamSpec, _metadata: &Metadata) -> Result<(), Unsupported> {
-    if !(1..=2).contains(&spec.channels) {
-        return Err(Unsupported::Channels {
-            channels: spec.channels,
-        });
-    }
-    if !RATES.contains(&spec.rate) {
-        return Err(Unsupported::Rate {
-            rate: spec.rate,
-            hint: RATE_HINT,
-        });
-    }
-    Ok(())
+    spec.mono_or_stereo_at(|rate| RATES.contains(&rate), RATE_HINT)
 }
 
 /// Writes an MP3 into `W`: see the [module docs](self).

@@ -59,18 +59,10 @@ pub fn bit_rate(channels: u16) -> u32 {
 /// Refuses what an Opus file cannot hold: other than 1 or 2 channels, or a
 /// rate Opus does not code.
 pub(crate) fn check(spec: &StreamSpec, _metadata: &Metadata) -> Result<(), Unsupported> {
-    if !(1..=2).contains(&spec.channels) {
-        return Err(Unsupported::Channels {
-            channels: spec.channels,
-        });
-    }
-    if !RATES.contains(&spec.rate) {
-        return Err(Unsupported::Rate {
-            rate: spec.rate,
-            hint: "an Opus rate: --rate 48000 (the default for .opus), 24000, 16000, 12000 or 8000",
-        });
-    }
-    Ok(())
+    spec.mono_or_stereo_at(
+        |rate| RATES.contains(&rate),
+        "an Opus rate: 48000 (the default for .opus), 24000, 16000, 12000 or 8000",
+    )
 }
 
 /// Writes an Ogg Opus file into `W`: see the [module docs](self).
