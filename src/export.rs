@@ -91,7 +91,7 @@ pub enum ExportError {
     },
     /// The file's extension and `--format` disagree.
     #[error(
-        "{} is not named as a .{format} file, but --format {format} was given: name it {}",
+        "{} is not named as a .{format} file, but the format {format} was asked for: name it {}",
         output.display(),
         output.with_extension(format.extension()).display()
     )]
@@ -549,7 +549,7 @@ mod tests {
         );
         assert_eq!(
             e.unwrap_err().to_string(),
-            "s.wav is not named as a .mp3 file, but --format mp3 was given: name it s.mp3"
+            "s.wav is not named as a .mp3 file, but the format mp3 was asked for: name it s.mp3"
         );
         let e = targets(&paths(&["a.toml"]), Some(Path::new("s.m4a")), None).unwrap_err();
         assert!(

@@ -48,6 +48,7 @@ fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
     let output = |e: &OutputError| match e {
         OutputError::Exists { .. } => Some("pass --force to overwrite it"),
         OutputError::TooLong { .. } => Some("see --rate and --channels"),
+        OutputError::Rate { .. } => Some("see --rate"),
         _ => None,
     };
     error.chain().find_map(|cause| {
@@ -55,8 +56,10 @@ fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
             return output(e);
         }
         // Transparent: the chain skips the output error inside.
-        if let Some(ExportError::Output(e)) = cause.downcast_ref::<ExportError>() {
-            return output(e);
+        match cause.downcast_ref::<ExportError>() {
+            Some(ExportError::Output(e)) => return output(e),
+            Some(ExportError::FormatMismatch { .. }) => return Some("see --format"),
+            _ => {}
         }
         if let Some(PlanError::TooLong { .. }) = cause.downcast_ref::<PlanError>() {
             return Some("see --level");

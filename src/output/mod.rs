@@ -140,7 +140,7 @@ pub enum OutputError {
     /// The audio does not fit the WAV format's 4 GiB limit.
     #[error(
         "cannot write {}: {frames} frames at {channels} channel(s) are {bytes} bytes, over the \
-         WAV format's 4 GiB limit; use a lower --rate, mono, or a shorter routine",
+         WAV format's 4 GiB limit; use a lower rate, mono, or a shorter routine",
         path.display()
     )]
     TooLong {

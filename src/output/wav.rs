@@ -506,7 +506,7 @@ pub(crate) mod tests {
             crate::output::OutputError::unsupported(std::path::Path::new("x.wav"), e).to_string(),
             format!(
                 "cannot write x.wav: {} frames at 2 channel(s) are {} bytes, over the WAV \
-                 format's 4 GiB limit; use a lower --rate, mono, or a shorter routine",
+                 format's 4 GiB limit; use a lower rate, mono, or a shorter routine",
                 max_frames + 1,
                 HEADER_BYTES + 4 * (max_frames + 1)
             )

