@@ -18,6 +18,7 @@ use clap::Parser;
 use app::cli::{Cli, Command, ExportArgs, PlayArgs, SessionArgs, VoiceArgs, VoicesAction};
 use app::messages::{self, Exit};
 use vinyasa::export::{self, ExportOptions};
+use vinyasa::plan::{Fit, LengthGoal};
 use vinyasa::routine::Report;
 use vinyasa::session::{Session, SessionError};
 use vinyasa::{Cancel, cache};
@@ -184,6 +185,7 @@ fn plan(
         Err(e) => return Err(e.into()),
     };
     print_voice(&planned, voice);
+    print_length(&planned);
     let timeline = planned.timeline();
     let mut out = io::stdout().lock();
     if json {
@@ -240,6 +242,7 @@ fn export(
             Err(e) => return Err(e.into()),
         };
         print_voice(&planned, voice);
+        print_length(&planned);
         print_warnings(session, planned.timeline());
         let bar = app::progress::ExportBar::new(target, planned.timeline());
         match planned.export(target, &options, &bar) {
@@ -304,6 +307,7 @@ fn play(
     };
     let planned = session.plan()?;
     print_voice(&planned, voice);
+    print_length(&planned);
     let timeline = planned.timeline();
     print_warnings(&session, timeline);
     let first_step = match &args.from {
@@ -440,7 +444,16 @@ fn session(
         session.use_user_voice(&user);
     }
     let options = session.options_mut();
-    options.level = args.level.into();
+    options.level = args.level.map_or(vinyasa::Level::Standard, Into::into);
+    // With --level, the level says how much work (the counts) and the
+    // length fits the durations; alone, the length moves every range.
+    options.length = args.length.map(|target| LengthGoal {
+        target,
+        fit: match args.level {
+            Some(_) => Fit::Durations,
+            None => Fit::All,
+        },
+    });
     options.rate = args.rate.unwrap_or(options.rate);
     if let Some(dir) = sounds
         && !dir.is_dir()
@@ -515,6 +528,14 @@ fn print_voice(planned: &vinyasa::session::Planned<'_>, args: &VoiceArgs) {
     eprintln!("voice: {} ({origin})", planned.voice().label());
     for warning in planned.voice().warnings() {
         eprintln!("warning: {warning}");
+    }
+}
+
+/// With --length: the length reached against the length asked, and what
+/// limits it when it is out of reach.
+fn print_length(planned: &vinyasa::session::Planned<'_>) {
+    if let Some(report) = planned.length_report() {
+        eprintln!("length: {report}");
     }
 }
 

@@ -2,8 +2,8 @@
 //! or the sound card: the whole engine behind one door.
 //!
 //! [`Session`] is what the `vinyasa` binary does, as a library: it loads a
-//! routine, applies the settings a user can change (level, cues, voice,
-//! rate, sounds, cache), plans it with its voice, and hands out the
+//! routine, applies the settings a user can change (level or length, cues,
+//! voice, rate, sounds, cache), plans it with its voice, and hands out the
 //! renderer, an export or live playback. The binary adds only arguments,
 //! printing and exit codes, so a library user gets the binary's output byte
 //! for byte.
@@ -28,11 +28,11 @@ use std::path::{Path, PathBuf};
 use crate::cache::{self, PreparedDir};
 use crate::cancel::Cancel;
 use crate::export::{self, ExportError, ExportOptions, ExportSummary, Progress};
-use crate::plan::{self, PlanError, PlanOptions};
+use crate::plan::{self, LengthGoal, PlanError, PlanOptions};
 use crate::render::{RenderError, RenderOptions, Renderer};
 use crate::routine::{self, Diagnostic, Level, Report, Routine};
 use crate::sound::{Palette, PaletteError, Sound};
-use crate::timeline::Timeline;
+use crate::timeline::{LengthFit, LengthReport, Timeline};
 use crate::voice::{self, UserVoice, Voice, VoiceError, VoiceSettings};
 
 /// What a session is made with, beyond the routine itself.
@@ -40,6 +40,10 @@ use crate::voice::{self, UserVoice, Voice, VoiceError, VoiceSettings};
 pub struct Options {
     /// Where ranges such as `15-30s` are taken.
     pub level: Level,
+    /// A length to plan the session to: its ranges are taken so that it
+    /// lands as near as they allow (with [`plan::Fit::Durations`], the level
+    /// still chooses the counts). `None`: every range at `level`.
+    pub length: Option<LengthGoal>,
     /// Output sample rate in Hz (e.g. 44100 or 48000).
     pub rate: u32,
     /// A folder of replacement sounds (`bell.wav`, …). `None`: `audio/` in
@@ -57,6 +61,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             level: Level::Standard,
+            length: None,
             rate: 44_100,
             sounds: None,
             cache: cache::default_dir(),
@@ -296,14 +301,25 @@ impl Session {
             file: file(),
             source,
         };
+        let (routine, voice_ref) = (&self.routine, voice.as_ref());
         // Phrases are spoken on every core into the cache first; without a
         // cache that would speak them twice.
         if cache.is_some() {
-            plan::speak_ahead_cancellable(&self.routine, voice.as_ref(), &options, cancel)
-                .map_err(plan_error)?;
-        }
-        let timeline = plan::plan_cancellable(&self.routine, voice.as_ref(), &options, cancel)
+            match &self.options.length {
+                None => plan::speak_ahead_cancellable(routine, voice_ref, &options, cancel),
+                Some(goal) => {
+                    plan::speak_ahead_for_length(routine, voice_ref, &options, goal, cancel)
+                }
+            }
             .map_err(plan_error)?;
+        }
+        let timeline = match &self.options.length {
+            None => plan::plan_cancellable(routine, voice_ref, &options, cancel),
+            Some(goal) => {
+                plan::plan_for_length_cancellable(routine, voice_ref, &options, goal, cancel)
+            }
+        }
+        .map_err(plan_error)?;
         Ok(Planned {
             session: self,
             voice,
@@ -360,6 +376,19 @@ impl<'s> Planned<'s> {
     /// Every cue with its time.
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
+    }
+
+    /// How near a length asked for ([`Options::length`]) the session came,
+    /// and what kept it from coming nearer; `None` when no length was asked.
+    pub fn length(&self) -> Option<&LengthFit> {
+        self.timeline.length.as_ref()
+    }
+
+    /// [`length`](Planned::length) for people: "15:02 for the 15:00 asked
+    /// (+0.2%)", and the limiting ranges when it is out of reach.
+    pub fn length_report(&self) -> Option<LengthReport<'_>> {
+        self.timeline.length.as_ref()?;
+        Some(LengthReport(&self.timeline))
     }
 
     /// The session this was planned from.

@@ -91,6 +91,166 @@ pub struct Timeline {
     pub cues: Vec<Cue>,
     /// Things the planner had to bend, each with the place and the numbers.
     pub warnings: Vec<Warning>,
+    /// When the session was planned to a length asked for: how near it
+    /// came, and what kept it from coming nearer (see [`LengthReport`]).
+    pub length: Option<LengthFit>,
+}
+
+/// How a session planned to a length asked for came out: the length asked,
+/// the shortest and longest the routine's ranges allow, and, when the
+/// length asked is beyond them, the ranges that set those bounds. The
+/// length reached is the timeline's own [`Timeline::total`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LengthFit {
+    /// The routine file the [`limits`](LengthFit::limits) are in.
+    pub file: String,
+    /// The length asked for, in samples.
+    pub target: u64,
+    /// The shortest the ranges allow, in samples: every range the search
+    /// could move at its low end.
+    pub shortest: u64,
+    /// The longest the ranges allow, in samples: every range the search
+    /// could move at its high end.
+    pub longest: u64,
+    /// `Some(level)` when the level chose the counts (rounds, repeats,
+    /// breaths) and only the durations were fitted; `None` when every
+    /// range was.
+    pub counts_at: Option<Level>,
+    /// How many ranges the search could move.
+    pub ranges: usize,
+    /// When the length asked is out of reach, the ranges the search could
+    /// move, each at the end it stopped at, in the order of the file;
+    /// otherwise empty.
+    pub limits: Vec<RangeLimit>,
+}
+
+/// A range of the routine, as written, that keeps a session from a length
+/// asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RangeLimit {
+    /// Line of the routine file it is written on.
+    pub line: usize,
+    /// Column of its value.
+    pub column: usize,
+    /// The step's name.
+    pub step: String,
+    /// Its key (`hold`, `rounds`, …).
+    pub key: String,
+    /// The value as written, quoted: `"30-60s"`.
+    pub written: String,
+}
+
+impl LengthFit {
+    /// Whether the length asked for is beyond what the ranges allow (or
+    /// the routine has no range to move).
+    pub fn out_of_reach(&self) -> bool {
+        self.target < self.shortest || self.target > self.longest
+    }
+}
+
+/// How far from the length asked a plan may land, in percent, before the
+/// [`LengthReport`] says it is the nearest the ranges allow.
+pub const NEAR_PERCENT: f64 = 2.0;
+
+/// How many limiting ranges a [`LengthReport`] names before "and N more".
+pub const LIMITS_SHOWN: usize = 5;
+
+/// The length a session reached against the length asked for, for people:
+/// `15:02 for the 15:00 asked (+0.2%)`; when the length asked is out of
+/// reach, what the routine can do instead and the ranges that keep it
+/// there, one per line with `file:line`. Nothing for a timeline not
+/// planned to a length.
+pub struct LengthReport<'a>(pub &'a Timeline);
+
+impl std::fmt::Display for LengthReport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        let Some(fit) = &t.length else {
+            return Ok(());
+        };
+        let minutes = |samples: u64| minutes(samples, t.rate);
+        let off = (t.total as f64 - fit.target as f64) / fit.target.max(1) as f64 * 100.0;
+        write!(
+            f,
+            "{} for the {} asked ({off:+.1}%)",
+            minutes(t.total),
+            minutes(fit.target)
+        )?;
+        let what = match fit.counts_at {
+            None => "ranges",
+            Some(_) => "duration ranges",
+        };
+        let at_level = fit
+            .counts_at
+            .map(|l| format!(" at the {} level", level_name(l)))
+            .unwrap_or_default();
+        if fit.ranges == 0 {
+            return write!(
+                f,
+                "; this routine has no {what}{at_level}, so its length is fixed"
+            );
+        }
+        if !fit.out_of_reach() {
+            if off.abs() > NEAR_PERCENT {
+                write!(
+                    f,
+                    "; the nearest its ranges allow (a round or a breath more or less is a step)"
+                )?;
+            }
+            return Ok(());
+        }
+        let (bound, extreme, end) = if fit.target > fit.longest {
+            ("longest", fit.longest, "high")
+        } else {
+            ("shortest", fit.shortest, "low")
+        };
+        let every = match fit.ranges {
+            1 => format!("its one {} at its {end} end", what.trim_end_matches('s')),
+            2 => format!("both its {what} at their {end} ends"),
+            n => format!("all {n} of its {what} at their {end} ends"),
+        };
+        write!(
+            f,
+            "; the {bound} this routine can be{at_level} is {}, with {every}:",
+            minutes(extreme)
+        )?;
+        for limit in fit.limits.iter().take(LIMITS_SHOWN) {
+            write!(
+                f,
+                "\n  {}:{}: \"{}\" {} = {}",
+                fit.file,
+                limit.line,
+                printable(&limit.step),
+                limit.key,
+                printable(&limit.written)
+            )?;
+        }
+        if fit.limits.len() > LIMITS_SHOWN {
+            write!(f, "\n  and {} more", fit.limits.len() - LIMITS_SHOWN)?;
+        }
+        Ok(())
+    }
+}
+
+/// The name of a level as written on the command line and in the plan.
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Gentle => "gentle",
+        Level::Standard => "standard",
+        Level::Deep => "deep",
+    }
+}
+
+/// Formats a length in samples to the nearest second: `15:02`, `1:02:03`.
+pub fn minutes(samples: u64, rate: u32) -> String {
+    let rate = u64::from(rate);
+    let s = (samples + rate / 2) / rate;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
 }
 
 /// The sample range of one step of the routine.
@@ -332,6 +492,36 @@ pub struct Json<'a> {
     pub cues: Vec<JsonCue<'a>>,
     /// Warnings.
     pub warnings: &'a [Warning],
+    /// Only for a session planned to a length asked for: how near it came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<JsonLength<'a>>,
+}
+
+/// A [`LengthFit`] in [`Json`]: lengths in samples, and in seconds beside.
+#[derive(Debug, Serialize)]
+pub struct JsonLength<'a> {
+    /// The length asked for.
+    pub target: u64,
+    /// The length asked for, in seconds.
+    pub target_seconds: f64,
+    /// The length reached: the plan's `total`.
+    pub reached: u64,
+    /// The length reached, in seconds.
+    pub reached_seconds: f64,
+    /// The shortest the ranges allow.
+    pub shortest: u64,
+    /// The shortest, in seconds.
+    pub shortest_seconds: f64,
+    /// The longest the ranges allow.
+    pub longest: u64,
+    /// The longest, in seconds.
+    pub longest_seconds: f64,
+    /// `"fitted"`, or the level that chose the counts.
+    pub counts: &'static str,
+    /// How many ranges could move.
+    pub ranges: usize,
+    /// When out of reach, the ranges that keep it there.
+    pub limits: &'a [RangeLimit],
 }
 
 /// A step in [`Json`].
@@ -420,6 +610,19 @@ impl<'a> Json<'a> {
                 })
                 .collect(),
             warnings: &t.warnings,
+            length: t.length.as_ref().map(|fit| JsonLength {
+                target: fit.target,
+                target_seconds: secs(fit.target),
+                reached: t.total,
+                reached_seconds: secs(t.total),
+                shortest: fit.shortest,
+                shortest_seconds: secs(fit.shortest),
+                longest: fit.longest,
+                longest_seconds: secs(fit.longest),
+                counts: fit.counts_at.map_or("fitted", level_name),
+                ranges: fit.ranges,
+                limits: &fit.limits,
+            }),
         }
     }
 }
@@ -430,17 +633,22 @@ pub struct Table<'a>(pub &'a Timeline);
 impl std::fmt::Display for Table<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let t = self.0;
-        let level = match t.level {
-            Level::Gentle => "gentle",
-            Level::Standard => "standard",
-            Level::Deep => "deep",
+        let ranges = match &t.length {
+            None => format!("level {}", level_name(t.level)),
+            Some(fit) => {
+                let target = minutes(fit.target, t.rate);
+                match fit.counts_at {
+                    None => format!("ranges fitted to {target}"),
+                    Some(l) => format!("level {} · durations fitted to {target}", level_name(l)),
+                }
+            }
         };
         // Titles, names and words come from the routine: no control
         // character of theirs reaches the terminal.
         writeln!(f, "{}", printable(&t.title))?;
         writeln!(
             f,
-            "{} · {} steps · level {level} · voice {} · {} Hz",
+            "{} · {} steps · {ranges} · voice {} · {} Hz",
             clock(t.total, t.rate),
             t.steps.len(),
             t.voice,
@@ -543,6 +751,7 @@ pub(crate) mod testing {
                     steps: Vec::new(),
                     cues: Vec::new(),
                     warnings: Vec::new(),
+                    length: None,
                 },
                 total: None,
                 step: 0,
@@ -739,6 +948,7 @@ mod tests {
                 cue(3200, 800, 1, CueKind::Silence, Role::Rest, ""),
             ],
             warnings: vec![],
+            length: None,
         };
         let built = TimelineBuilder::new(100)
             .title("Twists")

@@ -342,3 +342,121 @@ fn export_refuses_to_write_over_its_own_routine_even_with_force() {
     assert!(err.contains("r.wav is a routine being exported"), "{err}");
     assert_eq!(std::fs::read_to_string(&routine).unwrap(), text);
 }
+
+#[test]
+fn a_bad_length_is_one_error_naming_the_flag_the_value_and_the_fix() {
+    for (given, says) in [
+        ("0", "\"0\": it has no unit; give a length such as 15m"),
+        (
+            "0s",
+            "\"0s\": a session must last more than zero; give a length such as 15m",
+        ),
+        ("-5m", "\"-5m\": it is negative; give a length such as 15m"),
+        (
+            "soon",
+            "\"soon\": it is not a duration; give a length such as 15m",
+        ),
+        (
+            "9h",
+            "\"9h\": over the 4h a session may last; give 4h or less",
+        ),
+        (
+            "10-20m",
+            "\"10-20m\": a length is one duration, not a range",
+        ),
+    ] {
+        for command in ["plan", "export", "play"] {
+            let flag = format!("--length={given}");
+            let (code, out, err) =
+                output(vinyasa().args([command, "routines/mid-back.toml", &flag]));
+            assert_eq!(code, 2, "{command} {flag}: {err}");
+            assert!(out.is_empty(), "{out}");
+            assert!(
+                err.contains(&format!(
+                    "invalid value '{given}' for '--length <DURATION>': {says}"
+                )),
+                "{command} {flag}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn plan_to_a_length_reports_it_and_carries_it_in_the_json() {
+    let (code, out, err) =
+        output(vinyasa().args(["plan", "routines/mid-back.toml", "--length", "20 min"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("length: 20:00 for the 20:00 asked (+0.0%)\n"),
+        "{err}"
+    );
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .contains(" · ranges fitted to 20:00 · "),
+        "{out}"
+    );
+    let (code, out, err) = output(vinyasa().args([
+        "plan",
+        "routines/mid-back.toml",
+        "--length",
+        "1h30m",
+        "--level",
+        "gentle",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let length = &json["length"];
+    assert_eq!(length["target_seconds"], 5400.0);
+    assert_eq!(length["reached"], json["total"]);
+    assert_eq!(length["longest"], json["total"]);
+    assert_eq!(length["counts"], "gentle");
+    assert_eq!(length["limits"].as_array().unwrap().len(), 2);
+    assert_eq!(length["limits"][0]["written"], "\"3-5 min\"");
+    assert!(
+        err.contains("the longest this routine can be at the gentle level is ")
+            && err.contains("\n  routines/mid-back.toml:101: \"Final rest\" hold = \"5-8 min\"\n"),
+        "{err}"
+    );
+    // Without --length, no "length" in the document and no line.
+    let (_, out, err) = output(vinyasa().args(["plan", "routines/mid-back.toml", "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(json.get("length").is_none());
+    assert!(!err.contains("length:"), "{err}");
+}
+
+#[test]
+fn export_to_a_length_writes_the_length_it_reports() {
+    let dir = root().join("target/test-export-length");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("calf.wav");
+    let (code, _, err) = output(vinyasa().args([
+        "export",
+        "routines/calf-strength.toml",
+        "--length",
+        "6m30s",
+        "--rate",
+        "16000",
+        "-o",
+        wav.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("length: 6:30 for the 6:30 asked ("), "{err}");
+    let (_, out, _) = output(vinyasa().args([
+        "plan",
+        "routines/calf-strength.toml",
+        "--length",
+        "6m30s",
+        "--rate",
+        "16000",
+        "--json",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let samples = hound::WavReader::open(&wav).unwrap().duration();
+    assert_eq!(json["length"]["reached"], u64::from(samples));
+    let off = (f64::from(samples) / 16_000.0 - 390.0).abs() / 390.0;
+    assert!(off <= 0.02, "{samples} samples");
+}

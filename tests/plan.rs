@@ -317,6 +317,36 @@ mod json_schema {
         pub steps: Vec<Step>,
         pub cues: Vec<Cue>,
         pub warnings: Vec<Warning>,
+        /// Only in a plan to a length asked for.
+        pub length: Option<Length>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub struct Length {
+        pub target: u64,
+        pub target_seconds: f64,
+        pub reached: u64,
+        pub reached_seconds: f64,
+        pub shortest: u64,
+        pub shortest_seconds: f64,
+        pub longest: u64,
+        pub longest_seconds: f64,
+        pub counts: String,
+        pub ranges: usize,
+        pub limits: Vec<Limit>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub struct Limit {
+        pub line: usize,
+        pub column: usize,
+        pub step: String,
+        pub key: String,
+        pub written: String,
     }
 
     #[derive(Deserialize)]
@@ -372,6 +402,7 @@ fn json_schema_is_pinned() {
     let t = plan(&seed("mid-back.toml"), Level::Standard);
     let text = serde_json::to_string(&timeline::Json::new(&t)).unwrap();
     let p: json_schema::Plan = serde_json::from_str(&text).unwrap();
+    assert!(p.length.is_none(), "no length asked, none in the plan");
     assert_eq!(p.schema, "vinyasa.plan/1");
     assert_eq!(p.total, t.total);
     assert_eq!(p.cues.len(), t.cues.len());
@@ -410,4 +441,31 @@ fn json_schema_is_pinned() {
         ("bell", Some("session"), "sound")
     );
     assert!((p.total_seconds - t.total as f64 / 44_100.0).abs() < 1e-6);
+}
+
+#[test]
+fn json_of_a_plan_to_a_length_is_pinned() {
+    use vinyasa::plan::{Fit, LengthGoal, plan_for_length};
+    let r = seed("mid-back.toml");
+    let options = vinyasa::PlanOptions {
+        rate: 44_100,
+        level: Level::Standard,
+    };
+    let goal = LengthGoal {
+        target: 3_600_000,
+        fit: Fit::All,
+    };
+    let t = plan_for_length(&r, &vinyasa::voice::TestVoice::default(), &options, &goal).unwrap();
+    let text = serde_json::to_string(&timeline::Json::new(&t)).unwrap();
+    let p: json_schema::Plan = serde_json::from_str(&text).unwrap();
+    let length = p.length.expect("the length asked");
+    assert_eq!(
+        (length.target, length.target_seconds),
+        (3_600 * 44_100, 3_600.0)
+    );
+    assert_eq!((length.reached, length.longest), (t.total, t.total));
+    assert_eq!(length.counts, "fitted");
+    assert_eq!(length.ranges, r.ranges.len());
+    assert_eq!(length.limits.len(), r.ranges.len());
+    assert_eq!(length.limits[0].key, "breaths");
 }

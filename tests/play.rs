@@ -111,6 +111,7 @@ fn timeline(rate: u32, total: u64) -> Timeline {
         steps,
         cues,
         warnings: vec![],
+        length: None,
     }
 }
 
@@ -423,4 +424,49 @@ fn the_binary_plays_exactly_what_it_exports() {
             played[i], exported[i]
         );
     }
+}
+
+/// `vinyasa play --length` plays the session `export --length` writes, and
+/// says the length it reached.
+#[test]
+fn play_to_a_length_plays_what_export_to_that_length_writes() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/test-play-length");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let raw = dir.join("device.raw");
+    std::fs::write(dir.join(".asoundrc"), file_device(&raw)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("vinyasa");
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .current_dir(&root)
+            .env("HOME", &dir)
+            .env("VINYASA_CACHE_DIR", root.join("target/test-clip-cache"))
+            .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
+            .env_remove("VINYASA_VOICE")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("ALSA_CONFIG_PATH")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {err}");
+        err
+    };
+    let wav = dir.join("childs-pose.wav");
+    let said = run(&["play", "routines/childs-pose.toml", "--length", "5m"]);
+    assert!(said.contains("length: 5:00 for the 5:00 asked ("), "{said}");
+    run(&[
+        "export",
+        "routines/childs-pose.toml",
+        "--length",
+        "5m",
+        "-o",
+        wav.to_str().unwrap(),
+    ]);
+    let played = captured(&raw);
+    let exported = hound::WavReader::open(&wav).unwrap().duration() as usize;
+    assert_eq!(played.len(), exported, "samples at the device");
+    let off = (exported as f64 / 44_100.0 - 300.0).abs() / 300.0;
+    assert!(off <= 0.02, "{exported} samples");
 }

@@ -42,3 +42,30 @@ fn the_readme_routine_checks_clean_and_plans() {
         assert!(t.cues.iter().any(|c| c.text == said), "no {said:?}");
     }
 }
+
+/// The README's example of a length out of reach is what `--length 30m`
+/// says of mid-back, with the built-in voice.
+#[test]
+fn the_readme_length_report_is_the_real_one() {
+    use vinyasa::plan::{Fit, LengthGoal, plan_for_length};
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let at = readme
+        .find("```text\nlength: 22:44 for the 30:00 asked")
+        .expect("no example of a length out of reach");
+    let block = &readme[at + "```text\n".len()..];
+    let shown: Vec<&str> = block.lines().take_while(|l| !l.contains('…')).collect();
+    let (r, _) = vinyasa::routine::load("routines/mid-back.toml".as_ref()).unwrap();
+    let voice = vinyasa::voice::open(&r.voice, &r.pronounce, None).unwrap();
+    let options = vinyasa::PlanOptions {
+        rate: 44_100,
+        level: vinyasa::Level::Standard,
+    };
+    let goal = LengthGoal {
+        target: 30 * 60_000,
+        fit: Fit::All,
+    };
+    let t = plan_for_length(&r, voice.as_ref(), &options, &goal).unwrap();
+    let report = format!("length: {}", vinyasa::timeline::LengthReport(&t));
+    let real: Vec<&str> = report.lines().take(shown.len()).collect();
+    assert_eq!(shown, real);
+}

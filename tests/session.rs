@@ -110,3 +110,38 @@ fn options_and_voice_settings_match_their_flags() {
     });
     assert!(plain != binary, "the flags changed nothing");
 }
+
+#[test]
+fn a_length_asked_of_a_session_matches_the_flag() {
+    use vinyasa::plan::{Fit, LengthGoal};
+    let routine = root().join("routines/calf-strength.toml");
+    let flags = ["--rate", "16000", "--length", "7m30s", "--level", "deep"];
+    let (binary, library) = both(&routine, &flags, |s| {
+        let options = s.options_mut();
+        options.rate = 16_000;
+        options.level = Level::Deep;
+        options.length = Some(LengthGoal {
+            target: 450_000,
+            fit: Fit::Durations,
+        });
+    });
+    assert!(
+        binary == library,
+        "the library's WAV differs from the binary's"
+    );
+    // The planned session says how near it came, in its own samples.
+    let mut session = Session::load(&routine).unwrap();
+    session.options_mut().cache = None;
+    session.options_mut().length = Some(LengthGoal {
+        target: 450_000,
+        fit: Fit::All,
+    });
+    let planned = session.plan().unwrap();
+    let fit = planned.length().unwrap();
+    assert_eq!(fit.target, 450 * 44_100);
+    assert!(!fit.out_of_reach());
+    let report = planned.length_report().unwrap().to_string();
+    assert!(report.starts_with("7:30 for the 7:30 asked ("), "{report}");
+    let off = planned.timeline().total.abs_diff(fit.target) as f64 / fit.target as f64;
+    assert!(off <= 0.02, "{report}");
+}

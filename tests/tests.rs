@@ -9,6 +9,7 @@ mod formats;
 mod fuzz;
 mod golden;
 mod hardening;
+mod length;
 // Its fake Pythons are shell scripts.
 #[cfg(unix)]
 mod piper;

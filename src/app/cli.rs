@@ -148,6 +148,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A session length, as routines write durations; the library's message
+/// says what is wrong and what to give (clap names the flag).
+fn parse_length(text: &str) -> Result<u64, String> {
+    vinyasa::plan::parse_length(text).map_err(|e| e.to_string())
+}
+
 /// An engine of the registry ([`vinyasa::voice::ENGINES`]), by its name or
 /// an alias.
 fn parse_engine(name: &str) -> Result<Engine, String> {
@@ -222,9 +228,12 @@ pub struct PlayArgs {
 /// Options that shape a session, shared by plan, export and play.
 #[derive(Debug, Args, Clone)]
 pub struct SessionArgs {
-    /// Where ranges such as "15-30s" are taken.
-    #[arg(long, value_enum, default_value_t = LevelArg::Standard)]
-    pub level: LevelArg,
+    /// Where ranges such as "15-30s" are taken [default: standard]; with --length, it chooses only the counts (rounds, sets, breaths) and the length fits the durations.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub level: Option<LevelArg>,
+    /// Plan the session to last about this long, e.g. 15m, 20 min or 1h30m: its ranges are taken to land as near as they allow.
+    #[arg(long, value_name = "DURATION", value_parser = parse_length)]
+    pub length: Option<u64>,
     /// Override an automatic cue, as in [cues]: e.g. --cue halfway=off,
     /// --cue breath=both, --cue countdown=tick, --cue remaining=30s,10s.
     #[arg(long = "cue", value_name = "KEY=VALUE")]

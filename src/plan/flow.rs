@@ -13,7 +13,7 @@ impl Planner<'_> {
     /// A flow step's body: each side, every round of moves, then its release.
     /// With `repeat`, the rounds are played in sets, a rest between them.
     pub(super) fn flow_step(&mut self, step: &Step, f: &Flow) -> Result<(), PlanError> {
-        let sets = f.repeats.repeat.at(self.level);
+        let sets = self.count(f.repeats.repeat);
         // A move that does not fit is told once, not each round.
         let mut warned = vec![false; f.moves.len()];
         for side in 0..sides(step) {
@@ -89,14 +89,14 @@ impl Planner<'_> {
         let fit = |ms| (words + self.samples(MOVE_MARGIN_MS)).max(self.samples(ms));
         match m.on {
             MoveOn::Time { time, tempo: false } => (
-                words + self.samples(GAP_MS) + self.samples(time.at(self.level)),
+                words + self.samples(GAP_MS) + self.samples(self.duration(time)),
                 0,
             ),
-            MoveOn::Time { time, tempo: true } => (fit(time.at(self.level)), 0),
+            MoveOn::Time { time, tempo: true } => (fit(self.duration(time)), 0),
             MoveOn::Breaths { n, .. } => {
                 let cycle: u64 = self.pattern(pace).iter().map(|p| p.1).sum();
                 (
-                    words + self.samples(GAP_MS) + u64::from(n.at(self.level)) * cycle,
+                    words + self.samples(GAP_MS) + u64::from(self.count(n)) * cycle,
                     0,
                 )
             }
@@ -118,7 +118,7 @@ impl Planner<'_> {
         let (name, ms) = match m.on {
             MoveOn::Inhale => ("inhale", m.breath.inhale),
             MoveOn::Exhale => ("exhale", m.breath.exhale),
-            MoveOn::Time { time, tempo: true } => ("beat", time.at(self.level)),
+            MoveOn::Time { time, tempo: true } => ("beat", self.duration(time)),
             MoveOn::Time { tempo: false, .. } | MoveOn::Breaths { .. } => return false,
         };
         let phase = self.samples(ms);
@@ -169,7 +169,7 @@ impl Planner<'_> {
                 }
             }
             MoveOn::Time { time, tempo: false } => {
-                let ms = time.at(self.level);
+                let ms = self.duration(time);
                 let hold_at = t + words + self.samples(GAP_MS);
                 let len = self.samples(ms);
                 let label = format!("hold {}", format_millis(ms));
@@ -177,10 +177,10 @@ impl Planner<'_> {
             }
             MoveOn::Breaths { n, count } => {
                 let start = t + words + self.samples(GAP_MS);
-                self.held_breaths(step, m, start, n.at(self.level), count)?;
+                self.held_breaths(step, m, start, self.count(n), count)?;
             }
             MoveOn::Time { time, tempo: true } => {
-                let label = format!("hold to {}", format_millis(time.at(self.level)));
+                let label = format!("hold to {}", format_millis(self.duration(time)));
                 self.push(
                     t + words,
                     slot - words,
@@ -285,11 +285,11 @@ impl Planner<'_> {
         }
     }
 
-    /// How many rounds a flow plays at this level.
+    /// How many rounds a flow plays where its ranges are taken.
     fn flow_rounds(&mut self, f: &Flow) -> Result<u32, PlanError> {
         let target = match f.amount {
-            FlowAmount::Rounds(r) => return Ok(r.at(self.level)),
-            FlowAmount::For(d) => self.samples(d.at(self.level)),
+            FlowAmount::Rounds(r) => return Ok(self.count(r)),
+            FlowAmount::For(d) => self.samples(self.duration(d)),
         };
         // Round lengths without count words: the first round and a later one.
         let mut round_len = [0u64; 2];

@@ -88,7 +88,7 @@ impl Planner<'_> {
     /// A hold step's body: each side, each round with a rest before it, each
     /// hold followed by its release.
     pub(super) fn hold_step(&mut self, step: &Step, h: &Hold) -> Result<(), PlanError> {
-        let rounds = h.repeats.repeat.at(self.level);
+        let rounds = self.count(h.repeats.repeat);
         for side in 0..sides(step) {
             self.side(step, side)?;
             for round in 1..=rounds {
@@ -112,7 +112,7 @@ impl Planner<'_> {
 
     /// The rest between two rounds or sets: its words, then its silence.
     pub(super) fn rest(&mut self, r: &Repeats) -> Result<(), PlanError> {
-        let rest = r.rest.at(self.level);
+        let rest = self.duration(r.rest);
         match &r.rest_say {
             Some(t) => self.say(&t.segments, Role::Rest)?,
             None => self.say_words(&format!("Rest for {}.", spoken_duration(rest)), Role::Rest)?,
@@ -175,11 +175,11 @@ impl Planner<'_> {
     fn clock(&self, step: &Step, h: &Hold) -> Clock {
         let (ms, breaths, len) = match h.length {
             HoldLength::Time(d) => {
-                let ms = d.at(self.level);
+                let ms = self.duration(d);
                 (ms, None, self.samples(ms))
             }
             HoldLength::Breaths(b) => {
-                let n = b.at(self.level);
+                let n = self.count(b);
                 let cycle: u64 = self.pattern(step.breath).iter().map(|p| p.1).sum();
                 (
                     u64::from(n) * step.breath.cycle(),

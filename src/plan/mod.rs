@@ -41,9 +41,13 @@
 //! submodules place what a step is made of: `words` the spoken text with its
 //! gaps and pauses (names, sides, "Next: …", release), `hold` the rounds of a
 //! hold, its clock and the cues anchored in it, `flow` the moves of a flow.
+//! `length` plans to a length asked for: it searches where each range is
+//! taken ([`Position`]s for counts and for durations; a [`Level`] is one of
+//! them) and reports how near it came in [`Timeline::length`].
 
 mod flow;
 mod hold;
+mod length;
 #[cfg(test)]
 mod tests;
 mod words;
@@ -52,10 +56,15 @@ use std::collections::HashMap;
 
 use crate::cancel::Cancel;
 use crate::routine::{
-    Bells, Body, Level, MAX_SESSION, Millis, NameCue, Pos, Routine, Step, format_millis,
+    Bells, Body, Level, MAX_SESSION, Millis, NameCue, Pos, Position, Routine, Span, Step,
+    format_millis,
 };
 use crate::timeline::{Bell, Cue, CueKind, Lane, RATES, Role, StepSpan, Timeline, Warning};
 use crate::voice::{Voice, VoiceError};
+pub use length::{
+    Fit, LengthError, LengthGoal, parse_length, plan_for_length, plan_for_length_cancellable,
+    speak_ahead_for_length,
+};
 use words::{sentence, trim_stop};
 
 /// Silence after each spoken phrase before the next thing starts.
@@ -148,20 +157,84 @@ pub fn plan_cancellable(
     options: &PlanOptions,
     cancel: &Cancel,
 ) -> Result<Timeline, PlanError> {
-    if !RATES.contains(&options.rate) {
-        return Err(PlanError::Rate(options.rate));
+    check_rate(options.rate)?;
+    let at = Resolve::level(options.level);
+    let timeline = plan_at(routine, voice, options, at, &mut HashMap::new(), cancel)?;
+    within_limit(routine, timeline, options.level)
+}
+
+/// A rate outside [`RATES`] is an error.
+fn check_rate(rate: u32) -> Result<(), PlanError> {
+    if RATES.contains(&rate) {
+        Ok(())
+    } else {
+        Err(PlanError::Rate(rate))
     }
+}
+
+/// `timeline`, or [`PlanError::TooLong`] (naming `level`) if it is over
+/// [`MAX_SESSION`].
+fn within_limit(
+    routine: &Routine,
+    timeline: Timeline,
+    level: Level,
+) -> Result<Timeline, PlanError> {
+    let rate = u64::from(timeline.rate);
+    if timeline.total > max_samples(timeline.rate) {
+        return Err(PlanError::TooLong {
+            file: routine.file.clone(),
+            length: format_millis(timeline.total * 1000 / rate / 1000 * 1000),
+            level: format!("{level:?}").to_lowercase(),
+            limit: format_millis(MAX_SESSION),
+        });
+    }
+    Ok(timeline)
+}
+
+/// [`MAX_SESSION`] in samples at `rate`.
+fn max_samples(rate: u32) -> u64 {
+    MAX_SESSION * u64::from(rate) / 1000
+}
+
+/// Where the planner takes each range: counts (rounds, repeats, breaths)
+/// at one position, durations (holds, rests, `for`, move times) at another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Resolve {
+    counts: Position,
+    durations: Position,
+}
+
+impl Resolve {
+    /// Both at `level`.
+    fn level(level: Level) -> Resolve {
+        Resolve {
+            counts: level.into(),
+            durations: level.into(),
+        }
+    }
+}
+
+/// Plans `routine` with its ranges taken `at`, without the session limit;
+/// `lengths` keeps the phrase lengths asked of `voice` between plans.
+fn plan_at(
+    routine: &Routine,
+    voice: &dyn Voice,
+    options: &PlanOptions,
+    at: Resolve,
+    lengths: &mut HashMap<String, u64>,
+    cancel: &Cancel,
+) -> Result<Timeline, PlanError> {
     let mut p = Planner {
         routine,
         voice,
         cancel,
         rate: options.rate,
-        level: options.level,
+        at,
         cursor: 0,
         step: 0,
         cues: Vec::new(),
         warnings: Vec::new(),
-        lengths: HashMap::new(),
+        lengths,
         announced: false,
     };
     let bells = routine.cues.bells != Bells::Off;
@@ -192,14 +265,6 @@ pub fn plan_cancellable(
     if let Some(last) = spans.last_mut() {
         last.end = total;
     }
-    if total > p.samples(MAX_SESSION) {
-        return Err(PlanError::TooLong {
-            file: routine.file.clone(),
-            length: format_millis(total * 1000 / u64::from(p.rate) / 1000 * 1000),
-            level: format!("{:?}", options.level).to_lowercase(),
-            limit: format_millis(MAX_SESSION),
-        });
-    }
     let mut cues = p.cues;
     cues.sort_by_key(|c| (c.start, c.lane()));
     // A hold repeated, or done on each side, would say the same thing each
@@ -219,6 +284,7 @@ pub fn plan_cancellable(
         steps: spans,
         cues,
         warnings,
+        length: None,
     })
 }
 
@@ -249,7 +315,20 @@ pub fn speak_ahead_cancellable(
     let Ok(dry) = plan(routine, &crate::voice::TestVoice::default(), options) else {
         return Ok(()); // the real plan will report it
     };
-    let mut texts: Vec<&str> = dry.speech().map(|c| c.text.as_str()).collect();
+    speak_phrases_of(&[dry], voice, cancel)
+}
+
+/// Asks `voice` for every phrase of `plans` in one batch (see
+/// [`speak_ahead`]).
+fn speak_phrases_of(
+    plans: &[Timeline],
+    voice: &dyn Voice,
+    cancel: &Cancel,
+) -> Result<(), PlanError> {
+    let mut texts: Vec<&str> = plans
+        .iter()
+        .flat_map(|t| t.speech().map(|c| c.text.as_str()))
+        .collect();
     texts.sort_unstable();
     texts.dedup();
     // Longest first: spread over cores, the threads finish together.
@@ -276,15 +355,17 @@ struct Planner<'a> {
     voice: &'a dyn Voice,
     cancel: &'a Cancel,
     rate: u32,
-    level: Level,
+    /// Where ranges are taken.
+    at: Resolve,
     /// Where the next sequential speech goes.
     cursor: u64,
     /// The step being planned (index into the routine's steps).
     step: usize,
     cues: Vec<Cue>,
     warnings: Vec<Warning>,
-    /// Speech lengths at the output rate, by text, asked of the voice once.
-    lengths: HashMap<String, u64>,
+    /// Speech lengths at the output rate, by text, asked of the voice once
+    /// (and kept from one plan to the next while a length is searched for).
+    lengths: &'a mut HashMap<String, u64>,
     /// Whether "Next: …" has just named the step about to start.
     announced: bool,
 }
@@ -293,6 +374,16 @@ impl Planner<'_> {
     /// Samples in `ms`, rounded to the nearest.
     fn samples(&self, ms: Millis) -> u64 {
         ((u128::from(ms) * u128::from(self.rate) + 500) / 1000) as u64
+    }
+
+    /// The count `span` resolves to.
+    fn count(&self, span: Span<u32>) -> u32 {
+        span.at_position(self.at.counts)
+    }
+
+    /// The duration `span` resolves to.
+    fn duration(&self, span: Span<Millis>) -> Millis {
+        span.at_position(self.at.durations)
     }
 
     /// Samples as seconds for a warning: "2.5 s".

@@ -5,8 +5,9 @@
 //! value and the fix. The format is documented in the README; the keys are
 //! listed in [`parse`]'s module.
 //!
-//! Ranges (`15-30s`, `8-12`) are kept as [`Span`]s in the model and resolved
-//! by the [`Level`] when the routine is planned.
+//! Ranges (`15-30s`, `8-12`) are kept as [`Span`]s in the model, each also
+//! listed with its place in [`Routine::ranges`], and resolved by the
+//! [`Level`] (or a [`Position`]) when the routine is planned.
 
 mod cue_keys;
 mod diagnostic;
@@ -21,7 +22,7 @@ pub use cue_keys::CUE_KEYS;
 pub use diagnostic::{Diagnostic, Lines, Report, Severity, line_col, printable};
 pub use parse::{MAX_PHRASES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use quantity::{
-    Millis, QuantityError, Span, format_millis, parse_breath_pattern, parse_count_span,
+    Millis, Position, QuantityError, Span, format_millis, parse_breath_pattern, parse_count_span,
     parse_duration_span,
 };
 
@@ -72,6 +73,35 @@ pub struct Routine {
     pub sounds: Vec<(String, PathBuf)>,
     /// `[[step]]`s in order.
     pub steps: Vec<Step>,
+    /// Every range planning resolves (`hold = "30-60s"`, `rounds = "5-8"`),
+    /// in the order of the file: what a length asked for can move.
+    pub ranges: Vec<RangeSite>,
+}
+
+/// A range written in a routine, where it is and what it counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RangeSite {
+    /// The step it belongs to (index into [`Routine::steps`]).
+    pub step: usize,
+    /// Its key: `hold`, `breaths`, `repeat`, `rest`, `rounds`, `for`, or a
+    /// move's `time` or `breaths`.
+    pub key: &'static str,
+    /// The value as written, quoted as in the file: `"30-60s"`.
+    pub written: String,
+    /// Where the value is written.
+    pub at: Pos,
+    /// Whether it is a count or a duration.
+    pub kind: RangeKind,
+}
+
+/// What a range resolves to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeKind {
+    /// A whole count: rounds, repeats (sets), breaths.
+    Count,
+    /// A duration: a hold, a rest, a flow's `for`, a move's time.
+    Duration,
 }
 
 /// The breath pace: a pattern of inhale, hold after it, exhale and hold

@@ -28,7 +28,8 @@ use super::cue_keys::{CUE_KEYS, CueKey, CueValue};
 use super::quantity::{Millis, QuantityError, Span, format_millis};
 use super::{
     Body, Breath, Count, Cues, Diagnostic, Flow, FlowAmount, Hold, HoldLength, Lines, MAX_SESSION,
-    Move, MoveOn, Pos, Repeats, Report, Routine, Segment, Step, Template, Text,
+    Move, MoveOn, Pos, RangeKind, RangeSite, Repeats, Report, Routine, Segment, Step, Template,
+    Text,
 };
 use crate::voice::text::MAX_WORD_CHARS;
 use crate::voice::{Engine, Pronunciation, VoiceSettings};
@@ -195,6 +196,10 @@ struct Cx<'s> {
     src: &'s str,
     lines: Lines<'s>,
     report: Report,
+    /// The step being read, from 0.
+    step: usize,
+    /// The ranges read so far, in the order read.
+    ranges: Vec<RangeSite>,
 }
 
 pub(super) fn routine(
@@ -206,6 +211,8 @@ pub(super) fn routine(
         src: text,
         lines: Lines::new(text),
         report: Report::new(file, text),
+        step: 0,
+        ranges: Vec::new(),
     };
     if text.trim().is_empty() {
         cx.report
@@ -668,6 +675,38 @@ impl Cx<'_> {
         }
     }
 
+    /// A duration of the current step that planning resolves (and a
+    /// length asked for may move): a range is noted in [`RangeSite`]s.
+    fn resolved_duration(&mut self, t: &Table<'_>, key: &'static str) -> Option<Span<Millis>> {
+        let d = self.duration(t, key, true)?;
+        if d.lo < d.hi {
+            self.note_range(t, key, RangeKind::Duration);
+        }
+        Some(d)
+    }
+
+    /// A count of the current step that planning resolves; a range is
+    /// noted as in [`Self::resolved_duration`].
+    fn resolved_count(&mut self, t: &Table<'_>, key: &'static str) -> Option<Span<u32>> {
+        let c = self.count(t, key)?;
+        if c.lo < c.hi {
+            self.note_range(t, key, RangeKind::Count);
+        }
+        Some(c)
+    }
+
+    fn note_range(&mut self, t: &Table<'_>, key: &'static str, kind: RangeKind) {
+        let Some(v) = t.get(key) else { return };
+        let span = v.span();
+        self.ranges.push(RangeSite {
+            step: self.step,
+            key,
+            written: self.shown(&span),
+            at: self.pos(span.start),
+            kind,
+        });
+    }
+
     fn table<'t, 'i>(&mut self, t: &'t Table<'i>, key: &str) -> Option<&'t Table<'i>> {
         let v = t.get(key)?;
         match v.get_ref() {
@@ -739,6 +778,8 @@ impl Cx<'_> {
         });
         let sounds = self.sounds(root, dir);
         let steps = self.steps(root, root_span, &cues, breath);
+        let mut ranges = std::mem::take(&mut self.ranges);
+        ranges.sort_by_key(|r| (r.at.line, r.at.column));
         let routine = Routine {
             file: file.to_string(),
             dir: dir.to_path_buf(),
@@ -754,6 +795,7 @@ impl Cx<'_> {
             transition,
             sounds,
             steps,
+            ranges,
         };
         if !self.report.has_errors() {
             self.check_length(root, &routine);
@@ -1208,6 +1250,7 @@ impl Cx<'_> {
         routine_cues: &Cues,
         routine_breath: Breath,
     ) -> Option<Step> {
+        self.step = n - 1;
         let name = self.step_name(n, t, &span);
         let place = format!("in step {n} \"{name}\"");
         self.keys_or(t, STEP_KEYS, &place, STEP_ELSEWHERE);
@@ -1446,8 +1489,8 @@ impl Cx<'_> {
                 );
                 None
             }
-            (Some(_), None) => self.duration(t, "hold", true).map(HoldLength::Time),
-            (None, Some(_)) => self.count(t, "breaths").map(HoldLength::Breaths),
+            (Some(_), None) => self.resolved_duration(t, "hold").map(HoldLength::Time),
+            (None, Some(_)) => self.resolved_count(t, "breaths").map(HoldLength::Breaths),
             (None, None) => None,
         };
         let repeats = self.repeats(n, name, t);
@@ -1463,7 +1506,7 @@ impl Cx<'_> {
 
     /// `repeat` and what goes with it: rounds of a hold, sets of a flow.
     fn repeats(&mut self, n: usize, name: &str, t: &Table<'_>) -> Repeats {
-        let repeat = self.count(t, "repeat");
+        let repeat = self.resolved_count(t, "repeat");
         let once = repeat.is_none_or(|r| r.hi <= 1);
         for key in ["rest", "rest_say", "again", "announce_last"] {
             if let (Some(v), true) = (t.get(key), once) {
@@ -1479,7 +1522,7 @@ impl Cx<'_> {
         let d = Repeats::default();
         Repeats {
             repeat: repeat.unwrap_or(d.repeat),
-            rest: self.duration(t, "rest", true).unwrap_or(d.rest),
+            rest: self.resolved_duration(t, "rest").unwrap_or(d.rest),
             rest_say: self.text(t, "rest_say"),
             again: self.text(t, "again"),
             announce: self.template(t, "announce"),
@@ -1569,8 +1612,8 @@ impl Cx<'_> {
                 );
                 None
             }
-            (Some(_), None) => self.count(t, "rounds").map(FlowAmount::Rounds),
-            (None, Some(_)) => self.duration(t, "for", true).map(FlowAmount::For),
+            (Some(_), None) => self.resolved_count(t, "rounds").map(FlowAmount::Rounds),
+            (None, Some(_)) => self.resolved_duration(t, "for").map(FlowAmount::For),
             (None, None) => {
                 self.error(
                     span.start..span.start,
@@ -1675,12 +1718,12 @@ impl Cx<'_> {
                             }
                             (None, Some(_)) => {
                                 let count = self.bool(m, "count_breaths").unwrap_or(false);
-                                self.count(m, "breaths")
+                                self.resolved_count(m, "breaths")
                                     .map(|n| MoveOn::Breaths { n, count })
                             }
                             (Some(_), None) => {
                                 let tempo = self.bool(m, "tempo").unwrap_or(tempo);
-                                self.duration(m, "time", true)
+                                self.resolved_duration(m, "time")
                                     .map(|time| MoveOn::Time { time, tempo })
                             }
                             (None, None) => {

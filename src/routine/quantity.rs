@@ -5,8 +5,9 @@
 //! (an en dash works too); the unit of the upper end applies to a bare lower
 //! end. Counts: `8`, `8-12`.
 //!
-//! A range stays a range in the model and is resolved by the [`Level`] chosen
-//! when the routine is planned.
+//! A range stays a range in the model and is resolved when the routine is
+//! planned: by the [`Level`] chosen, or at a [`Position`] found to meet a
+//! length asked for (a level is one of three positions).
 
 use super::Level;
 
@@ -29,20 +30,74 @@ impl<T: Copy> Span<T> {
     }
 }
 
+/// Where in a range a value is taken: from the low end ([`Position::LOW`])
+/// to the high end ([`Position::HIGH`]), in millionths of the range. The
+/// levels are three positions (gentle the low end, standard the middle, deep
+/// the high end); a length asked for is met by searching between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position(u32);
+
+impl Position {
+    /// Millionths of a range: the high end.
+    const WHOLE: u32 = 1_000_000;
+    /// The low end of every range.
+    pub const LOW: Position = Position(0);
+    /// The middle of every range.
+    pub const MIDDLE: Position = Position(Self::WHOLE / 2);
+    /// The high end of every range.
+    pub const HIGH: Position = Position(Self::WHOLE);
+
+    /// The position `millionths` of the way from the low end to the high
+    /// end (at most a million).
+    pub fn from_millionths(millionths: u32) -> Position {
+        Position(millionths.min(Self::WHOLE))
+    }
+
+    /// How far from the low end, in millionths of the range.
+    pub fn millionths(self) -> u32 {
+        self.0
+    }
+
+    /// The position halfway between `self` and `other` (rounded down).
+    pub fn midpoint(self, other: Position) -> Position {
+        Position(u32::midpoint(self.0, other.0))
+    }
+}
+
+impl From<Level> for Position {
+    fn from(level: Level) -> Position {
+        match level {
+            Level::Gentle => Position::LOW,
+            Level::Standard => Position::MIDDLE,
+            Level::Deep => Position::HIGH,
+        }
+    }
+}
+
 impl Span<Millis> {
     /// The duration at `level`: the low end, the middle rounded to a whole
     /// second (half up), or the high end.
     pub fn at(&self, level: Level) -> Millis {
-        match level {
-            Level::Gentle => self.lo,
-            Level::Deep => self.hi,
-            Level::Standard if self.lo == self.hi => self.lo,
-            Level::Standard => {
-                let mid = (self.lo + self.hi) / 2;
-                let rounded = (mid + 500) / 1000 * 1000;
-                rounded.clamp(self.lo, self.hi)
-            }
+        self.at_position(level.into())
+    }
+
+    /// The duration at `position`: the low end at [`Position::LOW`], the
+    /// high end at [`Position::HIGH`], and between them the point that far
+    /// along rounded to a whole second (half up), kept within the range.
+    pub fn at_position(&self, position: Position) -> Millis {
+        if position == Position::LOW || self.lo == self.hi {
+            return self.lo;
         }
+        if position == Position::HIGH {
+            return self.hi;
+        }
+        // In millionths of a millisecond, so that the rounding is exact.
+        let whole = u128::from(Position::WHOLE);
+        let at =
+            u128::from(self.lo) * whole + u128::from(position.0) * u128::from(self.hi - self.lo);
+        let second = 1_000 * whole;
+        let rounded = ((at + second / 2) / second * 1_000) as Millis;
+        rounded.clamp(self.lo, self.hi)
     }
 }
 
@@ -50,11 +105,15 @@ impl Span<u32> {
     /// The count at `level`: the low end, the middle rounded half up, or the
     /// high end.
     pub fn at(&self, level: Level) -> u32 {
-        match level {
-            Level::Gentle => self.lo,
-            Level::Standard => (self.lo + self.hi).div_ceil(2),
-            Level::Deep => self.hi,
-        }
+        self.at_position(level.into())
+    }
+
+    /// The count at `position`: the point that far along the range, rounded
+    /// half up to a whole count.
+    pub fn at_position(&self, position: Position) -> u32 {
+        let whole = u64::from(Position::WHOLE);
+        let along = (u64::from(position.0) * u64::from(self.hi - self.lo) + whole / 2) / whole;
+        self.lo + along as u32
     }
 }
 
@@ -459,6 +518,71 @@ mod tests {
             ),
             (5, 7, 8)
         );
+    }
+
+    #[test]
+    fn levels_are_positions() {
+        // The rules the levels had before positions existed, for every
+        // range up to 20 (counts) and 0 to 90 s in half seconds (durations).
+        for lo in 0..=20u32 {
+            for hi in lo..=20 {
+                let c = Span { lo, hi };
+                assert_eq!(c.at(Level::Gentle), lo);
+                assert_eq!(c.at(Level::Standard), (lo + hi).div_ceil(2));
+                assert_eq!(c.at(Level::Deep), hi);
+            }
+        }
+        for lo in (0..=90_000u64).step_by(500) {
+            for hi in (lo..=90_000).step_by(1_500) {
+                let d: Span<Millis> = Span { lo, hi };
+                let mid = if lo == hi {
+                    lo
+                } else {
+                    ((lo + hi) / 2 + 500) / 1000 * 1000
+                };
+                assert_eq!(d.at(Level::Gentle), lo);
+                assert_eq!(d.at(Level::Standard), mid.clamp(lo, hi), "{lo}-{hi}");
+                assert_eq!(d.at(Level::Deep), hi);
+            }
+        }
+    }
+
+    #[test]
+    fn positions_between_the_levels() {
+        let d: Span<Millis> = Span {
+            lo: 30_000,
+            hi: 60_000,
+        };
+        let at = |m| d.at_position(Position::from_millionths(m));
+        assert_eq!(at(0), 30_000);
+        assert_eq!(at(1), 30_000);
+        assert_eq!(at(100_000), 33_000);
+        assert_eq!(at(116_666), 33_000); // 33.49998 s
+        assert_eq!(at(116_667), 34_000); // 33.50001 s
+        assert_eq!(at(999_999), 60_000);
+        assert_eq!(at(2_000_000), 60_000);
+        // The ends are kept exactly, even finer than a second.
+        let fine: Span<Millis> = Span {
+            lo: 2_500,
+            hi: 7_500,
+        };
+        assert_eq!(fine.at_position(Position::LOW), 2_500);
+        assert_eq!(fine.at_position(Position::from_millionths(1)), 3_000);
+        assert_eq!(fine.at_position(Position::from_millionths(999_999)), 7_000);
+        assert_eq!(fine.at_position(Position::HIGH), 7_500);
+        let c = Span { lo: 5u32, hi: 8 };
+        let n = |m| c.at_position(Position::from_millionths(m));
+        assert_eq!(
+            (n(0), n(166_666), n(166_667), n(500_000), n(1_000_000)),
+            (5, 5, 6, 7, 8)
+        );
+        // Monotone: further along is never less.
+        let mut last = (0, 0);
+        for m in (0..=1_000_000).step_by(997) {
+            let now = (at(m), n(m));
+            assert!(now.0 >= last.0 && now.1 >= last.1);
+            last = now;
+        }
     }
 
     #[test]
