@@ -6,6 +6,7 @@
 #
 #   scripts/bench.sh            # everything (a few minutes on 2 cores)
 #   scripts/bench.sh --quick    # without the 2-hour pipeline run
+#   scripts/bench.sh --piper    # also the Piper voice (scripts/bench_piper.sh)
 #
 # For each routine it measures, with /usr/bin/time (wall seconds, peak RSS):
 #   vinyasa cold   `vinyasa export R -o OUT.wav --cache-dir EMPTY`
@@ -33,10 +34,13 @@ usage: scripts/bench.sh [--quick] [--minutes N] [--cold-runs N] [--warm-runs N] 
   --keep DIR     keep the routines, WAV files and logs in DIR (default: a temporary
                  directory, removed at the end)
   --no-build     use the vinyasa binary already built (skip `cargo build --release`)
+  --piper        also measure the Piper voice joe on the same routines, the long ones
+                 included (scripts/bench_piper.sh: cold and warm export against the bare
+                 Piper program, peak memory); needs `vinyasa voices install joe`
 EOF
 }
 
-quick=0 minutes=120 cold_runs=3 warm_runs=3 keep= build=1
+quick=0 minutes=120 cold_runs=3 warm_runs=3 keep= build=1 piper=0
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --warm-runs) warm_runs=${2:?--warm-runs needs a number}; shift ;;
     --keep) keep=${2:?--keep needs a directory}; shift ;;
     --no-build) build=0 ;;
+    --piper) piper=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -188,4 +193,10 @@ steal=$(awk -v t=$((ticks1 - ticks0)) -v s=$((steal1 - steal0)) 'BEGIN { printf 
 python3 "$scripts/bench_table.py" "$results" \
     --machine "$(nproc) cores, load $load at start, $steal of CPU time stolen by the host during the run; $("$vinyasa" --version), espeak-ng $(espeak-ng --version | sed -n 's/.*speech: *\([^ ]*\).*/\1/p'), sox $(sox --version | sed 's/.*SoX v//')" \
     --cold-runs "$cold_runs" --warm-runs "$warm_runs"
+if [ "$piper" -eq 1 ]; then
+    printf '\nWith the Piper voice joe (scripts/bench_piper.sh, median of %s runs):\n\n' "$cold_runs"
+    "$scripts/bench_piper.sh" --no-build --runs "$cold_runs" \
+        routines/childs-pose.toml routines/mid-back.toml \
+        "$work/long-30min.toml" "$work/long-${minutes}min.toml"
+fi
 [ -z "$keep" ] || say "bench.sh: files kept in $work"

@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::cache::sha256_hex;
 use super::edges::{self, trim_and_fade};
-use super::lexicon::{YOGA_WORDS, flite_phones};
+use super::lexicon::{CLEARER_WORDS, YOGA_WORDS, flite_phones};
 use super::text::{self, fold_to_ascii, normalize, respell};
 use super::{
     Clip, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
@@ -88,13 +88,14 @@ impl FliteVoice {
 
         let built_in: String = YOGA_WORDS
             .iter()
+            .chain(CLEARER_WORDS)
             .map(|(word, phones)| format!("{word} : {phones}\n"))
             .collect();
         engine
             .add_lex_entries(&built_in)
             .map_err(|e| VoiceError::Unavailable {
                 engine: "flite".to_string(),
-                reason: format!("its built-in yoga words were refused ({e}); this is a bug"),
+                reason: format!("its built-in words were refused ({e}); this is a bug"),
             })?;
 
         let mut respellings = Vec::new();
@@ -168,8 +169,44 @@ impl FliteVoice {
             &text::strip_controls(text),
             &self.respellings,
         )));
+        let text = set_off_final_letters(&text);
         text::bound_words(&text).into_owned()
     }
+}
+
+/// Sets off a capital letter that ends a sentence after a word with a
+/// comma: "Sun salutation A." becomes "Sun salutation, A.".
+///
+/// Such a letter names a variant of what comes before it (a sequence, a
+/// side, a plan), but flite says it as the article "uh" glued to the word
+/// before, heard as "salutation-uh" or "ache". The comma makes flite pause
+/// and say the letter's name. "I" is left alone: it is a word.
+fn set_off_final_letters(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let is_final_letter = |i: usize| {
+        let letter = bytes[i];
+        letter.is_ascii_uppercase()
+            && letter != b'I'
+            && i >= 2
+            && bytes[i - 1] == b' '
+            && bytes[i - 2].is_ascii_alphanumeric()
+            && bytes
+                .get(i + 1)
+                .is_none_or(|&after| matches!(after, b'.' | b'!' | b'?' | b';' | b':' | b','))
+    };
+    let letters: Vec<usize> = (0..bytes.len()).filter(|&i| is_final_letter(i)).collect();
+    if letters.is_empty() {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + letters.len());
+    let mut from = 0;
+    for i in letters {
+        out.push_str(&text[from..i - 1]);
+        out.push_str(", ");
+        from = i;
+    }
+    out.push_str(&text[from..]);
+    out.into()
 }
 
 /// Adds one word from the routine's pronunciations to flite's lexicon.
@@ -223,7 +260,7 @@ fn lexicon_word(word: &str) -> Option<String> {
 /// routine's, so a changed word changes the voice's identity.
 fn lexicon_hash(pronunciations: &[Pronunciation]) -> String {
     let mut text = String::new();
-    for (word, phones) in YOGA_WORDS {
+    for (word, phones) in YOGA_WORDS.iter().chain(CLEARER_WORDS) {
         text.push_str(&format!("{word}\u{1f}{phones}\u{1e}"));
     }
     for p in pronunciations {
@@ -480,6 +517,46 @@ mod tests {
         assert_eq!(v.phones("Śavāsana"), v.phones("savasana"));
         // Shorthand is expanded before synthesis.
         assert_eq!(v.phones("5 min"), v.phones("5 minutes"));
+    }
+
+    #[test]
+    fn says_the_clearer_spellings_of_words_flite_blurs() {
+        let v = voice();
+        assert_eq!(v.phones("Release."), "pau r ih l ih iy s s pau");
+        assert_eq!(v.phones("floor"), "pau f l ao ao r pau");
+        // Other forms of the word keep flite's own reading.
+        assert_ne!(v.phones("released"), "pau r ih l ih iy s s t pau");
+        // A routine's phones still win over the built-in ones.
+        let custom = [Pronunciation {
+            word: "release".to_string(),
+            respell: None,
+            phones: Some("r ih0 l iy1 s".to_string()),
+        }];
+        let own = FliteVoice::new(&VoiceSettings::default(), &custom).unwrap();
+        assert_eq!(own.phones("Release."), "pau r ih l iy s pau");
+    }
+
+    #[test]
+    fn a_letter_after_a_pose_name_is_said_as_a_letter() {
+        assert_eq!(
+            set_off_final_letters("Next: Sun salutation A."),
+            "Next: Sun salutation, A."
+        );
+        assert_eq!(
+            set_off_final_letters("Sun salutation B, round two."),
+            "Sun salutation, B, round two."
+        );
+        assert_eq!(set_off_final_letters("Plan A"), "Plan, A");
+        // The article, the pronoun and a letter that starts a phrase stay.
+        for same in ["A breath in.", "Take a breath.", "Then I.", "Hold A-frame.", "B."] {
+            assert_eq!(set_off_final_letters(same), same);
+        }
+        let v = voice();
+        assert_eq!(
+            v.phones("Sun salutation A."),
+            v.phones("Sun salutation, A.")
+        );
+        assert_ne!(v.phones("Sun salutation A."), v.phones("Sun salutation a."));
     }
 
     #[test]
