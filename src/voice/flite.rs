@@ -522,10 +522,10 @@ mod tests {
     #[test]
     fn says_the_clearer_spellings_of_words_flite_blurs() {
         let v = voice();
-        assert_eq!(v.phones("Release."), "pau r ih l ih iy s s pau");
+        assert_eq!(v.phones("Release."), "pau r ih l ih iy s pau");
         assert_eq!(v.phones("floor"), "pau f l ao ao r pau");
         // Other forms of the word keep flite's own reading.
-        assert_ne!(v.phones("released"), "pau r ih l ih iy s s t pau");
+        assert_ne!(v.phones("released"), "pau r ih l ih iy s t pau");
         // A routine's phones still win over the built-in ones.
         let custom = [Pronunciation {
             word: "release".to_string(),
