@@ -170,6 +170,8 @@ impl std::fmt::Display for LengthReport<'_> {
         };
         let minutes = |samples: u64| minutes(samples, t.rate);
         let off = (t.total as f64 - fit.target as f64) / fit.target.max(1) as f64 * 100.0;
+        // Under 0.05% either way prints as +0.0%, never as -0.0%.
+        let off = if off.abs() < 0.05 { 0.0 } else { off };
         write!(
             f,
             "{} for the {} asked ({off:+.1}%)",

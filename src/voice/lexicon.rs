@@ -101,7 +101,7 @@ pub const YOGA_WORDS: &[(&str, &str)] = &[
 /// fell from 15.9% to 14.0% on mid-back, 21.6% to 20.4% on sun-salutation
 /// and 7.1% to 6.0% on childs-pose. "release" ends on one `s`: a doubled
 /// one was heard a little more often but its hiss overshot the MP3 peak
-/// limit. "mat" and "two" were already heard right (6 of 6 each) and are
+/// limit. "mat" and "two" were already heard right (5 and 6 of 6) and are
 /// not here; no spelling of "lat" did better than flite's own (see that
 /// script's notes).
 pub const CLEARER_WORDS: &[(&str, &str)] = &[
