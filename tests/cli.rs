@@ -446,7 +446,10 @@ fn export_to_a_length_writes_the_length_it_reports() {
     assert_eq!(code, 0, "{err}");
     // Which second it lands on follows the voice's phrase lengths; the
     // file's own length is checked against the report below.
-    assert!(err.contains("length: 6:") && err.contains(" for the 6:30 asked ("), "{err}");
+    assert!(
+        err.contains("length: 6:") && err.contains(" for the 6:30 asked ("),
+        "{err}"
+    );
     let (_, out, _) = output(vinyasa().args([
         "plan",
         "routines/calf-strength.toml",

@@ -548,7 +548,13 @@ mod tests {
         );
         assert_eq!(set_off_final_letters("Plan A"), "Plan, A");
         // The article, the pronoun and a letter that starts a phrase stay.
-        for same in ["A breath in.", "Take a breath.", "Then I.", "Hold A-frame.", "B."] {
+        for same in [
+            "A breath in.",
+            "Take a breath.",
+            "Then I.",
+            "Hold A-frame.",
+            "B.",
+        ] {
             assert_eq!(set_off_final_letters(same), same);
         }
         let v = voice();
