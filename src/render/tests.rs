@@ -1093,3 +1093,54 @@ fn sound_clips_are_made_once_and_held_within_their_budget() {
     clips.get_or_make(key(big as u64), || make(big)).unwrap();
     assert_eq!(made.load(Ordering::Relaxed), 3);
 }
+
+/// A session played while it is planned: each prefix of its timeline,
+/// rendered at the levels of the whole, gives the whole's samples up to
+/// where it has settled, and settles as far as its frontier when no group
+/// sounds past it.
+#[test]
+fn a_prefix_renders_the_finished_sessions_samples_up_to_where_it_settled() {
+    use crate::plan::{PlanOptions, plan_unfolding};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("routines/mid-back.toml");
+    let (routine, _) = crate::routine::load(&path).unwrap();
+    let voice = TestVoice::default();
+    let options = PlanOptions {
+        rate: 8_000,
+        ..PlanOptions::default()
+    };
+    let mut prefixes = Vec::new();
+    let whole = plan_unfolding(&routine, &voice, &options, &Cancel::new(), &mut |p| {
+        prefixes.push((p.frontier(), Arc::new(p.timeline())));
+    })
+    .unwrap();
+    let palette = Palette::builtin();
+    let mut full = Renderer::new(&whole, &voice, &palette).unwrap();
+    let levels = full.levels();
+    let mut settled_at_frontier = 0;
+    // The last 20 s before each settling point, where a later cue would
+    // show; 1000 samples at a time, as the player asks.
+    let window = 20 * 8_000;
+    for (frontier, prefix) in prefixes {
+        let options = RenderOptions {
+            levels: Some(levels.clone()),
+            ..RenderOptions::default()
+        };
+        let mut part = Renderer::shared(prefix, &voice, &palette, options).unwrap();
+        let settled = part.settled_before(frontier);
+        assert!(settled <= frontier);
+        settled_at_frontier += usize::from(settled == frontier);
+        let mut start = settled.saturating_sub(window);
+        while start < settled {
+            let n = (settled - start).min(1000) as usize;
+            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+            full.fill(start, &mut want).unwrap();
+            part.fill(start, &mut got).unwrap();
+            assert!(
+                want == got,
+                "samples {start}.. differ (frontier {frontier})"
+            );
+            start += n as u64;
+        }
+    }
+    assert!(settled_at_frontier > 5, "{settled_at_frontier}");
+}
