@@ -41,12 +41,17 @@
 //! submodules place what a step is made of: `words` the spoken text with its
 //! gaps and pauses (names, sides, "Next: …", release), `hold` the rounds of a
 //! hold, its clock and the cues anchored in it, `flow` the moves of a flow.
+//! `unfold` plans a session while its phrases are being spoken, for a player
+//! that starts before they all are ([`unfold()`]).
 
 mod flow;
 mod hold;
 #[cfg(test)]
 mod tests;
+mod unfold;
 mod words;
+
+pub use unfold::{Unfolded, Unfolding, heard_order, unfold};
 
 use std::collections::HashMap;
 
