@@ -100,17 +100,35 @@ pub fn unfold<R>(
     })
 }
 
-/// Every distinct phrase of the routine planned with the test voice, in
-/// the order they are first heard: what [`unfold`] gives its voice.
+/// Every distinct phrase the planner asks its voice for when it plans the
+/// routine with the test voice, in the order it asks: the order they are
+/// heard, and also the phrases it measures and then places otherwise (a
+/// flow's words before their count is added). What [`unfold`] gives its
+/// voice.
 pub fn heard_order(routine: &Routine, options: &PlanOptions) -> Vec<String> {
-    let Ok(dry) = plan(routine, &TestVoice::default(), options) else {
+    let asked = Asked(Mutex::default());
+    if plan(routine, &asked, options).is_err() {
         return Vec::new(); // the real plan will report it
-    };
-    let mut seen = HashSet::new();
-    dry.speech()
-        .filter(|c| seen.insert(c.text.as_str()))
-        .map(|c| c.text.clone())
-        .collect()
+    }
+    asked.0.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The test voice, noting each text it is asked to measure, once.
+struct Asked(Mutex<Vec<String>>);
+
+impl Voice for Asked {
+    fn identity(&self) -> String {
+        TestVoice::default().identity()
+    }
+
+    fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+        let mut asked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !asked.iter().any(|t| t == text) {
+            asked.push(text.to_owned());
+        }
+        drop(asked);
+        TestVoice::default().speak(text)
+    }
 }
 
 impl Unfolding<'_> {

@@ -588,12 +588,12 @@ fn run(
     grow: &mut Grow<'_>,
 ) -> Result<Option<Ended>, PlayError> {
     loop {
-        let here = || (transport.step(), transport.position());
         if options.cancel.is_cancelled() {
-            let (step, position) = here();
+            let (step, position) = (transport.step(), transport.position());
             return Ok(Some(Ended::Interrupted { step, position }));
         }
         grow(transport, view)?;
+        let here = || (transport.step(), transport.position());
         // Before `finished`: a failing renderer ends every step early.
         if ahead.failed() {
             return Err(ahead
