@@ -29,7 +29,7 @@ use crate::cache::{self, PreparedDir};
 use crate::cancel::Cancel;
 use crate::export::{self, ExportError, ExportOptions, ExportSummary, Progress};
 use crate::plan::{self, PlanError, PlanOptions, Unfolding};
-use crate::render::{Levels, RenderError, RenderOptions, Renderer};
+use crate::render::{RenderError, RenderOptions, Renderer};
 use crate::routine::{self, Diagnostic, Level, Report, Routine};
 use crate::sound::{Palette, PaletteError, Sound};
 use crate::timeline::Timeline;
@@ -314,7 +314,6 @@ impl Session {
             return Ok(ToPlay::Unfolding(Unplanned {
                 session: self,
                 voice,
-                store: self.options.cache.as_deref().map(PreparedDir::in_cache),
             }));
         }
         self.plan_with(voice, cancel).map(ToPlay::Planned)
@@ -390,7 +389,6 @@ pub enum ToPlay<'s> {
 pub struct Unplanned<'s> {
     session: &'s Session,
     voice: Box<dyn Voice>,
-    store: Option<PreparedDir>,
 }
 
 impl std::fmt::Debug for Unplanned<'_> {
@@ -425,24 +423,6 @@ impl<'s> Unplanned<'s> {
             cancel,
             run,
         )
-    }
-
-    /// The options of every renderer of this session, at `levels`.
-    fn render_options(&self, cancel: &Cancel, levels: Option<Levels>) -> RenderOptions<'_> {
-        RenderOptions {
-            voice_volume: self.session.routine.voice.volume,
-            cancel: cancel.clone(),
-            store: self.store.as_ref().map(|s| s as _),
-            levels,
-            ..RenderOptions::default()
-        }
-    }
-
-    fn render_error(&self, source: RenderError) -> SessionError {
-        SessionError::Render {
-            file: self.session.routine.file.clone(),
-            source,
-        }
     }
 }
 
@@ -545,9 +525,10 @@ mod playing {
     use std::sync::Arc;
 
     use super::{Planned, SessionError, Unplanned};
+    use crate::cache::PreparedDir;
     use crate::plan::Unfolding;
     use crate::play::{self, Ended, PlayError, PlayOptions, View};
-    use crate::render::Renderer;
+    use crate::render::{RenderOptions, Renderer};
     use crate::timeline::Timeline;
 
     impl Unplanned<'_> {
@@ -569,7 +550,7 @@ mod playing {
             let file = || self.session.routine.file.clone();
             let planning = |source| PlaySessionError::Play {
                 file: file(),
-                source: PlayError::Plan(source),
+                source: PlayError::Plan(Box::new(source)),
             };
             // The estimate learns the voice's pace from its first phrase,
             // which the first sound waits for anyway.
@@ -578,16 +559,27 @@ mod playing {
                 .map_err(planning)?;
             let estimate = unfolding.estimate().map_err(planning)?;
             let palette = self.session.palette()?;
+            let store = self.session.options.cache.as_deref().map(PreparedDir::in_cache);
+            let render_options = |levels| RenderOptions {
+                voice_volume: self.session.routine.voice.volume,
+                cancel: options.cancel.clone(),
+                store: store.as_ref().map(|s| s as _),
+                levels,
+                ..RenderOptions::default()
+            };
             let levels = Renderer::with_options(
                 &estimate,
                 self.voice.as_ref(),
                 &palette,
-                self.render_options(&options.cancel, None),
+                render_options(None),
             )
-            .map_err(|e| self.render_error(e))?
+            .map_err(|source| SessionError::Render {
+                file: file(),
+                source,
+            })?
             .levels();
             let mut renderer = |prefix: Arc<Timeline>| {
-                let options = self.render_options(&options.cancel, Some(levels.clone()));
+                let options = render_options(Some(levels.clone()));
                 Renderer::shared(prefix, self.voice.as_ref(), &palette, options)
             };
             play::play_unfolding(unfolding, &mut renderer, options, view).map_err(|source| {

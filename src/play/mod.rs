@@ -248,7 +248,7 @@ pub enum PlayError {
     /// The session being planned while it plays could not be planned
     /// further (the cause is the error's source).
     #[error("cannot plan the rest of the session")]
-    Plan(#[source] PlanError),
+    Plan(#[source] Box<PlanError>),
 }
 
 /// The step a listener means: a 1-based step number or a step's name (any
@@ -387,7 +387,7 @@ pub fn play_unfolding<'a>(
     let wanted = options.first_step;
     let begun = unfolding
         .wait_for(|u| u.complete || u.timeline.steps.len() > wanted)
-        .map_err(PlayError::Plan)?;
+        .map_err(|e| PlayError::Plan(Box::new(e)))?;
     let rate = begun.timeline.rate;
     let ahead = Ahead::growing(rate, 0, false);
     std::thread::scope(|scope| {
@@ -415,7 +415,7 @@ pub fn play_unfolding<'a>(
             if let Some(error) = unfolding.take_failure()
                 && !matches!(error, PlanError::Cancelled)
             {
-                return Err(PlayError::Plan(error));
+                return Err(PlayError::Plan(Box::new(error)));
             }
             let Some(latest) = unfolding.latest() else {
                 return Ok(());
