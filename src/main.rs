@@ -305,7 +305,15 @@ fn play(
     let Some(session) = session(&args.file, session_args, voice, args.sounds.as_deref())? else {
         return Ok(ExitCode::FAILURE);
     };
-    let planned = session.plan()?;
+    let cancel = on_signal()?;
+    let planned = match session.plan_to_play(&cancel)? {
+        vinyasa::session::ToPlay::Planned(planned) => planned,
+        vinyasa::session::ToPlay::Unfolding(unplanned) if !args.system_voice => {
+            return play_unfolding(&unplanned, args, voice, cancel);
+        }
+        // The system voice speaks the timeline's words itself: plan first.
+        vinyasa::session::ToPlay::Unfolding(_) => session.plan()?,
+    };
     print_voice(&planned, voice);
     print_length(&planned);
     let timeline = planned.timeline();
@@ -318,7 +326,7 @@ fn play(
     let options = PlayOptions {
         first_step,
         device: args.device.clone(),
-        cancel: on_signal()?,
+        cancel,
         ..PlayOptions::default()
     };
     let mut view = Screen::open(timeline, args.plain, first_step);
@@ -328,6 +336,56 @@ fn play(
         planned.play(&options, &mut view)
     };
     drop(view);
+    Ok(match played? {
+        Ended::Finished | Ended::Quit { .. } => ExitCode::SUCCESS,
+        Ended::Interrupted { .. } => stopped(),
+    })
+}
+
+/// `vinyasa play` with a voice that speaks slowly and phrases not cached:
+/// the session is spoken and planned while it plays (its warnings are
+/// printed once it is planned, after playing).
+fn play_unfolding(
+    unplanned: &vinyasa::session::Unplanned<'_>,
+    args: &PlayArgs,
+    voice_args: &VoiceArgs,
+    cancel: vinyasa::Cancel,
+) -> anyhow::Result<ExitCode> {
+    use vinyasa::play::{Ended, PlayOptions, terminal::Screen};
+    let session = unplanned.session();
+    print_voice_of(session, unplanned.voice(), voice_args);
+    eprintln!(
+        "{} speaks the session while it plays; later plays read it from the cache",
+        unplanned.voice().label()
+    );
+    let (played, planned) = unplanned.unfold(&cancel, |unfolding| {
+        let played = (|| {
+            // Names and steps are exact in the estimate; times firm up as
+            // the session is planned.
+            let estimate = unfolding
+                .estimate()
+                .map_err(|e| anyhow::anyhow!("cannot plan {}: {e}", session.routine().file))?;
+            let first_step = match &args.from {
+                Some(given) => vinyasa::play::find_step(&estimate, given)
+                    .map_err(|e| anyhow::anyhow!("--from {given}: {e}"))?,
+                None => 0,
+            };
+            let options = PlayOptions {
+                first_step,
+                device: args.device.clone(),
+                cancel: cancel.clone(),
+                ..PlayOptions::default()
+            };
+            let mut view = Screen::open(&estimate, args.plain, first_step);
+            let played = unplanned.play(unfolding, &options, &mut view);
+            drop(view);
+            anyhow::Ok(played?)
+        })();
+        (played, unfolding.latest().filter(|u| u.complete))
+    });
+    if let Some(planned) = planned {
+        print_warnings(session, &planned.timeline);
+    }
     Ok(match played? {
         Ended::Finished | Ended::Quit { .. } => ExitCode::SUCCESS,
         Ended::Interrupted { .. } => stopped(),
@@ -514,7 +572,11 @@ fn trim_cache(args: &VoiceArgs) -> anyhow::Result<()> {
 /// Says on stderr which voice speaks and where that choice came from, and
 /// the settings it ignores.
 fn print_voice(planned: &vinyasa::session::Planned<'_>, args: &VoiceArgs) {
-    let routine = planned.session().routine();
+    print_voice_of(planned.session(), planned.voice(), args);
+}
+
+fn print_voice_of(session: &Session, voice: &dyn vinyasa::voice::Voice, args: &VoiceArgs) {
+    let routine = session.routine();
     let origin = if args.engine.is_some() || args.voice.is_some() {
         "from the command line".to_string()
     } else if routine.voice_chosen {
@@ -525,8 +587,8 @@ fn print_voice(planned: &vinyasa::session::Planned<'_>, args: &VoiceArgs) {
             _ => "the default".to_string(),
         }
     };
-    eprintln!("voice: {} ({origin})", planned.voice().label());
-    for warning in planned.voice().warnings() {
+    eprintln!("voice: {} ({origin})", voice.label());
+    for warning in voice.warnings() {
         eprintln!("warning: {warning}");
     }
 }

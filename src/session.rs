@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::cache::{self, PreparedDir};
 use crate::cancel::Cancel;
 use crate::export::{self, ExportError, ExportOptions, ExportSummary, Progress};
-use crate::plan::{self, LengthGoal, PlanError, PlanOptions};
+use crate::plan::{self, LengthGoal, PlanError, PlanOptions, Unfolding};
 use crate::render::{RenderError, RenderOptions, Renderer};
 use crate::routine::{self, Diagnostic, Level, Report, Routine};
 use crate::sound::{Palette, PaletteError, Sound};
@@ -284,19 +284,56 @@ impl Session {
     /// `cancel` is set (with [`PlanError::Cancelled`] inside
     /// [`SessionError::Plan`]).
     pub fn plan_cancellable(&self, cancel: &Cancel) -> Result<Planned<'_>, SessionError> {
-        let file = || self.routine.file.clone();
+        let voice = self.open_voice()?;
+        self.plan_with(voice, cancel)
+    }
+
+    /// The session's voice, behind its cache.
+    fn open_voice(&self) -> Result<Box<dyn Voice>, SessionError> {
         let cache = self.options.cache.as_deref();
-        let voice =
-            voice::open(&self.routine.voice, &self.routine.pronounce, cache).map_err(|source| {
-                SessionError::Voice {
-                    file: file(),
-                    source,
-                }
-            })?;
-        let options = PlanOptions {
+        voice::open(&self.routine.voice, &self.routine.pronounce, cache).map_err(|source| {
+            SessionError::Voice {
+                file: self.routine.file.clone(),
+                source,
+            }
+        })
+    }
+
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
             rate: self.options.rate,
             level: self.options.level,
-        };
+        }
+    }
+
+    /// Opens the voice and, as `play` does, plans the session
+    /// ([`ToPlay::Planned`], as [`plan`](Session::plan)) unless its voice
+    /// would keep the listener waiting ([`Voice::speaks_slowly`]: a neural
+    /// voice with phrases not cached yet). Then it is to be planned while
+    /// it plays ([`ToPlay::Unfolding`]). A session planned to a length
+    /// ([`Options::length`]) is always planned first: the search for the
+    /// length plans it many times over, with every phrase measured.
+    pub fn plan_to_play(&self, cancel: &Cancel) -> Result<ToPlay<'_>, SessionError> {
+        let voice = self.open_voice()?;
+        let texts = plan::heard_order(&self.routine, &self.plan_options());
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        if self.options.length.is_none() && voice.speaks_slowly(&texts) {
+            return Ok(ToPlay::Unfolding(Unplanned {
+                session: self,
+                voice,
+            }));
+        }
+        self.plan_with(voice, cancel).map(ToPlay::Planned)
+    }
+
+    fn plan_with(
+        &self,
+        voice: Box<dyn Voice>,
+        cancel: &Cancel,
+    ) -> Result<Planned<'_>, SessionError> {
+        let file = || self.routine.file.clone();
+        let cache = self.options.cache.as_deref();
+        let options = self.plan_options();
         let plan_error = |source| SessionError::Plan {
             file: file(),
             source,
@@ -352,6 +389,58 @@ impl Session {
             palette
         };
         Ok(palette)
+    }
+}
+
+/// What `play` plays: a session planned, or one to plan while it plays
+/// ([`Session::plan_to_play`]).
+#[derive(Debug)]
+pub enum ToPlay<'s> {
+    /// Planned: played as [`Planned::play`] does.
+    Planned(Planned<'s>),
+    /// Its voice speaks slowly: spoken and planned while it plays
+    /// ([`Unplanned::unfold`]).
+    Unfolding(Unplanned<'s>),
+}
+
+/// A session whose voice is open, to be spoken and planned while it plays.
+pub struct Unplanned<'s> {
+    session: &'s Session,
+    voice: Box<dyn Voice>,
+}
+
+impl std::fmt::Debug for Unplanned<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unplanned")
+            .field("routine", &self.session.routine.file)
+            .field("voice", &self.voice.identity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s> Unplanned<'s> {
+    /// The session to play.
+    pub fn session(&self) -> &'s Session {
+        self.session
+    }
+
+    /// The voice that speaks the session.
+    pub fn voice(&self) -> &dyn Voice {
+        self.voice.as_ref()
+    }
+
+    /// Speaks the session's phrases in the order they are heard and plans
+    /// it as they arrive, in the background, while `run` works with it
+    /// ([`plan::unfold`]; `run` ending or `cancel` stops both).
+    pub fn unfold<R>(&self, cancel: &Cancel, run: impl FnOnce(&Unfolding<'_>) -> R) -> R {
+        let session = self.session;
+        plan::unfold(
+            &session.routine,
+            self.voice.as_ref(),
+            &session.plan_options(),
+            cancel,
+            run,
+        )
     }
 }
 
@@ -464,8 +553,79 @@ impl<'s> Planned<'s> {
 
 #[cfg(feature = "play")]
 mod playing {
-    use super::{Planned, SessionError};
+    use std::sync::Arc;
+
+    use super::{Planned, SessionError, Unplanned};
+    use crate::cache::PreparedDir;
+    use crate::plan::Unfolding;
     use crate::play::{self, Ended, PlayError, PlayOptions, View};
+    use crate::render::{RenderOptions, Renderer};
+    use crate::timeline::Timeline;
+
+    impl Unplanned<'_> {
+        /// Plays the session while `unfolding` (from
+        /// [`unfold`](Unplanned::unfold)) speaks and plans it: see
+        /// [`play::play_unfolding`]. Every prefix is rendered at the levels
+        /// of the whole session as estimated when the first phrase is
+        /// known ([`Unfolding::estimate`]): exact where planned, each phrase
+        /// still to come as long as the phrases spoken suggest. The played
+        /// samples are then those of an export but for that level, within
+        /// 1.5 dB of the export's (in the tests); a second play, from the
+        /// cache, plays the export's own.
+        pub fn play(
+            &self,
+            unfolding: &Unfolding<'_>,
+            options: &PlayOptions,
+            view: &mut dyn View,
+        ) -> Result<Ended, PlaySessionError> {
+            let file = || self.session.routine.file.clone();
+            let planning = |source| PlaySessionError::Play {
+                file: file(),
+                source: PlayError::Plan(Box::new(source)),
+            };
+            // The estimate learns the voice's pace from its first phrase,
+            // which the first sound waits for anyway.
+            unfolding
+                .wait_for(|u| u.complete || u.timeline.speech().next().is_some())
+                .map_err(planning)?;
+            let estimate = unfolding.estimate().map_err(planning)?;
+            let palette = self.session.palette()?;
+            let store = self
+                .session
+                .options
+                .cache
+                .as_deref()
+                .map(PreparedDir::in_cache);
+            let render_options = |levels| RenderOptions {
+                voice_volume: self.session.routine.voice.volume,
+                cancel: options.cancel.clone(),
+                store: store.as_ref().map(|s| s as _),
+                levels,
+                ..RenderOptions::default()
+            };
+            let levels = Renderer::with_options(
+                &estimate,
+                self.voice.as_ref(),
+                &palette,
+                render_options(None),
+            )
+            .map_err(|source| SessionError::Render {
+                file: file(),
+                source,
+            })?
+            .levels();
+            let mut renderer = |prefix: Arc<Timeline>| {
+                let options = render_options(Some(levels.clone()));
+                Renderer::shared(prefix, self.voice.as_ref(), &palette, options)
+            };
+            play::play_unfolding(unfolding, &mut renderer, options, view).map_err(|source| {
+                PlaySessionError::Play {
+                    file: file(),
+                    source,
+                }
+            })
+        }
+    }
 
     /// Why a session could not be played.
     #[derive(Debug, thiserror::Error)]

@@ -423,3 +423,76 @@ fn an_install_that_pip_cannot_finish_leaves_nothing_installed() {
         "{err}"
     );
 }
+
+/// `play` from a cold cache does not wait for every phrase: the session is
+/// planned as its phrases are spoken, in the order they are heard, and the
+/// first sound reaches the device while most are still to be spoken. The
+/// device is an ALSA file (as in `tests/play.rs`), which takes sound faster
+/// than real time, so the player also catches up with the speaking again
+/// and again and must wait for it; it still plays every step to the end.
+#[test]
+fn play_from_a_cold_cache_sounds_before_the_phrases_are_all_spoken() {
+    let Some(python) = piper_python() else { return };
+    let s = Scratch::new("play");
+    let raw = s.path("device.raw");
+    std::fs::write(
+        s.path(".asoundrc"),
+        format!(
+            "pcm.!default {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n",
+            raw.display()
+        ),
+    )
+    .unwrap();
+    let routine = root().join("routines/childs-pose.toml");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vinyasa"))
+        .current_dir(&s.dir)
+        .env("HOME", &s.dir)
+        .env("VINYASA_DATA_DIR", s.path("data"))
+        .env("VINYASA_CONFIG_DIR", s.path("config"))
+        .env("VINYASA_CACHE_DIR", s.path("cache"))
+        .env("VINYASA_PIPER_PYTHON", &python)
+        .env_remove("VINYASA_VOICE")
+        .env_remove("VINYASA_PIPER_TIMEOUT")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("ALSA_CONFIG_PATH")
+        .args(["play", "--engine", "piper", "--plain"])
+        .arg(&routine)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The phrases in the cache when the first sound (a sample not zero)
+    // reached the device.
+    let heard = |path: &Path| std::fs::read(path).is_ok_and(|bytes| bytes.iter().any(|&b| b != 0));
+    let mut cached_at_first_sound = None;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while std::time::Instant::now() < deadline {
+        if heard(&raw) {
+            cached_at_first_sound = Some(s.cached_phrases());
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("piper en_US-joe-medium speaks the session while it plays"),
+        "{stderr}"
+    );
+    let all = s.cached_phrases();
+    let first = cached_at_first_sound.expect("no sound reached the device");
+    assert!(all >= 20, "{all} phrases spoken");
+    assert!(
+        first < all / 2,
+        "the first sound came with {first} of {all} phrases spoken"
+    );
+    // Every step was played, the last included.
+    assert!(stdout.contains("[4/4] Closing"), "{stdout}");
+}

@@ -433,7 +433,7 @@ impl Planner<'_> {
                 } else {
                     format!("{label}{CONTINUED}")
                 };
-                self.cues.push(Cue {
+                self.place(Cue {
                     start: t,
                     len: a - t,
                     step: self.step,

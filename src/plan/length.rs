@@ -246,6 +246,7 @@ impl Search<'_> {
             at,
             &mut self.lengths,
             self.cancel,
+            None,
         )?;
         let len = t.total;
         let max = max_samples(self.options.rate);

@@ -44,13 +44,18 @@
 //! `length` plans to a length asked for: it searches where each range is
 //! taken ([`Position`]s for counts and for durations; a [`Level`] is one of
 //! them) and reports how near it came in [`Timeline::length`].
+//! `unfold` plans a session while its phrases are being spoken, for a player
+//! that starts before they all are ([`unfold()`]).
 
 mod flow;
 mod hold;
 mod length;
 #[cfg(test)]
 mod tests;
+mod unfold;
 mod words;
+
+pub use unfold::{Unfolded, Unfolding, heard_order, unfold};
 
 use std::collections::HashMap;
 
@@ -157,9 +162,29 @@ pub fn plan_cancellable(
     options: &PlanOptions,
     cancel: &Cancel,
 ) -> Result<Timeline, PlanError> {
+    plan_unfolding(routine, voice, options, cancel, &mut |_| {})
+}
+
+/// As [`plan_cancellable`], showing `observer` the session as far as it is
+/// planned each time the planner is about to ask `voice` for a phrase it
+/// has not measured yet (with a voice that speaks slowly, the wait).
+///
+/// The planner is causal: it lays the session from its start, and no cue
+/// it places later starts before the [`Prefix::frontier`] it showed. So the
+/// prefix's cues are exactly the finished timeline's cues that start before
+/// the frontier, and a player can play the session while it is planned
+/// (see [`Prefix`]).
+pub fn plan_unfolding(
+    routine: &Routine,
+    voice: &dyn Voice,
+    options: &PlanOptions,
+    cancel: &Cancel,
+    observer: &mut dyn FnMut(&Prefix<'_>),
+) -> Result<Timeline, PlanError> {
     check_rate(options.rate)?;
     let at = Resolve::level(options.level);
-    let timeline = plan_at(routine, voice, options, at, &mut HashMap::new(), cancel)?;
+    let lengths = &mut HashMap::new();
+    let timeline = plan_at(routine, voice, options, at, lengths, cancel, Some(observer))?;
     within_limit(routine, timeline, options.level)
 }
 
@@ -215,45 +240,46 @@ impl Resolve {
 }
 
 /// Plans `routine` with its ranges taken `at`, without the session limit;
-/// `lengths` keeps the phrase lengths asked of `voice` between plans.
-fn plan_at(
-    routine: &Routine,
-    voice: &dyn Voice,
+/// `lengths` keeps the phrase lengths asked of `voice` between plans, and
+/// `observer`, if any, is shown the session as it is planned (see
+/// [`plan_unfolding`]).
+fn plan_at<'a>(
+    routine: &'a Routine,
+    voice: &'a dyn Voice,
     options: &PlanOptions,
     at: Resolve,
-    lengths: &mut HashMap<String, u64>,
-    cancel: &Cancel,
+    lengths: &'a mut HashMap<String, u64>,
+    cancel: &'a Cancel,
+    observer: Option<&'a mut dyn FnMut(&Prefix<'_>)>,
 ) -> Result<Timeline, PlanError> {
     let mut p = Planner {
         routine,
         voice,
         cancel,
         rate: options.rate,
+        level: options.level,
         at,
         cursor: 0,
         step: 0,
+        step_start: 0,
         cues: Vec::new(),
+        spans: Vec::new(),
         warnings: Vec::new(),
         lengths,
         announced: false,
+        observer,
     };
     let bells = routine.cues.bells != Bells::Off;
     if bells {
         p.session_bell(0);
         p.cursor = p.samples(BELL_LEAD_MS);
     }
-    let mut spans = Vec::new();
     for (i, step) in routine.steps.iter().enumerate() {
         p.step = i;
-        let start = if i == 0 { 0 } else { p.cursor };
+        p.step_start = if i == 0 { 0 } else { p.cursor };
         p.step(step, routine.steps.get(i + 1))?;
-        spans.push(StepSpan {
-            index: i,
-            name: step.name.clone(),
-            start,
-            end: p.cursor,
-            line: step.at.line,
-        });
+        let span = p.span(p.cursor);
+        p.spans.push(span);
     }
     if bells {
         // The last phrase was followed by a gap; the bell comes a little after.
@@ -262,30 +288,34 @@ fn plan_at(
         p.cursor = at + p.session_bell(at);
     }
     let total = p.cursor;
+    let mut spans = std::mem::take(&mut p.spans);
     if let Some(last) = spans.last_mut() {
         last.end = total;
     }
-    let mut cues = p.cues;
-    cues.sort_by_key(|c| (c.start, c.lane()));
-    // A hold repeated, or done on each side, would say the same thing each
-    // time: once is enough.
-    let mut warnings: Vec<Warning> = Vec::new();
-    for w in p.warnings {
-        if !warnings.contains(&w) {
-            warnings.push(w);
-        }
+    Ok(p.timeline(spans, total))
+}
+
+/// A session planned as far as the phrases measured so far reach: what
+/// [`plan_unfolding`] shows its observer.
+pub struct Prefix<'p> {
+    frontier: u64,
+    timeline: &'p dyn Fn() -> Timeline,
+}
+
+impl Prefix<'_> {
+    /// No cue placed from now on starts before this sample (the planner's
+    /// cursor: it only moves forward, and every cue is placed at or after
+    /// it). Cues already placed may lie past it (a hold's anchored cues).
+    pub fn frontier(&self) -> u64 {
+        self.frontier
     }
-    Ok(Timeline {
-        title: routine.title.clone(),
-        rate: options.rate,
-        total,
-        level: options.level,
-        voice: voice.identity(),
-        steps: spans,
-        cues,
-        warnings,
-        length: None,
-    })
+
+    /// The timeline so far: every cue placed, sorted as in the finished
+    /// timeline; the steps begun, the one being planned ending at the
+    /// frontier; `total` at the frontier; the warnings so far.
+    pub fn timeline(&self) -> Timeline {
+        (self.timeline)()
+    }
 }
 
 /// Asks `voice` for the length of every phrase `routine` will speak, as one
@@ -355,19 +385,28 @@ struct Planner<'a> {
     voice: &'a dyn Voice,
     cancel: &'a Cancel,
     rate: u32,
+    /// The level the timeline is labelled with ([`Timeline::level`]).
+    level: Level,
     /// Where ranges are taken.
     at: Resolve,
     /// Where the next sequential speech goes.
     cursor: u64,
     /// The step being planned (index into the routine's steps).
     step: usize,
+    /// Where the step being planned starts.
+    step_start: u64,
     cues: Vec<Cue>,
+    /// The steps planned so far.
+    spans: Vec<StepSpan>,
     warnings: Vec<Warning>,
     /// Speech lengths at the output rate, by text, asked of the voice once
     /// (and kept from one plan to the next while a length is searched for).
     lengths: &'a mut HashMap<String, u64>,
     /// Whether "Next: …" has just named the step about to start.
     announced: bool,
+    /// Shown the session so far before each phrase is measured (taken out
+    /// while it is called).
+    observer: Option<&'a mut dyn FnMut(&Prefix<'_>)>,
 }
 
 impl Planner<'_> {
@@ -406,7 +445,7 @@ impl Planner<'_> {
         if len == 0 {
             return;
         }
-        self.cues.push(Cue {
+        self.place(Cue {
             start,
             len,
             step: self.step,
@@ -415,6 +454,72 @@ impl Planner<'_> {
             text: text.to_string(),
             continued: false,
         });
+    }
+
+    /// Places `cue`, which never starts before the cursor: what
+    /// [`Prefix::frontier`] promises.
+    fn place(&mut self, cue: Cue) {
+        debug_assert!(
+            cue.start >= self.cursor,
+            "{cue:?} placed before the cursor {}",
+            self.cursor
+        );
+        self.cues.push(cue);
+    }
+
+    /// Shows the observer the session so far.
+    fn show_prefix(&mut self) {
+        if let Some(observer) = self.observer.take() {
+            let timeline = || {
+                let mut spans = self.spans.clone();
+                if spans.len() == self.step {
+                    spans.push(self.span(self.cursor));
+                }
+                self.timeline(spans, self.cursor)
+            };
+            observer(&Prefix {
+                frontier: self.cursor,
+                timeline: &timeline,
+            });
+            self.observer = Some(observer);
+        }
+    }
+
+    /// The span of the step being planned, ending at `end`.
+    fn span(&self, end: u64) -> StepSpan {
+        let step = &self.routine.steps[self.step];
+        StepSpan {
+            index: self.step,
+            name: step.name.clone(),
+            start: self.step_start,
+            end,
+            line: step.at.line,
+        }
+    }
+
+    /// The timeline of the cues placed so far, with `spans`, `total` long.
+    fn timeline(&self, spans: Vec<StepSpan>, total: u64) -> Timeline {
+        let mut cues = self.cues.clone();
+        cues.sort_by_key(|c| (c.start, c.lane()));
+        // A hold repeated, or done on each side, would say the same thing
+        // each time: once is enough.
+        let mut warnings: Vec<Warning> = Vec::new();
+        for w in &self.warnings {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
+            }
+        }
+        Timeline {
+            title: self.routine.title.clone(),
+            rate: self.rate,
+            total,
+            level: self.level,
+            voice: self.voice.identity(),
+            steps: spans,
+            cues,
+            warnings,
+            length: None,
+        }
     }
 
     /// Where the sound lane is free from.

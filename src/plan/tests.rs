@@ -772,3 +772,91 @@ fn many_cues_left_out_of_one_hold_share_one_warning() {
         "{last}"
     );
 }
+
+/// A voice whose lengths vary from phrase to phrase as a real voice's do
+/// (60 to 140 ms a character, by a hash of the text), so that words collide
+/// with anchored cues and flows stretch.
+struct Uneven;
+
+impl Voice for Uneven {
+    fn identity(&self) -> String {
+        "uneven".into()
+    }
+
+    fn speak(&self, text: &str) -> Result<crate::voice::Clip, VoiceError> {
+        let hash = text
+            .bytes()
+            .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let ms_per_char = 60 + (hash % 81) as u32;
+        TestVoice { ms_per_char }.speak(text)
+    }
+}
+
+#[test]
+fn every_prefix_shown_while_planning_is_the_start_of_the_finished_plan() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("routines");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 6,
+        "the seed routines are in {}",
+        dir.display()
+    );
+    let voices: [&dyn Voice; 2] = [&TestVoice::default(), &Uneven];
+    let mut shown = 0;
+    for file in &files {
+        let (r, _) = routine::load(file).unwrap_or_else(|e| panic!("{e}"));
+        for voice in voices {
+            for level in [Level::Gentle, Level::Standard, Level::Deep] {
+                let options = PlanOptions {
+                    rate: 44_100,
+                    level,
+                };
+                let at_once = plan(&r, voice, &options).unwrap();
+                let mut prefixes = Vec::new();
+                let unfolded = plan_unfolding(&r, voice, &options, &Cancel::new(), &mut |p| {
+                    prefixes.push((p.frontier(), p.timeline()))
+                })
+                .unwrap();
+                let name = format!("{} at {level:?} with {}", file.display(), voice.identity());
+                assert_eq!(unfolded, at_once, "{name}");
+                assert!(!prefixes.is_empty(), "{name}");
+                let mut last = 0;
+                for (frontier, prefix) in prefixes {
+                    shown += 1;
+                    assert!(frontier >= last, "{name}: the frontier went back");
+                    last = frontier;
+                    assert_eq!(prefix.total, frontier, "{name}");
+                    // The cues before the frontier are the finished plan's,
+                    // in its order, and none placed later starts before it.
+                    let before = |t: &Timeline| -> Vec<Cue> {
+                        t.cues
+                            .iter()
+                            .filter(|c| c.start < frontier)
+                            .cloned()
+                            .collect()
+                    };
+                    assert_eq!(before(&prefix), before(&at_once), "{name} at {frontier}");
+                    // Those already placed past it are final too.
+                    for cue in &prefix.cues {
+                        assert!(at_once.cues.contains(cue), "{name}: {cue:?}");
+                    }
+                    // Every step but the one being planned is final.
+                    let (planning, done) = prefix.steps.split_last().unwrap();
+                    assert_eq!(done, &at_once.steps[..done.len()], "{name}");
+                    let finished = &at_once.steps[planning.index];
+                    assert_eq!(
+                        (planning.start, planning.name.as_str()),
+                        (finished.start, finished.name.as_str()),
+                        "{name}"
+                    );
+                    assert!(planning.end <= finished.end, "{name}");
+                }
+            }
+        }
+    }
+    assert!(shown > 100, "only {shown} prefixes shown");
+}

@@ -16,6 +16,7 @@ impl Planner<'_> {
         if self.cancel.is_cancelled() {
             return Err(PlanError::Cancelled);
         }
+        self.show_prefix();
         let (rate, samples) = self.voice.length(text)?;
         let n = crate::voice::len_at(samples, rate, self.rate).max(1);
         self.lengths.insert(text.to_string(), n);

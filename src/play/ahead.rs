@@ -9,10 +9,15 @@
 //!
 //! Because [`Samples::fill`] is deterministic, blocks rendered here are the
 //! same samples `export` writes, whatever order they are asked for in.
+//!
+//! A session still being planned ([`Unrolled`]) grows while it plays: only
+//! its settled samples are rendered, a step's end is learnt when the step
+//! is planned, and a source that reaches what is settled gives silence
+//! (without moving the session's position) until more is.
 
 use std::collections::BTreeMap;
 use std::num::NonZero;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -26,6 +31,34 @@ const BLOCK_SECONDS: f64 = 0.25;
 /// Blocks rendered ahead of the one being played (8 s): room for a slow
 /// phrase to be synthesised without the sound running dry.
 const WINDOW_BLOCKS: u64 = 32;
+/// Silence a source gives at a time while it waits for its session to be
+/// planned further (10 ms).
+const WAIT_SILENCE_SECONDS: f64 = 0.01;
+/// A step whose end is not planned yet.
+pub(crate) const UNKNOWN_END: u64 = u64::MAX;
+
+/// What the render thread renders from: samples, and how far they are
+/// final.
+pub(crate) trait Unrolled: Send {
+    /// Samples final so far, and whether that is the session's end; the
+    /// render thread wants them up to `wanted` (the end of its window).
+    fn extent(&mut self, wanted: u64) -> Result<(u64, bool), RenderError>;
+    /// The samples: final up to the extent last given.
+    fn samples(&mut self) -> &mut dyn Samples;
+}
+
+/// A whole session's samples: final to the end.
+pub(crate) struct Whole<'s>(pub(crate) &'s mut (dyn Samples + Send));
+
+impl Unrolled for Whole<'_> {
+    fn extent(&mut self, _wanted: u64) -> Result<(u64, bool), RenderError> {
+        Ok((self.0.total(), true))
+    }
+
+    fn samples(&mut self) -> &mut dyn Samples {
+        self.0
+    }
+}
 
 /// The render-ahead cache, shared by the render thread and the sources.
 #[derive(Clone)]
@@ -39,7 +72,10 @@ struct Shared {
     /// closes or fails.
     changed: Condvar,
     rate: u32,
-    total: u64,
+    /// Samples final so far (the session's length once `complete`).
+    ready: AtomicU64,
+    /// Whether the session is planned to its end.
+    complete: AtomicBool,
     block_len: u64,
     /// The current run of the player; sources of older runs stop at once.
     generation: AtomicU64,
@@ -55,6 +91,8 @@ struct State {
     /// The block the player is in; the window starts here.
     wanted: u64,
     closed: bool,
+    /// Each step's end, [`UNKNOWN_END`] while it is being planned.
+    ends: Vec<u64>,
     /// Set once by the render thread, then taken by the player to report.
     failure: Option<RenderError>,
     failed: bool,
@@ -72,12 +110,19 @@ impl Ahead {
     /// A cache for a session of `total` samples at `rate`; nothing renders
     /// until [`Ahead::render`] runs on a thread of its own.
     pub(crate) fn new(rate: u32, total: u64) -> Ahead {
+        Ahead::growing(rate, total, true)
+    }
+
+    /// A cache for a session with `ready` samples final so far, all of it
+    /// if `complete`.
+    pub(crate) fn growing(rate: u32, ready: u64, complete: bool) -> Ahead {
         Ahead {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
                 rate,
-                total,
+                ready: AtomicU64::new(ready),
+                complete: AtomicBool::new(complete),
                 block_len: ((f64::from(rate) * BLOCK_SECONDS) as u64).max(1),
                 generation: AtomicU64::new(0),
                 position: AtomicU64::new(0),
@@ -89,8 +134,20 @@ impl Ahead {
     /// The render thread's work: fills the window ahead of the wanted
     /// block, nearest first, and sleeps when it is full. Returns when the
     /// cache is closed or `samples` fails.
-    pub(crate) fn render(&self, samples: &mut dyn Samples) {
+    pub(crate) fn render(&self, samples: &mut dyn Unrolled) {
         render_ahead(&self.shared, samples);
+    }
+
+    /// The steps' ends as planned so far ([`UNKNOWN_END`] for one being
+    /// planned).
+    pub(crate) fn set_ends(&self, ends: Vec<u64>) {
+        self.lock().ends = ends;
+        self.shared.changed.notify_all();
+    }
+
+    /// The end of step `step`, if it is planned.
+    fn end_of(&self, step: usize) -> u64 {
+        self.lock().ends.get(step).copied().unwrap_or(UNKNOWN_END)
     }
 
     /// Samples per second.
@@ -116,12 +173,36 @@ impl Ahead {
     }
 
     /// A source for samples `start..end` of the session in run `generation`.
+    #[cfg(test)]
     pub(crate) fn source(&self, start: u64, end: u64, generation: u64) -> StepSource {
+        self.step_source(None, start, end, generation)
+    }
+
+    /// A source for step `step` from `start`, whose end is learnt when it
+    /// is planned ([`Ahead::set_ends`]).
+    pub(crate) fn source_of_step(&self, step: usize, start: u64, generation: u64) -> StepSource {
+        self.step_source(Some(step), start, self.end_of(step), generation)
+    }
+
+    fn step_source(
+        &self,
+        step: Option<usize>,
+        start: u64,
+        end: u64,
+        generation: u64,
+    ) -> StepSource {
+        let end = if self.shared.complete.load(Ordering::SeqCst) {
+            end.min(self.shared.ready.load(Ordering::SeqCst))
+        } else {
+            end
+        };
         StepSource {
             ahead: self.clone(),
             generation,
             next: start,
-            end: end.min(self.shared.total),
+            end,
+            step,
+            silence: 0,
             start,
             block: None,
             rate: NonZero::new(self.shared.rate).unwrap_or(NonZero::<u32>::MIN),
@@ -204,9 +285,25 @@ fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// See [`Ahead::render`].
-fn render_ahead(shared: &Shared, samples: &mut dyn Samples) {
-    let blocks_total = shared.total.div_ceil(shared.block_len);
+fn render_ahead(shared: &Shared, source: &mut dyn Unrolled) {
+    let block_len = shared.block_len;
     loop {
+        let wanted = lock(&shared.state).wanted;
+        let (ready, complete) = match source.extent((wanted + WINDOW_BLOCKS) * block_len) {
+            Ok(extent) => extent,
+            Err(error) => return fail(shared, error),
+        };
+        let grown = shared.ready.swap(ready, Ordering::SeqCst) != ready
+            || shared.complete.swap(complete, Ordering::SeqCst) != complete;
+        if grown {
+            shared.changed.notify_all();
+        }
+        // Whole blocks of what is final; the last, short one at the end.
+        let blocks = if complete {
+            ready.div_ceil(block_len)
+        } else {
+            ready / block_len
+        };
         let index = {
             let mut state = lock(&shared.state);
             loop {
@@ -214,9 +311,19 @@ fn render_ahead(shared: &Shared, samples: &mut dyn Samples) {
                     return;
                 }
                 let first = state.wanted;
-                let last = (first + WINDOW_BLOCKS).min(blocks_total);
+                let last = (first + WINDOW_BLOCKS).min(blocks);
                 if let Some(index) = (first..last).find(|i| !state.blocks.contains_key(i)) {
-                    break index;
+                    break Some(index);
+                }
+                if !complete {
+                    // Planning goes on: look again soon.
+                    drop(
+                        shared
+                            .changed
+                            .wait_timeout(state, Duration::from_millis(50))
+                            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    );
+                    break None;
                 }
                 state = shared
                     .changed
@@ -224,10 +331,13 @@ fn render_ahead(shared: &Shared, samples: &mut dyn Samples) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        let start = index * shared.block_len;
-        let len = shared.block_len.min(shared.total - start) as usize;
+        let Some(index) = index else {
+            continue;
+        };
+        let start = index * block_len;
+        let len = block_len.min(ready - start) as usize;
         let mut block = vec![0.0; len];
-        let result = samples.fill(start, &mut block);
+        let result = source.samples().fill(start, &mut block);
         let mut state = lock(&shared.state);
         match result {
             Ok(()) => {
@@ -238,16 +348,22 @@ fn render_ahead(shared: &Shared, samples: &mut dyn Samples) {
                 state.blocks.retain(|i, _| keep.contains(i));
             }
             Err(error) => {
-                state.failure = Some(error);
-                state.failed = true;
                 drop(state);
-                shared.changed.notify_all();
-                return;
+                return fail(shared, error);
             }
         }
         drop(state);
         shared.changed.notify_all();
     }
+}
+
+/// Records the renderer's failure for the player.
+fn fail(shared: &Shared, error: RenderError) {
+    let mut state = lock(&shared.state);
+    state.failure = Some(error);
+    state.failed = true;
+    drop(state);
+    shared.changed.notify_all();
 }
 
 /// One step's samples as a rodio [`Source`], pulled from the cache.
@@ -259,14 +375,55 @@ pub(crate) struct StepSource {
     generation: u64,
     start: u64,
     next: u64,
+    /// [`UNKNOWN_END`] until the step is planned.
     end: u64,
+    /// The step, when its end is learnt as it is planned.
+    step: Option<usize>,
+    /// Samples of silence still to give while waiting for the session to
+    /// be planned further.
+    silence: usize,
     block: Option<(u64, Arc<[f32]>)>,
     rate: NonZero<u32>,
 }
 
 impl StepSource {
+    /// Samples to give before the next decision: the rest of the step, or
+    /// of what is final of it, or a stretch of silence while waiting.
     fn remaining(&self) -> usize {
-        (self.end - self.next) as usize
+        if self.silence > 0 {
+            return self.silence;
+        }
+        if self.next >= self.end {
+            return 0;
+        }
+        let shared = &self.ahead.shared;
+        let limit = if shared.complete.load(Ordering::SeqCst) {
+            self.end
+        } else {
+            self.end.min(shared.ready.load(Ordering::SeqCst))
+        };
+        if limit > self.next {
+            (limit - self.next) as usize
+        } else {
+            self.wait_len()
+        }
+    }
+
+    fn wait_len(&self) -> usize {
+        ((f64::from(self.rate.get()) * WAIT_SILENCE_SECONDS) as usize).max(1)
+    }
+
+    /// Learns the step's end once it is planned.
+    fn learn_end(&mut self) {
+        if self.end == UNKNOWN_END
+            && let Some(step) = self.step
+        {
+            self.end = self.ahead.end_of(step);
+            let shared = &self.ahead.shared;
+            if shared.complete.load(Ordering::SeqCst) {
+                self.end = self.end.min(shared.ready.load(Ordering::SeqCst));
+            }
+        }
     }
 }
 
@@ -274,6 +431,11 @@ impl Iterator for StepSource {
     type Item = f32;
 
     fn next(&mut self) -> Option<f32> {
+        if self.silence > 0 {
+            self.silence -= 1;
+            return Some(0.0);
+        }
+        self.learn_end();
         if self.next >= self.end {
             return None;
         }
@@ -284,6 +446,15 @@ impl Iterator for StepSource {
         }
         let covered = matches!(&self.block, Some((start, block))
             if (*start..*start + block.len() as u64).contains(&self.next));
+        if !covered
+            && !shared.complete.load(Ordering::SeqCst)
+            && self.next >= shared.ready.load(Ordering::SeqCst)
+        {
+            // The listener has caught up with the planning: silence, the
+            // session's position held, until more is final.
+            self.silence = self.wait_len() - 1;
+            return Some(0.0);
+        }
         if !covered {
             match self.ahead.block(self.next, self.generation) {
                 Ok(block) => self.block = Some(block),
@@ -301,7 +472,11 @@ impl Iterator for StepSource {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining(), Some(self.remaining()))
+        if self.end == UNKNOWN_END {
+            (self.remaining(), None)
+        } else {
+            (self.remaining(), Some(self.remaining()))
+        }
     }
 }
 
@@ -321,9 +496,9 @@ impl Source for StepSource {
     }
 
     fn total_duration(&self) -> Option<Duration> {
-        Some(Duration::from_secs_f64(
-            (self.end - self.start) as f64 / f64::from(self.rate.get()),
-        ))
+        (self.end != UNKNOWN_END).then(|| {
+            Duration::from_secs_f64((self.end - self.start) as f64 / f64::from(self.rate.get()))
+        })
     }
 }
 
@@ -375,7 +550,7 @@ pub(crate) mod tests {
     pub(crate) fn spawn(mut samples: Box<dyn Samples + Send>) -> Ahead {
         let ahead = Ahead::new(samples.rate(), samples.total());
         let worker = ahead.clone();
-        std::thread::spawn(move || worker.render(samples.as_mut()));
+        std::thread::spawn(move || worker.render(&mut Whole(samples.as_mut())));
         ahead
     }
 

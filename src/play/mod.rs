@@ -26,13 +26,15 @@ pub mod terminal;
 mod transport;
 
 use std::io;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
-use crate::render::{RenderError, Samples};
+use crate::plan::{PlanError, Unfolded, Unfolding};
+use crate::render::{RenderError, Renderer, Samples};
 use crate::timeline::Timeline;
 
-use ahead::Ahead;
+use ahead::{Ahead, Unrolled, Whole};
 use device::Device;
 use system_voice::{Speaker, SystemVoice};
 use transport::{Steps, Transport};
@@ -112,6 +114,14 @@ pub trait View {
     /// Playback has ended and the sound has stopped; not called when
     /// playback fails (the error says why).
     fn close(&mut self, ended: &Ended);
+
+    /// The session is being planned while it plays ([`play_unfolding`]):
+    /// `timeline` is the latest estimate of the whole, exact as far as it
+    /// is planned (ahead of the listener), final once `complete`. By
+    /// default the view keeps the timeline it was made with.
+    fn replan(&mut self, timeline: &Timeline, complete: bool) {
+        let _ = (timeline, complete);
+    }
 }
 
 /// A view that shows nothing and takes no keys: playback runs to its end,
@@ -235,6 +245,10 @@ pub enum PlayError {
     /// The view (the terminal) could not be drawn or read.
     #[error("cannot draw on the terminal or read its keys")]
     View(#[source] std::io::Error),
+    /// The session being planned while it plays could not be planned
+    /// further (the cause is the error's source).
+    #[error("cannot plan the rest of the session")]
+    Plan(#[source] Box<PlanError>),
 }
 
 /// The step a listener means: a 1-based step number or a step's name (any
@@ -330,14 +344,174 @@ fn play_inner(
         let worker = ahead.clone();
         std::thread::Builder::new()
             .name("vinyasa-render".into())
-            .spawn_scoped(scope, move || worker.render(samples))
+            .spawn_scoped(scope, move || worker.render(&mut Whole(samples)))
             .map_err(|source| PlayError::Thread {
                 what: "rendering",
                 source,
             })?;
         let _close = CloseOnDrop(&ahead);
-        play_with(timeline, &ahead, first, options, view, speaker)
+        let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
+        if steps.is_empty() {
+            steps.push((0, timeline.total));
+        }
+        let transport = Transport::new(ahead.clone(), Steps(steps), first, options.volume);
+        let voice = speaker.map(|speaker| SystemVoice::new(timeline, speaker));
+        play_with(
+            transport,
+            timeline.rate,
+            &ahead,
+            options,
+            view,
+            voice,
+            &mut |_, _| Ok(()),
+        )
     })
+}
+
+/// Plays a session while it is still being planned ([`crate::plan::unfold`]):
+/// each prefix of its timeline is rendered by a renderer `renderer` makes
+/// of it (at the [`crate::render::Levels`] of the whole session, so that
+/// what is played does not change as the timeline grows), and played as
+/// far as it has settled ([`Renderer::settled_before`]). A listener who
+/// catches up with the planning (a voice slower than real time) hears
+/// silence, the session's clock held, until more is planned. Playback
+/// starts once step `options.first_step` is being planned. `view` is given
+/// the latest estimate of the whole session now and then
+/// ([`View::replan`]). Otherwise as [`play`].
+pub fn play_unfolding<'a>(
+    unfolding: &Unfolding<'_>,
+    renderer: &mut (dyn FnMut(Arc<Timeline>) -> Result<Renderer<'a>, RenderError> + Send),
+    options: &PlayOptions,
+    view: &mut dyn View,
+) -> Result<Ended, PlayError> {
+    let wanted = options.first_step;
+    let begun = unfolding
+        .wait_for(|u| u.complete || u.timeline.steps.len() > wanted)
+        .map_err(|e| PlayError::Plan(Box::new(e)))?;
+    let rate = begun.timeline.rate;
+    let ahead = Ahead::growing(rate, 0, false);
+    std::thread::scope(|scope| {
+        let worker = ahead.clone();
+        let mut prefixes = Prefixes {
+            unfolding,
+            make: renderer,
+            current: None,
+        };
+        std::thread::Builder::new()
+            .name("vinyasa-render".into())
+            .spawn_scoped(scope, move || worker.render(&mut prefixes))
+            .map_err(|source| PlayError::Thread {
+                what: "rendering",
+                source,
+            })?;
+        let _close = CloseOnDrop(&ahead);
+        let (steps, complete) = steps_of(&begun);
+        let first = wanted.min(steps.0.len().saturating_sub(1));
+        let transport = Transport::growing(ahead.clone(), steps, complete, first, options.volume);
+        let mut version = begun.version;
+        let mut replanned: Option<Instant> = None;
+        let mut grow = |transport: &mut Transport, view: &mut dyn View| {
+            // Stopped planning is a stopped playback, seen above.
+            if let Some(error) = unfolding.take_failure()
+                && !matches!(error, PlanError::Cancelled)
+            {
+                return Err(PlayError::Plan(Box::new(error)));
+            }
+            let Some(latest) = unfolding.latest() else {
+                return Ok(());
+            };
+            if latest.version > version {
+                version = latest.version;
+                let (steps, complete) = steps_of(&latest);
+                transport.grow(steps, complete);
+                if complete {
+                    view.replan(&latest.timeline, true);
+                    replanned = Some(Instant::now());
+                }
+            }
+            // The estimate is a plan of the whole routine: now and then.
+            if !latest.complete && replanned.is_none_or(|at| at.elapsed() > REPLAN) {
+                replanned = Some(Instant::now());
+                if let Ok(estimate) = unfolding.estimate() {
+                    view.replan(&estimate, false);
+                }
+            }
+            Ok(())
+        };
+        play_with(transport, rate, &ahead, options, view, None, &mut grow)
+    })
+}
+
+/// How often the view is given a new estimate of a session being planned.
+const REPLAN: Duration = Duration::from_secs(2);
+
+/// The steps of what is planned, and whether it is all.
+fn steps_of(unfolded: &Unfolded) -> (Steps, bool) {
+    let timeline = &unfolded.timeline;
+    let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
+    if steps.is_empty() {
+        steps.push((0, timeline.total));
+    }
+    (Steps(steps), unfolded.complete)
+}
+
+/// The render thread's view of a session being planned: a renderer of the
+/// latest prefix, made anew when the window needs more than it has settled.
+struct Prefixes<'u, 'r, 'a> {
+    unfolding: &'u Unfolding<'r>,
+    make: &'u mut (dyn FnMut(Arc<Timeline>) -> Result<Renderer<'a>, RenderError> + Send),
+    current: Option<Prefix<'a>>,
+}
+
+/// A renderer of one prefix.
+struct Prefix<'a> {
+    renderer: Renderer<'a>,
+    version: u64,
+    settled: u64,
+    complete: bool,
+}
+
+impl Unrolled for Prefixes<'_, '_, '_> {
+    fn extent(&mut self, wanted: u64) -> Result<(u64, bool), RenderError> {
+        let enough = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.complete || c.settled >= wanted);
+        if !enough && let Some(latest) = self.unfolding.latest() {
+            let newer = self
+                .current
+                .as_ref()
+                .is_none_or(|c| latest.version > c.version);
+            if newer {
+                let renderer = (self.make)(Arc::clone(&latest.timeline))?;
+                let settled = if latest.complete {
+                    latest.timeline.total
+                } else {
+                    renderer.settled_before(latest.frontier)
+                };
+                self.current = Some(Prefix {
+                    renderer,
+                    version: latest.version,
+                    settled,
+                    complete: latest.complete,
+                });
+            }
+        }
+        Ok(self
+            .current
+            .as_ref()
+            .map_or((0, false), |c| (c.settled, c.complete)))
+    }
+
+    fn samples(&mut self) -> &mut dyn Samples {
+        // Asked only for samples within an extent given, so after a
+        // renderer was made.
+        &mut self
+            .current
+            .as_mut()
+            .expect("samples are asked for only within an extent")
+            .renderer
+    }
 }
 
 /// Closes the render-ahead cache when dropped.
@@ -349,25 +523,24 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
+/// What the main loop does on each tick beyond playing: a session being
+/// planned grows its transport and replans its view.
+type Grow<'g> = dyn FnMut(&mut Transport, &mut dyn View) -> Result<(), PlayError> + 'g;
+
 /// [`play`] once the render thread runs.
 fn play_with(
-    timeline: &Timeline,
+    mut transport: Transport,
+    rate: u32,
     ahead: &Ahead,
-    first: usize,
     options: &PlayOptions,
     view: &mut dyn View,
-    speaker: Option<Box<dyn Speaker>>,
+    mut voice: Option<SystemVoice>,
+    grow: &mut Grow<'_>,
 ) -> Result<Ended, PlayError> {
-    let mut steps: Vec<(u64, u64)> = timeline.steps.iter().map(|s| (s.start, s.end)).collect();
-    if steps.is_empty() {
-        steps.push((0, timeline.total));
-    }
-    let mut transport = Transport::new(ahead.clone(), Steps(steps), first, options.volume);
-    let mut voice = speaker.map(|speaker| SystemVoice::new(timeline, speaker));
     if let Some(voice) = &voice {
         transport.set_gate(voice.gate());
     }
-    let device = Device::start(transport.feed(), timeline.rate, &options.device)?;
+    let device = Device::start(transport.feed(), rate, &options.device)?;
 
     let result = run(
         &mut transport,
@@ -376,6 +549,7 @@ fn play_with(
         ahead,
         options,
         voice.as_mut(),
+        grow,
     );
     if let Some(voice) = &mut voice {
         voice.silence();
@@ -411,13 +585,15 @@ fn run(
     ahead: &Ahead,
     options: &PlayOptions,
     mut voice: Option<&mut SystemVoice>,
+    grow: &mut Grow<'_>,
 ) -> Result<Option<Ended>, PlayError> {
     loop {
-        let here = || (transport.step(), transport.position());
         if options.cancel.is_cancelled() {
-            let (step, position) = here();
+            let (step, position) = (transport.step(), transport.position());
             return Ok(Some(Ended::Interrupted { step, position }));
         }
+        grow(transport, view)?;
+        let here = || (transport.step(), transport.position());
         // Before `finished`: a failing renderer ends every step early.
         if ahead.failed() {
             return Err(ahead

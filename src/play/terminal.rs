@@ -9,6 +9,7 @@
 //! What to show at a position is worked out by `Now::at`, from the
 //! timeline alone, so it is tested without a terminal.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
@@ -208,7 +209,8 @@ impl<'a> Screen<'a> {
             // Fails with ENXIO when there is no controlling terminal.
             if terminal::enable_raw_mode().is_ok() {
                 let mut screen = TerminalScreen {
-                    timeline,
+                    timeline: Cow::Borrowed(timeline),
+                    estimated: false,
                     entered: true,
                 };
                 if screen.enter().is_ok() {
@@ -252,20 +254,33 @@ impl View for Screen<'_> {
         let timeline = match self {
             Screen::Terminal(screen) => {
                 screen.leave();
-                screen.timeline
+                &*screen.timeline
             }
-            Screen::Plain(log) => log.timeline,
+            Screen::Plain(log) => &*log.timeline,
         };
         let mut stdout = io::stdout().lock();
         // A closed stdout (`| head`) is no reason to fail the session.
         let _ = writeln!(stdout, "{}", closing_line(timeline, ended)).and_then(|()| stdout.flush());
+    }
+
+    /// Shows the new estimate from the next redraw on.
+    fn replan(&mut self, timeline: &Timeline, complete: bool) {
+        let (shown, estimated) = match self {
+            Screen::Terminal(screen) => (&mut screen.timeline, &mut screen.estimated),
+            Screen::Plain(log) => (&mut log.timeline, &mut log.estimated),
+        };
+        *shown = Cow::Owned(timeline.clone());
+        *estimated = !complete;
     }
 }
 
 /// The full-screen view. Dropping it restores the terminal, also when the
 /// player unwinds from a panic.
 pub struct TerminalScreen<'a> {
-    timeline: &'a Timeline,
+    timeline: Cow<'a, Timeline>,
+    /// Whether the timeline is an estimate (its session still being
+    /// planned): its length is shown as approximate.
+    estimated: bool,
     /// Whether the terminal is still in raw mode on the alternate screen.
     entered: bool,
 }
@@ -281,7 +296,7 @@ impl TerminalScreen<'_> {
     }
 
     fn draw(&mut self, status: &Status) -> io::Result<()> {
-        let timeline = self.timeline;
+        let timeline = &*self.timeline;
         let (columns, rows) = terminal::size().unwrap_or((80, 24));
         let width = usize::from(columns).saturating_sub(2).max(10);
         let now = Now::at(timeline, status.position);
@@ -317,8 +332,9 @@ impl TerminalScreen<'_> {
         ));
         lines.push((String::new(), false));
         let clocks = format!(
-            " {} / {}",
+            " {} / {}{}",
             minutes(status.position, rate, false),
+            if self.estimated { "~" } else { "" },
             minutes(timeline.total, rate, false)
         );
         let bar_width = width.saturating_sub(clocks.chars().count()).max(1);
@@ -423,7 +439,9 @@ fn closing_line(timeline: &Timeline, ended: &Ended) -> String {
 
 /// One plain line per step, for logs and pipes.
 pub struct PlainLog<'a> {
-    timeline: &'a Timeline,
+    timeline: Cow<'a, Timeline>,
+    /// As [`TerminalScreen`]'s.
+    estimated: bool,
     /// The first step not printed yet.
     unshown: usize,
 }
@@ -431,7 +449,8 @@ pub struct PlainLog<'a> {
 impl<'a> PlainLog<'a> {
     fn new(timeline: &'a Timeline, first: usize) -> PlainLog<'a> {
         PlainLog {
-            timeline,
+            timeline: Cow::Borrowed(timeline),
+            estimated: false,
             unshown: first,
         }
     }
@@ -440,7 +459,7 @@ impl<'a> PlainLog<'a> {
         if self.timeline.steps.is_empty() {
             return Ok(());
         }
-        let step = Now::at(self.timeline, status.position).step;
+        let step = Now::at(&self.timeline, status.position).step;
         // Every step gets its line, also one shorter than a redraw
         // interval (or all of them, when a device takes sound faster than
         // real time).
@@ -450,7 +469,11 @@ impl<'a> PlainLog<'a> {
         let mut stdout = io::stdout().lock();
         for index in std::mem::replace(&mut self.unshown, step + 1)..=step {
             // A closed stdout (`| head`) is no reason to stop the sound.
-            let _ = writeln!(stdout, "{}", plain_line(self.timeline, index));
+            let _ = writeln!(
+                stdout,
+                "{}",
+                plain_line(&self.timeline, index, self.estimated)
+            );
         }
         let _ = stdout.flush();
         Ok(())
@@ -458,18 +481,20 @@ impl<'a> PlainLog<'a> {
 }
 
 /// The plain line for step `index`: number, name, and where it sits.
-fn plain_line(timeline: &Timeline, index: usize) -> String {
+/// The session's length `~`-marked when `estimated`.
+fn plain_line(timeline: &Timeline, index: usize, estimated: bool) -> String {
     let Some(step) = timeline.steps.get(index) else {
         return String::new();
     };
     let rate = timeline.rate;
     format!(
-        "[{}/{}] {} ({} at {} of {})",
+        "[{}/{}] {} ({} at {} of {}{})",
         index + 1,
         timeline.steps.len(),
         step.name,
         minutes(step.end - step.start, rate, false),
         minutes(step.start, rate, false),
+        if estimated { "~" } else { "" },
         minutes(timeline.total, rate, false),
     )
 }
@@ -580,8 +605,19 @@ mod tests {
     #[test]
     fn plain_lines_name_the_step_and_its_place() {
         let t = timeline();
-        assert_eq!(plain_line(&t, 0), "[1/2] Twist (0:30 at 0:00 of 0:40)");
-        assert_eq!(plain_line(&t, 1), "[2/2] Rest (0:10 at 0:30 of 0:40)");
+        assert_eq!(
+            plain_line(&t, 0, false),
+            "[1/2] Twist (0:30 at 0:00 of 0:40)"
+        );
+        assert_eq!(
+            plain_line(&t, 1, false),
+            "[2/2] Rest (0:10 at 0:30 of 0:40)"
+        );
+        // A session still being planned has an estimated length.
+        assert_eq!(
+            plain_line(&t, 1, true),
+            "[2/2] Rest (0:10 at 0:30 of ~0:40)"
+        );
     }
 
     #[test]

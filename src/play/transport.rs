@@ -7,6 +7,10 @@
 //! queue cannot rewind, and a new queue is immediate where `Player::clear`
 //! would wait on the sound thread.
 //!
+//! A session still being planned grows while it plays ([`Transport::grow`]):
+//! each step is queued as soon as it begins to be planned, and the end of
+//! the session is queued once it is planned to its end.
+//!
 //! Nothing here touches a device: the output pulls samples from the
 //! [`Feed`], and so do the tests.
 
@@ -15,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use rodio::Player;
 use rodio::queue::SourcesQueueOutput;
 
-use super::ahead::Ahead;
+use super::ahead::{Ahead, UNKNOWN_END};
 use super::system_voice::Gate;
 
 /// Within this many seconds of a step's start, "back" goes to the step
@@ -95,10 +99,40 @@ impl Steps {
     }
 }
 
+/// What a run has queued: its steps up to (not including) `steps`, and
+/// whether the end marker.
+#[derive(Default)]
+struct Queued {
+    steps: usize,
+    end: bool,
+}
+
+impl Queued {
+    /// Queues on `player` the steps known and not queued yet, and the end
+    /// marker once the session is `complete`.
+    fn queue(&mut self, ahead: &Ahead, steps: &Steps, complete: bool, player: &Player, run: u64) {
+        while self.steps < steps.0.len() {
+            let (start, _) = steps.0[self.steps];
+            player.append(ahead.source_of_step(self.steps, start, run));
+            self.steps += 1;
+        }
+        if complete && !self.end {
+            player.append(ahead.end_of_session(run));
+            self.end = true;
+        }
+    }
+}
+
 /// The transport controls of one playback.
 pub(crate) struct Transport {
     ahead: Ahead,
     steps: Steps,
+    /// The current run.
+    generation: u64,
+    /// Whether the steps are all the session's, with their ends.
+    complete: bool,
+    /// What the current run has queued.
+    queued: Queued,
     player: Player,
     feed: Feed,
     paused: bool,
@@ -108,8 +142,22 @@ pub(crate) struct Transport {
 impl Transport {
     /// A transport queued from step `first`, playing, at `volume`.
     pub(crate) fn new(ahead: Ahead, steps: Steps, first: usize, volume: f32) -> Transport {
+        Transport::growing(ahead, steps, true, first, volume)
+    }
+
+    /// A transport of a session planned so far as `steps` (the last of
+    /// them still being planned, unless `complete`).
+    pub(crate) fn growing(
+        ahead: Ahead,
+        steps: Steps,
+        complete: bool,
+        first: usize,
+        volume: f32,
+    ) -> Transport {
         let (player, queue) = Player::new();
         let mut transport = Transport {
+            complete,
+            queued: Queued::default(),
             feed: Feed {
                 queue: Arc::new(Mutex::new(queue)),
                 ahead: ahead.clone(),
@@ -117,6 +165,7 @@ impl Transport {
             },
             ahead,
             steps,
+            generation: 0,
             player,
             paused: false,
             volume: if volume.is_finite() {
@@ -139,17 +188,53 @@ impl Transport {
         self.feed.clone()
     }
 
+    /// The session has been planned further: `steps` so far, all of them
+    /// if `complete`. The steps new to the current run are queued on it.
+    pub(crate) fn grow(&mut self, steps: Steps, complete: bool) {
+        self.steps = steps;
+        self.complete = complete;
+        self.ahead.set_ends(self.ends());
+        self.queued.queue(
+            &self.ahead,
+            &self.steps,
+            complete,
+            &self.player,
+            self.generation,
+        );
+    }
+
+    /// Each step's end as the sources learn it.
+    fn ends(&self) -> Vec<u64> {
+        let last = self.steps.0.len().saturating_sub(1);
+        self.steps
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, end))| {
+                if i == last && !self.complete {
+                    UNKNOWN_END
+                } else {
+                    end
+                }
+            })
+            .collect()
+    }
+
     /// Starts a new run at the start of step `first` (clamped to the last),
     /// keeping the pause state and volume.
     pub(crate) fn start_at(&mut self, first: usize) {
         let first = first.min(self.steps.0.len().saturating_sub(1));
         let start = self.steps.0.get(first).map_or(0, |&(start, _)| start);
         let generation = self.ahead.new_run(start);
+        self.generation = generation;
         let (player, queue) = Player::new();
-        for &(start, end) in self.steps.0.iter().skip(first) {
-            player.append(self.ahead.source(start, end, generation));
-        }
-        player.append(self.ahead.end_of_session(generation));
+        self.ahead.set_ends(self.ends());
+        self.queued = Queued {
+            steps: first,
+            end: false,
+        };
+        self.queued
+            .queue(&self.ahead, &self.steps, self.complete, &player, generation);
         player.set_volume(self.volume);
         if self.paused {
             player.pause();
@@ -221,11 +306,12 @@ impl Transport {
         self.steps.at(self.position())
     }
 
-    /// True once every queued step has been handed to the output.
+    /// True once every step has been handed to the output.
     pub(crate) fn finished(&self) -> bool {
         // The marker is missed only if skipped itself (two skips pressed
-        // on the last step); the player's count covers that.
-        self.ahead.ended() || self.player.empty()
+        // on the last step); the player's count covers that. While the
+        // session is still being planned, an empty queue waits for more.
+        self.ahead.ended() || (self.complete && self.player.empty())
     }
 }
 

@@ -16,6 +16,7 @@ const MAKEUP_ROUNDS: usize = 6;
 const MAKEUP_TOLERANCE: f64 = 1.023;
 
 /// The gains every clip is made at, decided before any audio is made.
+#[derive(Clone, Debug)]
 pub(super) struct ClipGains {
     /// The session gain decision.
     pub(super) session: Gains,

@@ -38,6 +38,7 @@ mod groups;
 mod store;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::cache::PreparedStore;
 use crate::cancel::Cancel;
@@ -119,6 +120,21 @@ pub const SPEECH_FADE_OUT_SECONDS: f64 = 0.008;
 /// few minutes at 44.1 kHz, plenty for the clips around the play position.
 pub const DEFAULT_CACHE_SAMPLES: usize = 4 << 20;
 
+/// The gain of every clip of a session, decided from its whole timeline
+/// ([`Renderer::levels`]). A session played while it is still planned
+/// renders each prefix of its timeline with the levels of one whole
+/// timeline ([`RenderOptions::levels`]), so the samples of a prefix do not
+/// change as it grows.
+#[derive(Clone, Debug)]
+pub struct Levels(ClipGains);
+
+impl Levels {
+    /// The session gain and the loudness it is expected to give.
+    pub fn gains(&self) -> &Gains {
+        &self.0.session
+    }
+}
+
 /// Settings of a [`Renderer`] beyond the timeline, voice and palette.
 #[derive(Clone)]
 pub struct RenderOptions<'a> {
@@ -133,6 +149,10 @@ pub struct RenderOptions<'a> {
     pub cache_samples: usize,
     /// Where to keep prepared clips between runs, if anywhere.
     pub store: Option<&'a dyn PreparedStore>,
+    /// The levels to render at, decided from another timeline; `None`
+    /// decides them from the timeline rendered (as an export does). See
+    /// [`Levels`].
+    pub levels: Option<Levels>,
 }
 
 impl std::fmt::Debug for RenderOptions<'_> {
@@ -142,6 +162,7 @@ impl std::fmt::Debug for RenderOptions<'_> {
             .field("cancel", &self.cancel)
             .field("cache_samples", &self.cache_samples)
             .field("store", &self.store.is_some())
+            .field("levels", &self.levels.as_ref().map(Levels::gains))
             .finish()
     }
 }
@@ -153,13 +174,32 @@ impl Default for RenderOptions<'_> {
             cancel: Cancel::new(),
             cache_samples: DEFAULT_CACHE_SAMPLES,
             store: None,
+            levels: None,
+        }
+    }
+}
+
+/// The timeline a [`Renderer`] renders: borrowed, or shared with the
+/// planner that is still extending it.
+enum Rendered<'a> {
+    Borrowed(&'a Timeline),
+    Shared(Arc<Timeline>),
+}
+
+impl std::ops::Deref for Rendered<'_> {
+    type Target = Timeline;
+
+    fn deref(&self) -> &Timeline {
+        match self {
+            Rendered::Borrowed(timeline) => timeline,
+            Rendered::Shared(timeline) => timeline,
         }
     }
 }
 
 /// Renders a [`Timeline`] into samples at its rate: see the module docs.
 pub struct Renderer<'a> {
-    timeline: &'a Timeline,
+    timeline: Rendered<'a>,
     voice: &'a dyn Voice,
     bank: SoundBank,
     groups: Groups,
@@ -200,22 +240,47 @@ impl<'a> Renderer<'a> {
         palette: &Palette,
         options: RenderOptions<'a>,
     ) -> Result<Self, RenderError> {
+        Renderer::of(Rendered::Borrowed(timeline), voice, palette, options)
+    }
+
+    /// As [`Renderer::with_options`], for a timeline the renderer keeps a
+    /// share of: a prefix of a session still being planned
+    /// ([`crate::plan::plan_unfolding`]), rendered with the [`Levels`] of
+    /// the whole session in `options`.
+    pub fn shared(
+        timeline: Arc<Timeline>,
+        voice: &'a dyn Voice,
+        palette: &Palette,
+        options: RenderOptions<'a>,
+    ) -> Result<Self, RenderError> {
+        Renderer::of(Rendered::Shared(timeline), voice, palette, options)
+    }
+
+    fn of(
+        timeline: Rendered<'a>,
+        voice: &'a dyn Voice,
+        palette: &Palette,
+        options: RenderOptions<'a>,
+    ) -> Result<Self, RenderError> {
         let rate = timeline.rate;
         // The planner checks the same range; a hand-made timeline may not.
         if !RATES.contains(&rate) {
             return Err(RenderError::Rate { rate });
         }
         let bank = palette.at_rate(rate)?;
-        let speech = cues_where(timeline, |c| c.kind == CueKind::Speech);
-        let sounds = cues_where(timeline, |c| {
+        let speech = cues_where(&timeline, |c| c.kind == CueKind::Speech);
+        let sounds = cues_where(&timeline, |c| {
             c.lane() == Lane::Sound && Sound::for_cue(c.kind).is_some()
         });
-        let gains = ClipGains::decide(timeline, &bank, &speech, &sounds, options.voice_volume);
+        let gains = match options.levels {
+            Some(Levels(gains)) => gains,
+            None => ClipGains::decide(&timeline, &bank, &speech, &sounds, options.voice_volume),
+        };
         Ok(Renderer {
+            groups: Groups::new(&timeline, [&speech, &sounds], rate),
             timeline,
             voice,
             bank,
-            groups: Groups::new(timeline, [&speech, &sounds], rate),
             gains,
             clips: PreparedClips::new(options.cache_samples),
             cancel: options.cancel,
@@ -226,6 +291,28 @@ impl<'a> Renderer<'a> {
     /// The session gain and the loudness it is expected to give.
     pub fn gains(&self) -> &Gains {
         &self.gains.session
+    }
+
+    /// The gain of every clip, to render another timeline at: see
+    /// [`Levels`].
+    pub fn levels(&self) -> Levels {
+        Levels(self.gains.clone())
+    }
+
+    /// Where this renderer's samples stop being final when its timeline is
+    /// a prefix of a session still being planned, with no cue to come
+    /// starting before `frontier` ([`crate::plan::Prefix::frontier`]): a
+    /// cue to come can join an overlap group that sounds past the frontier,
+    /// and the group's mix then changes from its start. Before the sample
+    /// returned, every timeline that extends this one renders the same
+    /// samples (at the same [`Levels`]).
+    pub fn settled_before(&self, frontier: u64) -> u64 {
+        self.groups
+            .groups
+            .iter()
+            .filter(|g| g.end > frontier)
+            .map(|g| g.start)
+            .fold(frontier, u64::min)
     }
 
     fn check_cancel(&self) -> Result<(), RenderError> {

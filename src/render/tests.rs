@@ -1093,3 +1093,107 @@ fn sound_clips_are_made_once_and_held_within_their_budget() {
     clips.get_or_make(key(big as u64), || make(big)).unwrap();
     assert_eq!(made.load(Ordering::Relaxed), 3);
 }
+
+/// A session played while it is planned: each prefix of its timeline,
+/// rendered at the levels of the whole, gives the whole's samples up to
+/// where it has settled, and settles as far as its frontier when no group
+/// sounds past it.
+#[test]
+fn a_prefix_renders_the_finished_sessions_samples_up_to_where_it_settled() {
+    use crate::plan::{PlanOptions, plan_unfolding};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("routines/mid-back.toml");
+    let (routine, _) = crate::routine::load(&path).unwrap();
+    let voice = TestVoice::default();
+    let options = PlanOptions {
+        rate: 8_000,
+        ..PlanOptions::default()
+    };
+    let mut prefixes = Vec::new();
+    let whole = plan_unfolding(&routine, &voice, &options, &Cancel::new(), &mut |p| {
+        prefixes.push((p.frontier(), Arc::new(p.timeline())));
+    })
+    .unwrap();
+    let palette = Palette::builtin();
+    let mut full = Renderer::new(&whole, &voice, &palette).unwrap();
+    let levels = full.levels();
+    let mut settled_at_frontier = 0;
+    // The last 20 s before each settling point, where a later cue would
+    // show; 1000 samples at a time, as the player asks.
+    let window = 20 * 8_000;
+    for (frontier, prefix) in prefixes {
+        let options = RenderOptions {
+            levels: Some(levels.clone()),
+            ..RenderOptions::default()
+        };
+        let mut part = Renderer::shared(prefix, &voice, &palette, options).unwrap();
+        let settled = part.settled_before(frontier);
+        assert!(settled <= frontier);
+        settled_at_frontier += usize::from(settled == frontier);
+        let mut start = settled.saturating_sub(window);
+        while start < settled {
+            let n = (settled - start).min(1000) as usize;
+            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+            full.fill(start, &mut want).unwrap();
+            part.fill(start, &mut got).unwrap();
+            assert!(
+                want == got,
+                "samples {start}.. differ (frontier {frontier})"
+            );
+            start += n as u64;
+        }
+    }
+    assert!(settled_at_frontier > 5, "{settled_at_frontier}");
+}
+
+/// A session played while it is planned is rendered at the levels of an
+/// estimate made when its first phrases are known: for every seed routine,
+/// with lengths that vary from phrase to phrase by a fifth either way, that
+/// session gain is within 1.5 dB of the one the whole session gets.
+#[test]
+fn the_level_estimated_from_the_first_phrases_is_within_one_and_a_half_decibels() {
+    use crate::plan::{PlanOptions, unfold};
+    use std::time::Duration;
+    /// The test voice at 55 to 85 ms a character by a hash of the text,
+    /// each phrase taking a millisecond to speak.
+    struct Uneven;
+    impl Voice for Uneven {
+        fn identity(&self) -> String {
+            "uneven".into()
+        }
+        fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
+            std::thread::sleep(Duration::from_millis(1));
+            let hash = text
+                .bytes()
+                .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            TestVoice {
+                ms_per_char: 55 + (hash % 31) as u32,
+            }
+            .speak(text)
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("routines");
+    let palette = Palette::builtin();
+    let options = PlanOptions {
+        rate: 8_000,
+        ..PlanOptions::default()
+    };
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let (routine, _) = crate::routine::load(&path).unwrap();
+        let (estimate, whole) = unfold(&routine, &Uneven, &options, &Cancel::new(), |u| {
+            // As `play` does: once the first phrase is known.
+            u.wait_for(|u| u.timeline.speech().next().is_some())
+                .unwrap();
+            let estimate = u.estimate().unwrap();
+            let whole = u.wait_for(|u| u.complete).unwrap();
+            (estimate, whole.timeline)
+        });
+        let gain = |t: &Timeline| Renderer::new(t, &Uneven, &palette).unwrap().gains().gain_db;
+        let (estimated, exact) = (gain(&estimate), gain(&whole));
+        assert!(
+            (estimated - exact).abs() <= 1.5,
+            "{}: {estimated:.2} dB estimated, {exact:.2} dB",
+            path.display()
+        );
+    }
+}

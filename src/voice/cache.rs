@@ -139,6 +139,21 @@ impl<V: Voice> Voice for CachedVoice<V> {
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(self.stats())
     }
+
+    /// Asks the engine about the texts not stored (not counted as hits or
+    /// misses: nothing is spoken or read).
+    fn speaks_slowly(&self, texts: &[&str]) -> bool {
+        // An engine that is quick anyway needs no look in the store.
+        if !self.inner.speaks_slowly(texts) {
+            return false;
+        }
+        let missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|text| Phrases::read_length(&self.path_for(text)).is_none())
+            .collect();
+        !missing.is_empty() && self.inner.speaks_slowly(&missing)
+    }
 }
 
 /// What a batch needs of the cache: hits from disk, misses to the engine

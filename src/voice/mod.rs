@@ -209,6 +209,17 @@ pub trait Voice: Send + Sync {
     fn cache_stats(&self) -> Option<CacheStats> {
         None
     }
+
+    /// Whether speaking `texts` would keep a listener waiting: some of them
+    /// are not spoken yet (nor cached) and the engine takes seconds to get
+    /// going and speaks at a few times real time (a neural voice). `play`
+    /// then plans the session as its phrases arrive instead of speaking
+    /// them all first. Engines that speak a session in moments keep the
+    /// default, false.
+    fn speaks_slowly(&self, texts: &[&str]) -> bool {
+        let _ = texts;
+        false
+    }
 }
 
 /// Runs `work(i)` for every index of `texts` on every core, taking them in
@@ -256,6 +267,10 @@ impl<V: Voice + ?Sized> Voice for Box<V> {
 
     fn cache_stats(&self) -> Option<CacheStats> {
         (**self).cache_stats()
+    }
+
+    fn speaks_slowly(&self, texts: &[&str]) -> bool {
+        (**self).speaks_slowly(texts)
     }
 }
 

@@ -610,8 +610,17 @@ impl Voice for PiperVoice {
             rate: self.model.sample_rate,
             samples: Vec::new(),
         };
+        // What was spoken before is answered without waiting for a batch
+        // that runs (the player asks for clips while the session's batch
+        // is still being spoken).
+        let unspoken = {
+            let spoken = self.spoken.lock().unwrap_or_else(|e| e.into_inner());
+            prepared
+                .iter()
+                .any(|text| !text.is_empty() && !spoken.contains_key(text))
+        };
         // A batch at a time: a second waits, then finds the first's clips.
-        let mut slot = self.worker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = unspoken.then(|| self.worker.lock().unwrap_or_else(|e| e.into_inner()));
         let mut askers: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut missing: Vec<&str> = Vec::new();
         let mut known = Vec::new();
@@ -640,7 +649,11 @@ impl Voice for PiperVoice {
         if missing.is_empty() || cancel.is_cancelled() {
             return;
         }
-        self.run_batch(&mut slot, &missing, cancel, &|k, result| {
+        // Clips are never forgotten: what is missing now was missing then.
+        let slot = slot
+            .as_mut()
+            .expect("the worker is locked when a text is unspoken");
+        self.run_batch(slot, &missing, cancel, &|k, result| {
             if let Ok(clip) = &result {
                 self.spoken
                     .lock()
@@ -662,6 +675,16 @@ impl Voice for PiperVoice {
         self.speak_batch(texts, cancel, &|i, r| {
             done(i, r.map(|c| (c.rate, c.samples.len() as u64)));
         });
+    }
+
+    /// Piper starts in a second or two and speaks at a few times real
+    /// time: a session's phrases take minutes.
+    fn speaks_slowly(&self, texts: &[&str]) -> bool {
+        let spoken = self.spoken.lock().unwrap_or_else(|e| e.into_inner());
+        texts.iter().any(|text| {
+            let prepared = self.prepare(text);
+            !prepared.is_empty() && !spoken.contains_key(&prepared)
+        })
     }
 }
 
