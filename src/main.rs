@@ -307,7 +307,7 @@ fn play(
     };
     let cancel = on_signal()?;
     let planned = match session.plan_to_play(&cancel)? {
-        vinyasa::session::ToPlay::Planned(planned) => planned,
+        vinyasa::session::ToPlay::Planned(planned) => *planned,
         vinyasa::session::ToPlay::Unfolding(unplanned) if !args.system_voice => {
             return play_unfolding(&unplanned, args, voice, cancel);
         }

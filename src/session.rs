@@ -323,7 +323,8 @@ impl Session {
                 voice,
             }));
         }
-        self.plan_with(voice, cancel).map(ToPlay::Planned)
+        self.plan_with(voice, cancel)
+            .map(|planned| ToPlay::Planned(Box::new(planned)))
     }
 
     fn plan_with(
@@ -397,7 +398,7 @@ impl Session {
 #[derive(Debug)]
 pub enum ToPlay<'s> {
     /// Planned: played as [`Planned::play`] does.
-    Planned(Planned<'s>),
+    Planned(Box<Planned<'s>>),
     /// Its voice speaks slowly: spoken and planned while it plays
     /// ([`Unplanned::unfold`]).
     Unfolding(Unplanned<'s>),
