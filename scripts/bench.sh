@@ -36,7 +36,8 @@ usage: scripts/bench.sh [--quick] [--minutes N] [--cold-runs N] [--warm-runs N] 
   --no-build     use the vinyasa binary already built (skip `cargo build --release`)
   --piper        also measure the Piper voice joe on the same routines, the long ones
                  included (scripts/bench_piper.sh: cold and warm export against the bare
-                 Piper program, peak memory); needs `vinyasa voices install joe`
+                 Piper program, peak memory), and play's time to first sound from a cold
+                 cache (scripts/bench_first_sound.sh); needs `vinyasa voices install joe`
 EOF
 }
 
@@ -198,5 +199,7 @@ if [ "$piper" -eq 1 ]; then
     "$scripts/bench_piper.sh" --no-build --runs "$cold_runs" \
         routines/childs-pose.toml routines/mid-back.toml \
         "$work/long-30min.toml" "$work/long-${minutes}min.toml"
+    printf '\nTime to first sound of `play` with joe from a cold cache (scripts/bench_first_sound.sh):\n\n'
+    "$scripts/bench_first_sound.sh" --no-build --runs "$cold_runs" --minutes "$minutes"
 fi
 [ -z "$keep" ] || say "bench.sh: files kept in $work"
