@@ -131,10 +131,14 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
                 let steps = routine.steps.len();
                 let mut session = Session::new(routine, report);
                 session.options_mut().cache = None;
-                let planned = match session.plan() {
+                let planned = match session.plan_cancellable(&cancel) {
                     Ok(planned) => {
                         print_warnings(&session, planned.timeline());
                         planned.timeline().warnings.len()
+                    }
+                    Err(_) if cancel.is_cancelled() => {
+                        eprintln!("vinyasa: interrupted");
+                        return Ok(stopped());
                     }
                     Err(e) => {
                         eprintln!("warning: {}: not planned: {e:#}", path.display());
@@ -306,7 +310,15 @@ fn play(
         return Ok(ExitCode::FAILURE);
     };
     let cancel = on_signal()?;
-    let planned = match session.plan_to_play(&cancel)? {
+    let to_play = match session.plan_to_play(&cancel) {
+        Ok(to_play) => to_play,
+        Err(_) if cancel.is_cancelled() => {
+            eprintln!("vinyasa: interrupted");
+            return Ok(stopped());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let planned = match to_play {
         vinyasa::session::ToPlay::Planned(planned) => *planned,
         vinyasa::session::ToPlay::Unfolding(unplanned) if !args.system_voice => {
             return play_unfolding(&unplanned, args, voice, cancel);

@@ -135,11 +135,9 @@ fn only_a_regular_file_of_a_sane_size_is_read() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-/// Runs `vinyasa ARGS` on a routine of many long phrases (minutes of
-/// speech to plan without a cache), sends `signal` once it has started,
-/// and returns its exit code and how long it took to stop.
-fn stop_with(signal: &str, args: &[&str]) -> (Option<i32>, Duration) {
-    let dir = tempfile::tempdir().unwrap();
+/// A routine of many long phrases: minutes of speech to plan without a
+/// cache.
+fn many_phrases() -> String {
     let mut text = String::from("title = \"Long\"\n");
     for i in 0..400 {
         text.push_str(&format!(
@@ -147,13 +145,31 @@ fn stop_with(signal: &str, args: &[&str]) -> (Option<i32>, Duration) {
              and let the shoulders soften as you breathe out.\"\n"
         ));
     }
-    let routine = dir.path().join("long.toml");
-    std::fs::write(&routine, text).unwrap();
+    text
+}
+
+/// How a run of `vinyasa` ended after a signal.
+struct Stopped {
+    code: Option<i32>,
+    /// From the signal to the exit.
+    took: Duration,
+    /// The run's directory: the routine `r.toml`, its cache `cache/`, and
+    /// whatever it wrote.
+    dir: tempfile::TempDir,
+}
+
+/// Runs `vinyasa ARGS r.toml` on `routine` in a fresh directory (its own
+/// cache), sends `signal` once it has started, and says how it ended.
+fn stop_with(routine: &str, signal: &str, args: &[&str]) -> Stopped {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r.toml"), routine).unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vinyasa"))
         .args(args)
-        .arg(&routine)
+        .arg("r.toml")
         .current_dir(dir.path())
         .env("VINYASA_CACHE_DIR", dir.path().join("cache"))
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -161,7 +177,10 @@ fn stop_with(signal: &str, args: &[&str]) -> (Option<i32>, Duration) {
     // Not a timing assertion: long enough for the handler to be installed
     // and planning under way, far shorter than the planning.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{args:?}: the child ended early"
+    );
     let sent = Instant::now();
     let killed = std::process::Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -170,28 +189,90 @@ fn stop_with(signal: &str, args: &[&str]) -> (Option<i32>, Duration) {
     assert!(killed.success());
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return (status.code(), sent.elapsed());
+            let took = sent.elapsed();
+            return Stopped {
+                code: status.code(),
+                took,
+                dir,
+            };
         }
         if sent.elapsed() > Duration::from_secs(20) {
             child.kill().unwrap();
-            return (None, sent.elapsed());
+            let took = sent.elapsed();
+            return Stopped {
+                code: None,
+                took,
+                dir,
+            };
         }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
+/// Every file under `dir`, as paths relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 #[test]
 fn ctrl_c_and_sigterm_stop_planning_at_once() {
+    let routine = many_phrases();
     for (signal, args, want) in [
         ("-INT", &["plan", "--no-cache"][..], 130),
         ("-TERM", &["plan", "--no-cache"][..], 143),
         ("-INT", &["plan"][..], 130),
         ("-TERM", &["export", "-o", "out.wav"][..], 143),
+        ("-INT", &["check"][..], 130),
+        // Play plans before it opens the sound device: no device needed.
+        ("-INT", &["play", "--plain", "--no-cache"][..], 130),
+        ("-TERM", &["play", "--plain"][..], 143),
     ] {
-        let (code, took) = stop_with(signal, args);
-        assert_eq!(code, Some(want), "{signal} {args:?}");
+        let stopped = stop_with(&routine, signal, args);
+        assert_eq!(stopped.code, Some(want), "{signal} {args:?}");
         // A phrase takes well under a second to speak; the bound is loose.
+        let took = stopped.took;
         assert!(took < Duration::from_secs(5), "{signal} {args:?}: {took:?}");
+    }
+}
+
+#[test]
+fn ctrl_c_does_not_wait_for_a_long_phrase_to_be_spoken() {
+    // One phrase that takes flite seconds (every number is read out in
+    // words): a stop must not wait for it to end.
+    let routine = format!(
+        "title = \"Long\"\n[[step]]\nname = \"A\"\nsay = \"{}.\"\n",
+        "999999999 ".repeat(500).trim_end()
+    );
+    for (signal, args, want) in [
+        ("-INT", &["export", "-o", "out.wav"][..], 130),
+        ("-TERM", &["export", "--no-cache", "-o", "out.wav"][..], 143),
+        ("-INT", &["plan", "--no-cache"][..], 130),
+        ("-INT", &["check"][..], 130),
+    ] {
+        let stopped = stop_with(&routine, signal, args);
+        assert_eq!(stopped.code, Some(want), "{signal} {args:?}");
+        // Generous: the phrase alone takes several seconds.
+        let took = stopped.took;
+        assert!(took < Duration::from_secs(1), "{signal} {args:?}: {took:?}");
+        // No output, no temporary file, no clip in the cache, whole or partial.
+        assert_eq!(
+            files_under(stopped.dir.path()),
+            ["r.toml"],
+            "{signal} {args:?}"
+        );
     }
 }
 

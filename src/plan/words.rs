@@ -17,7 +17,12 @@ impl Planner<'_> {
             return Err(PlanError::Cancelled);
         }
         self.show_prefix();
-        let (rate, samples) = self.voice.length(text)?;
+        // As a batch of one so that the voice sees the stop flag: flite
+        // gives up a long phrase at once rather than finish it.
+        let (rate, samples) = crate::voice::one(|done| {
+            self.voice.length_batch(&[text], self.cancel, done);
+        })
+        .ok_or(PlanError::Cancelled)??;
         let n = crate::voice::len_at(samples, rate, self.rate).max(1);
         self.lengths.insert(text.to_string(), n);
         Ok(n)

@@ -170,7 +170,12 @@ impl Renderer<'_> {
     /// speech power, peaks limited.
     pub(super) fn speech_clip(&self, text: &str, len: usize) -> Result<Vec<f32>, RenderError> {
         let rate = self.timeline.rate;
-        let mut clip = self.voice.speak(text)?;
+        // As a batch of one so that the voice sees the stop flag: flite
+        // gives up a long phrase at once rather than finish it.
+        let mut clip = crate::voice::one(|done| {
+            self.voice.speak_batch(&[text], &self.cancel, done);
+        })
+        .ok_or(RenderError::Cancelled)??;
         // At the voice's own rate: fewer samples, same effect.
         rotation::rotate(&mut clip.samples, clip.rate.max(1));
         let resampled = resample::resample(&clip.samples, clip.rate, rate).map_err(|source| {

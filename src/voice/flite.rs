@@ -9,14 +9,16 @@
 //! routine's phone spellings.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use super::cache::sha256_hex;
 use super::edges::{self, trim_and_fade};
 use super::lexicon::{CLEARER_WORDS, YOGA_WORDS, flite_phones};
 use super::text::{self, fold_to_ascii, normalize, respell};
 use super::{
-    Clip, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
+    Clip, Done, Engine, EngineEntry, Pronunciation, Voice, VoiceError, VoiceInfo, VoiceSettings,
 };
+use crate::Cancel;
 
 /// The built-in engine in [`super::ENGINES`].
 pub(super) static ENGINE: EngineEntry = EngineEntry {
@@ -40,9 +42,11 @@ const VOICES: &[(&str, &str)] = &[
 /// (`speak` takes `&self`), not cheap to build (it parses the voice data):
 /// build one per export.
 pub struct FliteVoice {
-    engine: flite_rs::Engine,
+    /// Shared with the threads that speak a phrase each (see
+    /// [`Voice::speak_batch`] here).
+    engine: Arc<flite_rs::Engine>,
     /// Words said by substitution: the routine's respellings without phones.
-    respellings: Vec<Pronunciation>,
+    respellings: Arc<[Pronunciation]>,
     identity: String,
     /// The routine's language, when it is not one flite speaks (English).
     foreign: Option<String>,
@@ -128,8 +132,8 @@ impl FliteVoice {
             .clone()
             .filter(|l| !l.to_ascii_lowercase().starts_with("en"));
         Ok(FliteVoice {
-            engine,
-            respellings,
+            engine: Arc::new(engine),
+            respellings: respellings.into(),
             identity,
             foreign,
         })
@@ -165,13 +169,59 @@ impl FliteVoice {
     /// [`text::MAX_WORD_CHARS`] (flite's time and stack grow with a word's
     /// length).
     fn prepare(&self, text: &str) -> String {
-        let text = normalize(&fold_to_ascii(&respell(
-            &text::strip_controls(text),
-            &self.respellings,
-        )));
-        let text = set_off_final_letters(&text);
-        text::bound_words(&text).into_owned()
+        prepare(text, &self.respellings)
     }
+
+    /// [`Voice::speak`] on a thread of its own, given up on once `cancel`
+    /// is set: flite cannot be stopped inside a phrase, and a long one takes
+    /// seconds.
+    fn speak_unless_cancelled(
+        &self,
+        text: &str,
+        cancel: &Cancel,
+    ) -> Option<Result<Clip, VoiceError>> {
+        let engine = Arc::clone(&self.engine);
+        let respellings = Arc::clone(&self.respellings);
+        let text = text.to_owned();
+        super::unless_cancelled(cancel, move || speak(&engine, &respellings, &text))
+    }
+}
+
+/// The text flite is given for `text`: see [`FliteVoice::prepare`].
+fn prepare(text: &str, respellings: &[Pronunciation]) -> String {
+    let text = normalize(&fold_to_ascii(&respell(
+        &text::strip_controls(text),
+        respellings,
+    )));
+    let text = set_off_final_letters(&text);
+    text::bound_words(&text).into_owned()
+}
+
+/// [`Voice::speak`] of the voice with this engine and these respellings.
+fn speak(
+    engine: &flite_rs::Engine,
+    respellings: &[Pronunciation],
+    text: &str,
+) -> Result<Clip, VoiceError> {
+    let prepared = prepare(text, respellings);
+    // flite-rs is safe Rust but young; a panic on odd text must fail this
+    // phrase with a message, not abort the export.
+    let audio = catch_unwind(AssertUnwindSafe(|| engine.synthesize(&prepared))).map_err(|_| {
+        VoiceError::Failed {
+            engine: "flite".to_string(),
+            text: text.to_string(),
+            reason: "the synthesiser crashed on this text; try rewording it".to_string(),
+        }
+    })?;
+    let raw: Vec<f32> = audio
+        .samples
+        .iter()
+        .map(|&s| f32::from(s) / 32768.0)
+        .collect();
+    Ok(Clip {
+        rate: audio.sample_rate,
+        samples: trim_and_fade(&raw, audio.sample_rate),
+    })
 }
 
 /// Sets off a capital letter that ends a sentence after a word with a
@@ -303,26 +353,21 @@ impl Voice for FliteVoice {
     }
 
     fn speak(&self, text: &str) -> Result<Clip, VoiceError> {
-        let prepared = self.prepare(text);
-        // flite-rs is safe Rust but young; a panic on odd text must fail this
-        // phrase with a message, not abort the export.
-        let audio =
-            catch_unwind(AssertUnwindSafe(|| self.engine.synthesize(&prepared))).map_err(|_| {
-                VoiceError::Failed {
-                    engine: "flite".to_string(),
-                    text: text.to_string(),
-                    reason: "the synthesiser crashed on this text; try rewording it".to_string(),
-                }
-            })?;
-        let raw: Vec<f32> = audio
-            .samples
-            .iter()
-            .map(|&s| f32::from(s) / 32768.0)
-            .collect();
-        Ok(Clip {
-            rate: audio.sample_rate,
-            samples: trim_and_fade(&raw, audio.sample_rate),
-        })
+        speak(&self.engine, &self.respellings, text)
+    }
+
+    fn speak_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, Clip>) {
+        super::each_text(texts, cancel, |i| {
+            if let Some(result) = self.speak_unless_cancelled(texts[i], cancel) {
+                done(i, result);
+            }
+        });
+    }
+
+    fn length_batch(&self, texts: &[&str], cancel: &Cancel, done: Done<'_, (u32, u64)>) {
+        self.speak_batch(texts, cancel, &|i, result| {
+            done(i, result.map(|clip| (clip.rate, clip.samples.len() as u64)));
+        });
     }
 }
 

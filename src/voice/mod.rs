@@ -30,6 +30,8 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use crate::Cancel;
 
@@ -234,6 +236,65 @@ fn each_text(texts: &[&str], cancel: &Cancel, work: impl Fn(usize) + Sync) {
         work(i);
         Ok(())
     });
+}
+
+/// The one report of a batch of one text (`batch` is given the `done` to
+/// call), or `None` if the batch left it out because it was cancelled.
+pub(crate) fn one<T: Send>(batch: impl FnOnce(Done<'_, T>)) -> Option<Result<T, VoiceError>> {
+    let mut report = std::sync::Mutex::new(None);
+    batch(&|_, result| {
+        *report.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+    });
+    report.get_mut().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// How often [`unless_cancelled`] looks at its flag: a stop is seen within
+/// this, far below what a person notices.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Runs `work` on a thread of its own and waits for its result, giving up
+/// with `None` within [`CANCEL_POLL`] once `cancel` is set.
+///
+/// For an engine that runs in this process and cannot be stopped inside one
+/// phrase (flite takes seconds over a long one): Ctrl-C must not wait for it.
+/// A thread given up on finishes its phrase unseen (its result is dropped)
+/// or dies with the process; it writes nothing, so it leaves nothing behind.
+pub(crate) fn unless_cancelled<T: Send + 'static>(
+    cancel: &Cancel,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (send, receive) = std::sync::mpsc::sync_channel(1);
+    // Shared so that the work can still be done here if no thread is had.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(work)));
+    let taken = std::sync::Arc::clone(&slot);
+    // As deep as the main thread's: text expansion recurses.
+    let spawned = std::thread::Builder::new()
+        .name("vinyasa-speech".into())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let work = taken.lock().unwrap_or_else(|p| p.into_inner()).take();
+            // The receiver is gone if the caller gave up: nothing to do.
+            let _ = send.send(work.map(|work| work()));
+        });
+    let Ok(worker) = spawned else {
+        // No thread to be had: speak here, uninterruptibly, rather than fail.
+        let work = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        return work.map(|work| work());
+    };
+    loop {
+        match receive.recv_timeout(CANCEL_POLL) {
+            Ok(result) => return result,
+            Err(RecvTimeoutError::Timeout) if !cancel.is_cancelled() => {}
+            Err(RecvTimeoutError::Timeout) => return None,
+            Err(RecvTimeoutError::Disconnected) => {
+                // The work panicked: as if it had run on this thread.
+                if let Err(panic) = worker.join() {
+                    std::panic::resume_unwind(panic);
+                }
+                return None;
+            }
+        }
+    }
 }
 
 impl<V: Voice + ?Sized> Voice for Box<V> {
