@@ -129,10 +129,39 @@ pub enum SessionError {
 
 /// Reads and checks the routine at `path` as [`routine::load`] does, and
 /// also checks that every file of its `[sounds]` can be used (a WAV with
-/// samples, not silent, not too long): what an export would refuse,
-/// reported at its line.
+/// samples, not silent, not too long) and that an installed espeak-ng has
+/// its voice: what an export would refuse, reported at its line.
 pub fn check(path: &Path) -> Result<(Routine, Report), Box<Report>> {
-    routine::load(path).and_then(check_sounds)
+    routine::load(path)
+        .and_then(check_sounds)
+        .and_then(check_espeak_voice)
+}
+
+/// The routine, or its report with an error at `[voice] name` if it names
+/// an espeak-ng voice or variant the installed espeak-ng lacks (the
+/// built-in voices are checked when parsing; a missing program is the
+/// export's to report).
+fn check_espeak_voice(
+    (routine, mut report): (Routine, Report),
+) -> Result<(Routine, Report), Box<Report>> {
+    let settings = &routine.voice;
+    let Some(name) = settings.name.as_deref() else {
+        return Ok((routine, report));
+    };
+    if settings.engine != voice::Engine::ESPEAK {
+        return Ok((routine, report));
+    }
+    let Ok(Some(unknown)) = voice::EspeakVoice::unknown_voice(&voice::EspeakVoice::program(), name)
+    else {
+        return Ok((routine, report));
+    };
+    let at = routine::value_span(&report.source, "voice", "name").unwrap_or(0..0);
+    report.diagnostics.push(
+        Diagnostic::error(at, format!("the espeak-ng engine has {}", unknown.problem))
+            .help(unknown.fix),
+    );
+    report.sort();
+    Err(Box::new(report))
 }
 
 /// The routine, or its report with an error at each `[sounds]` file that

@@ -396,3 +396,132 @@ fn check_refuses_a_voice_the_built_in_engine_lacks() {
     let text = text.replace("kal99", "kal");
     assert!(routine::parse("r.toml", ".".as_ref(), &text).is_ok());
 }
+
+/// Whether espeak-ng is installed; outside CI a test that needs it is
+/// skipped with a note, in CI (`CI=true`, which installs it) it fails.
+fn espeak_installed() -> bool {
+    let found = std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must test the espeak-ng engine: apt-get install espeak-ng"
+        );
+        eprintln!("note: espeak-ng is not installed; its voice-name check was not tested");
+    }
+    found
+}
+
+/// `check`'s errors for routine `text` in a file, each as `line:col:
+/// message (help)`.
+fn check_errors(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.toml");
+    std::fs::write(&path, text).unwrap();
+    let report = match vinyasa::session::check(&path) {
+        Ok(_) => return Vec::new(),
+        Err(report) => report,
+    };
+    report
+        .errors()
+        .map(|d| {
+            let (line, col) = report.line_col(d.span.start);
+            format!(
+                "{line}:{col}: {} ({})",
+                d.message,
+                d.help.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn check_refuses_a_voice_or_variant_espeak_ng_lacks() {
+    if !espeak_installed() {
+        return;
+    }
+    let routine = |name: &str| {
+        format!(
+            "title = \"T\"\n[voice]\nengine = \"espeak-ng\"\nname = \"{name}\"\n\
+             [[step]]\nname = \"A\"\nsay = \"Hi.\"\n"
+        )
+    };
+    let errors = check_errors(&routine("en-uss"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = &errors[0];
+    assert!(
+        error.starts_with(
+            "4:8: the espeak-ng engine has no voice \"en-uss\" (did you mean \"en-us\"? its voices are "
+        ),
+        "{error}"
+    );
+    // The names it has, whatever this espeak-ng holds.
+    for name in ["en-us", "fr-fr", "de"] {
+        assert!(error.contains(&format!(" {name},")), "{name}: {error}");
+    }
+    let errors = check_errors(&routine("en-us+zz"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "4:8: the espeak-ng engine has no variant \"zz\" (in \"en-us+zz\") (its variants are "
+        ),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[0].contains(" f3,"), "{}", errors[0]);
+    // A path is no variant (espeak-ng would load that file as one).
+    assert!(check_errors(&routine("en+../../../../tmp/x"))[0].starts_with("4:8: "));
+    // Codes, voice names and files, in any case, and listed variants pass.
+    for name in [
+        "en-us",
+        "EN-GB",
+        "fr",
+        "Afrikaans",
+        "gmw/af",
+        "en-us+f3",
+        "en+Klatt",
+    ] {
+        assert_eq!(check_errors(&routine(name)), Vec::<String>::new(), "{name}");
+    }
+    // Export refuses the same names with the same reason.
+    let settings = vinyasa::voice::VoiceSettings {
+        engine: vinyasa::voice::Engine::ESPEAK,
+        name: Some("en-us+zz".to_string()),
+        ..Default::default()
+    };
+    let err = vinyasa::voice::EspeakVoice::new(&settings, &[])
+        .err()
+        .expect("an unknown variant was accepted")
+        .to_string();
+    assert!(
+        err.starts_with(
+            "espeak-ng voice \"en-us+zz\": espeak-ng has no variant \"zz\" (in \"en-us+zz\"); its variants are "
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn nesting_too_deep_is_refused_where_it_goes_too_deep() {
+    let step = "title = \"T\"\n[[step]]\nname = \"A\"\nsay = \"Hi.\"\n";
+    let limit = vinyasa::routine::MAX_NESTING;
+    let message = format!(
+        "this goes {} levels deep; the most tables, lists and dotted keys may nest is {limit}",
+        limit + 1
+    );
+    // Lists thousands deep: the bracket one level too deep (the step's
+    // table is level 1, `x` 2, so the 63rd bracket is level 65).
+    let lists = format!("{step}x = {}{}\n", "[".repeat(5000), "]".repeat(5000));
+    assert_eq!(errors(&lists), [format!("5:{}: {message}", 4 + limit - 1)]);
+    // Dotted keys thousands deep (the parser said 1:1): the dot before
+    // the 65th segment.
+    let dotted = format!("{step}{} = 1\n", vec!["a"; 5000].join("."));
+    assert_eq!(errors(&dotted), [format!("5:{}: {message}", 2 * limit - 2)]);
+    let header = format!("{step}[{}]\n", vec!["a"; 5000].join("."));
+    assert_eq!(errors(&header), [format!("5:{}: {message}", 2 * limit + 1)]);
+    let report = routine::parse("r.toml", ".".as_ref(), &lists).unwrap_err();
+    let help = report.errors().next().unwrap().help.clone().unwrap();
+    assert!(help.contains("remove the extra brackets"), "{help}");
+}

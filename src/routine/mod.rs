@@ -11,6 +11,7 @@
 
 mod cue_keys;
 mod diagnostic;
+mod nesting;
 mod parse;
 mod quantity;
 
@@ -20,7 +21,8 @@ use serde::Serialize;
 
 pub use cue_keys::CUE_KEYS;
 pub use diagnostic::{Diagnostic, Lines, Report, Severity, line_col, printable};
-pub use parse::{MAX_PHRASES, MAX_STEPS, MAX_TEXT_CHARS};
+pub use nesting::MAX_NESTING;
+pub use parse::{MAX_PHRASES, MAX_STEPS, MAX_TEXT_CHARS, value_span};
 pub use quantity::{
     Millis, Position, QuantityError, Span, format_millis, parse_breath_pattern, parse_count_span,
     parse_duration_span,

@@ -236,6 +236,20 @@ pub(super) fn routine(
         );
         return Err(Box::new(cx.report));
     }
+    if let Some(at) = super::nesting::too_deep(text) {
+        let max = super::nesting::MAX_NESTING;
+        cx.report.diagnostics.push(
+            Diagnostic::error(
+                at..at + 1,
+                format!(
+                    "this goes {} levels deep; the most tables, lists and dotted keys may nest is {max}",
+                    max + 1
+                ),
+            )
+            .help("a routine needs a few levels ([[step]], a key, a list of phrases): remove the extra brackets or dots"),
+        );
+        return Err(Box::new(cx.report));
+    }
     let (root, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         for e in errors {
@@ -258,6 +272,17 @@ pub(super) fn routine(
     } else {
         Ok((routine, cx.report))
     }
+}
+
+/// Where the value of `key` in `[table]` is in `source` (a routine that
+/// parses), if it has one: for a check made after parsing, such as a voice
+/// name an installed engine lacks, to point at its line.
+pub fn value_span(source: &str, table: &str, key: &str) -> Option<Range<usize>> {
+    let root = DeTable::parse(source).ok()?;
+    let DeValue::Table(table) = root.get_ref().get(table)?.get_ref() else {
+        return None;
+    };
+    Some(table.get(key)?.span())
 }
 
 impl Cx<'_> {

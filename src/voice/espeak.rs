@@ -87,6 +87,14 @@ impl EspeakVoice {
             .clone()
             .unwrap_or_else(|| Self::DEFAULT_VOICE.to_string());
         check_voice_name(&voice)?;
+        // espeak-ng falls back to its default variant without a word: ask
+        // its lists rather than trust that it would refuse.
+        if let Some(unknown) = Self::unknown_voice(&program, &voice)? {
+            return Err(VoiceError::Invalid {
+                what: format!("espeak-ng voice {voice:?}"),
+                reason: format!("espeak-ng has {}; {}", unknown.problem, unknown.fix),
+            });
+        }
         let words_per_minute = (Self::CLEAR_WORDS_PER_MINUTE * settings.speed)
             .round()
             .clamp(80.0, 450.0) as u32;
@@ -176,6 +184,33 @@ impl EspeakVoice {
             });
         }
         Ok(parse_voices(&String::from_utf8_lossy(&output.stdout)))
+    }
+
+    /// What is wrong with the voice name `voice` (`language[+variant]`) for
+    /// espeak-ng at `program`, if anything: `None` when its language is one
+    /// `--voices` lists (as a code, a name or a file, in any case) and its
+    /// variant one `--voices=variant` lists. What `check` asks before an
+    /// export would refuse the name.
+    pub fn unknown_voice(program: &Path, voice: &str) -> Result<Option<UnknownVoice>, VoiceError> {
+        let (language, variant) = match voice.split_once('+') {
+            Some((language, variant)) => (language, Some(variant)),
+            None => (voice, None),
+        };
+        let languages = listing(program, "--voices")?;
+        if !languages.answers_to(language) {
+            return Ok(Some(UnknownVoice {
+                problem: format!("no voice \"{language}\""),
+                fix: languages.fix(language, "voices"),
+            }));
+        }
+        let Some(variant) = variant else {
+            return Ok(None);
+        };
+        let variants = listing(program, "--voices=variant")?;
+        Ok((!variants.answers_to(variant)).then(|| UnknownVoice {
+            problem: format!("no variant \"{variant}\" (in \"{voice}\")"),
+            fix: variants.fix(variant, "variants"),
+        }))
     }
 
     /// Runs espeak-ng on `text` (already prepared) and returns its samples.
@@ -360,6 +395,100 @@ fn first_line(bytes: &[u8]) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("")
         .to_string()
+}
+
+/// A voice name espeak-ng does not have: what is missing and what it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownVoice {
+    /// What it lacks, naming the value: `no voice "xx"`, `no variant "zz"
+    /// (in "en+zz")`.
+    pub problem: String,
+    /// What would fix it: the closest name it has, if one is close, and all
+    /// of them.
+    pub fix: String,
+}
+
+/// The names one of espeak-ng's listings holds.
+struct Listing {
+    /// The short names, in the listing's order, for the message: language
+    /// codes, or variant files.
+    shown: Vec<String>,
+    /// Every name it answers to, lowercase: codes, voice names, files and
+    /// the other languages a voice lists.
+    accepted: Vec<String>,
+}
+
+impl Listing {
+    fn answers_to(&self, name: &str) -> bool {
+        self.accepted.contains(&name.to_lowercase())
+    }
+
+    /// "did you mean …? its voices are …".
+    fn fix(&self, name: &str, what: &str) -> String {
+        let name = name.to_lowercase();
+        let close = self
+            .shown
+            .iter()
+            .map(|s| (strsim::damerau_levenshtein(&name, &s.to_lowercase()), s))
+            .filter(|(d, s)| *d <= 1.max(s.len() / 4) && *d < s.len())
+            .min_by_key(|(d, _)| *d);
+        let all = format!("its {what} are {}", self.shown.join(", "));
+        match close {
+            Some((_, s)) => format!("did you mean \"{s}\"? {all}"),
+            None => all,
+        }
+    }
+}
+
+/// Runs `program ARG` (`--voices` or `--voices=variant`) and reads its
+/// table: `Pty Language Age/Gender VoiceName File Other-languages`.
+fn listing(program: &Path, arg: &str) -> Result<Listing, VoiceError> {
+    let output = Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| unavailable(program, &e))?;
+    if !output.status.success() {
+        return Err(VoiceError::Unavailable {
+            engine: "espeak-ng".to_string(),
+            reason: format!(
+                "`{} {arg}` failed: {}",
+                program.display(),
+                first_line(&output.stderr)
+            ),
+        });
+    }
+    let mut listing = Listing {
+        shown: Vec::new(),
+        accepted: Vec::new(),
+    };
+    for line in String::from_utf8_lossy(&output.stdout).lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [_, language, _, name, file, ref others @ ..] = fields[..] else {
+            continue;
+        };
+        // Other languages a voice speaks, as `(fr 8)(fr-fr 5)`: `-v fr`
+        // picks one of them.
+        let others = others.join(" ");
+        let others = others
+            .split('(')
+            .filter_map(|other| other.split_whitespace().next());
+        // Variants are all listed as the language "variant"; their files
+        // are `!v/NAME`, and NAME is what follows the `+`.
+        let variant = file.strip_prefix("!v/");
+        let short = variant.unwrap_or(language);
+        if !listing.shown.iter().any(|s| s == short) {
+            listing.shown.push(short.to_string());
+        }
+        let names = match variant {
+            Some(file) => vec![file, name],
+            None => [language, name, file].into_iter().chain(others).collect(),
+        };
+        listing
+            .accepted
+            .extend(names.into_iter().map(str::to_lowercase));
+    }
+    Ok(listing)
 }
 
 /// Parses `espeak-ng --voices`: a header, then
@@ -709,13 +838,13 @@ mod tests {
             panic!("an unknown voice was accepted");
         };
         let message = err.to_string();
+        // Found in espeak-ng's lists before it is run.
         assert!(
-            message.starts_with("espeak-ng voice \"xx-nosuch\": espeak-ng exited with"),
+            message.starts_with(
+                "espeak-ng voice \"xx-nosuch\": espeak-ng has no voice \"xx-nosuch\"; its voices are "
+            ),
             "{message}"
         );
-        assert!(
-            message.ends_with("`vinyasa voices` lists the voices installed"),
-            "{message}"
-        );
+        assert!(message.contains(" en-us,"), "{message}");
     }
 }

@@ -46,7 +46,7 @@ pub mod preference;
 pub mod text;
 
 pub use cache::{CacheStats, CachedVoice};
-pub use espeak::EspeakVoice;
+pub use espeak::{EspeakVoice, UnknownVoice};
 pub use flite::FliteVoice;
 pub use piper::PiperVoice;
 pub use preference::{UserVoice, VoiceSource};
@@ -509,6 +509,8 @@ pub struct Engine(&'static EngineEntry);
 impl Engine {
     /// The built-in flite voice: pure Rust, no downloads, English only.
     pub const FLITE: Engine = Engine(&flite::ENGINE);
+    /// The `espeak-ng` program, when it is installed.
+    pub const ESPEAK: Engine = Engine(&espeak::ENGINE);
 
     /// The engine called `name` or one of its aliases.
     pub fn named(name: &str) -> Option<Engine> {
