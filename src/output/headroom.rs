@@ -6,13 +6,15 @@
 //! spectrum, and the decoded wave overshoots the original's peaks (measured
 //! on `routines/mid-back.toml`, true peak after decoding with ffmpeg, from a
 //! −1 dBTP source: −1.6 dBTP for LAME at 64 kbit/s, −0.8 for libopus's
-//! `opusenc` at 32 kbit/s, +1.6 for opus-rs at 32 kbit/s). So a lossy
+//! `opusenc` at 32 kbit/s, +1.6 for opus-rs at 32 kbit/s, and at
+//! 40 kbit/s, the rate vinyasa uses, still up to 1.5 dB over its input's
+//! peaks). So a lossy
 //! format asks for a lower ceiling ([`super::encode::Format::ceiling_dbtp`])
 //! and [`Headroom`] holds the session under it with the renderer's own
 //! look-ahead limiter ([`crate::sound::limit::Limiter`]). Only the brief
 //! peaks of consonants and bell strikes are touched: on that routine the
-//! loudness moved by 0.1 dB for MP3 (−2 dBTP) and 0.4 dB for Opus
-//! (−2.5 dBTP).
+//! loudness moved by 0.1 dB for MP3 (−2 dBTP) and 0.6 dB for Opus
+//! (−2.75 dBTP).
 //!
 //! The limiter looks ahead and remembers its recovery, so each block is
 //! limited with `LOOK_AHEAD_SECONDS` of the next and `CONTEXT_SECONDS`

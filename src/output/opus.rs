@@ -3,10 +3,13 @@
 //! `ogg` crate, with its tags and chapters as Vorbis comments
 //! ([`super::vorbis`]).
 //!
-//! Behind the `opus` feature, off by default: opus-rs 0.1 overshoots more
-//! than libopus, and on `routines/mid-back.toml` the decoded file still
-//! peaks at −0.3 dBTP (not −1) even with 2.5 dB of headroom
-//! ([`super::headroom`]). Length, chapters and tags are right.
+//! opus-rs 0.1 overshoots the source's peaks more than libopus, most at low
+//! bit rates: at 32 kbit/s, 2.5 dB of headroom ([`super::headroom`]) still
+//! left `routines/mid-back.toml` at −0.3 dBTP after decoding, and the 3.25
+//! dB it would need took breathwork's breath tones (and its loudness, to
+//! −18.3 LUFS) down with the peaks. At 40 kbit/s with 2.75 dB every routine
+//! in `routines/` decodes (ffmpeg) at −15.8 to −16.6 LUFS and −1.3 dBTP or
+//! under, mono and stereo.
 //!
 //! Opus codes 8, 12, 16, 24 or 48 kHz, and every decoder gives 48 kHz.
 //! vinyasa renders the session at 48 kHz for an `.opus` file (the
@@ -46,15 +49,14 @@ pub const PRE_SKIP: u16 = 312;
 /// byte-identical; a file holds one stream, so it need not be random.
 const SERIAL: u32 = 0x7679_6e79; // "vyny"
 
-/// The bit rate for `channels`, in kbit/s.
+/// The bit rate, in kbit/s, mono or stereo: 300 kB a minute.
 ///
-/// 32 kbit/s mono is where Opus codes speech and bells as fullband (up to
-/// 20 kHz) without audible loss: 240 kB a minute. Stereo carries one signal
-/// twice, which Opus's mid/side coding mostly saves, plus a little for the
-/// side channel's parameters.
-pub fn bit_rate(channels: u16) -> u32 {
-    if channels == 2 { 40 } else { 32 }
-}
+/// From 32 kbit/s mono, Opus codes speech and bells as fullband (up to
+/// 20 kHz) without audible loss; 40 is taken because opus-rs overshoots
+/// less there, so less headroom keeps the decoded peaks under −1 dBTP
+/// (see the [module docs](self)). Stereo carries one signal twice, which
+/// Opus's mid/side coding saves: it needs no more.
+pub const BIT_RATE: u32 = 40;
 
 /// Refuses what an Opus file cannot hold: other than 1 or 2 channels, or a
 /// rate Opus does not code.
@@ -121,7 +123,7 @@ impl<W: Write> Encoder<W> for Opus<W> {
         let channels = usize::from(spec.channels);
         let mut opus = OpusEncoder::new(spec.rate as i32, channels, Application::Audio)
             .map_err(|e| opus_error("start", e))?;
-        opus.bitrate_bps = bit_rate(spec.channels) as i32 * 1000;
+        opus.bitrate_bps = BIT_RATE as i32 * 1000;
         // At its default (9) opus-rs 0.1.40 left isolated spikes in speech
         // (one 8.7 dB over the source at 34.6 s of mid-back); at 5 none
         // were found, and it is faster.
