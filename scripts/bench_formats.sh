@@ -86,7 +86,7 @@ for f in "${formats[@]}"; do
     case $f in
     mp3) ref="lame -b 64 -m m"; rt=$(median_time lame --silent -b 64 -m m "$src" "$work/out.ref") ;;
     flac) ref="flac -5"; rt=$(median_time flac --silent -5 -f "$src" -o "$work/out.ref") ;;
-    opus) ref="opusenc --bitrate 32"; rt=$(median_time opusenc --quiet --bitrate 32 "$src" "$work/out.ref") ;;
+    opus) ref="opusenc --bitrate 40"; rt=$(median_time opusenc --quiet --bitrate 40 "$src" "$work/out.ref") ;;
     esac
     echo "| $f | ${rate} Hz | $(stat -c %s "$work/keep.$f" | numfmt --to=si) | ${t} s | $(awk -v a="$t" -v b="$wav_f" 'BEGIN { printf "%.2f", a - b }') s | \`$ref\` ${rt} s | $(loud "$work/keep.$f") |"
 done

@@ -3,9 +3,9 @@
 //!
 //! The samples are pulled from a [`Samples`] in blocks of [`BLOCK_FRAMES`],
 //! converted to 16-bit ([`super::to_i16`]), measured (BS.1770 integrated
-//! loudness and sample peak of the 16-bit samples, on a second thread) and
-//! handed to the format's [`Encoder`]; memory does not grow with the
-//! session. What the format cannot hold (a channel count, a rate, a size)
+//! loudness and sample peak of the 16-bit samples, on a thread of its own)
+//! and handed to the format's [`Encoder`] on another thread, so rendering
+//! and encoding share two cores; memory does not grow with the session. What the format cannot hold (a channel count, a rate, a size)
 //! is refused before the first sample is rendered.
 //!
 //! The file goes through the rule in [`crate::output`]: temporary file,
@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::ScopedJoinHandle;
 use std::time::Duration;
 
@@ -217,20 +217,28 @@ fn write_error(path: &Path, source: io::Error) -> OutputError {
     }
 }
 
+/// Blocks rendered ahead of the encoder at most: enough to even out the
+/// two threads' pace, a few hundred kilobytes.
+const QUEUED_BLOCKS: usize = 4;
+
 /// Encodes the whole stream with `E` into `out` (positioned at its start),
 /// syncing `syncer` (a handle to the file `out` writes to) as it goes, and
 /// gives `out` back with the loudness, if measured.
-fn encode<W: Write, E: Encoder<W>>(
+///
+/// Three threads beside this one, which renders: the encoder, fed the
+/// rendered blocks through a short queue in order (so its output is what
+/// one thread would write); the meter; and a sync of what has been
+/// written. Rendering and encoding, the two costly parts, run on two cores
+/// at once. Returning early (an error, a cancel) drops the senders, which
+/// ends the other threads before the scope joins them; the encoder is then
+/// not finished.
+fn encode<W: Write + Send, E: Encoder<W>>(
     out: W,
     samples: &mut dyn Samples,
     stream: &Stream<'_>,
     progress: &mut dyn FnMut(u64),
     syncer: Option<File>,
 ) -> Result<(W, Option<Loudness>), OutputError> {
-    // The meter runs on its own thread, fed the same 16-bit blocks that are
-    // encoded, so measuring costs the writer little wall time when a core
-    // is free. Returning early (an error, a cancel) drops the sender, which
-    // ends the meter thread before the scope joins it.
     std::thread::scope(|scope| {
         let meter = stream.loudness.then(|| Meter::spawn(scope, &stream.spec));
         // The file is synced before it is renamed into place; syncing it as
@@ -244,15 +252,34 @@ fn encode<W: Write, E: Encoder<W>>(
                 }
             });
         }
-        let sync = move || {
-            // A sync still running will pick this data up too.
-            let _ = sync.try_send(());
-        };
-        let beside = Beside {
-            meter: meter.as_ref(),
-            sync: &sync,
-        };
-        let out = feed::<W, E>(out, samples, stream, progress, &beside)?;
+        let (to_encoder, queued) = sync_channel::<ToEncoder>(QUEUED_BLOCKS);
+        let (give_back, spent) = channel::<Slot>();
+        let (spec, metadata) = (stream.spec, stream.metadata);
+        let encoder = scope.spawn(move || {
+            encode_blocks::<W, E>(out, &spec, metadata, queued, give_back, move || {
+                // A sync still running will pick this data up too.
+                let _ = sync.try_send(());
+            })
+        });
+        let rendered = render_blocks(
+            samples,
+            stream,
+            progress,
+            meter.as_ref(),
+            &to_encoder,
+            spent,
+        );
+        if rendered.is_ok() {
+            // Fails only if the encoder failed: its error is joined below.
+            let _ = to_encoder.send(ToEncoder::End);
+        }
+        drop(to_encoder);
+        let encoded = encoder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A render error or a cancel comes first: the encoder stopped for it.
+        rendered?;
+        let out = encoded.map_err(|e| write_error(stream.path, e))?;
         let loudness = meter.map(|meter| {
             let m = meter.finish();
             Loudness {
@@ -264,79 +291,115 @@ fn encode<W: Write, E: Encoder<W>>(
     })
 }
 
-/// What works beside the sample loop: the meter, and a sync of what has
-/// been written so far.
-#[derive(Clone, Copy)]
-struct Beside<'a, 'scope> {
-    meter: Option<&'a Meter<'scope>>,
-    sync: &'a dyn Fn(),
+/// A rendered block on its way to the encoder thread; it comes back to be
+/// filled again, so the buffers are made once.
+struct Slot {
+    /// Full scale ±1.0 (3 dB down in stereo: see [`render_blocks`]).
+    float: Vec<f32>,
+    /// [`super::to_i16`] of each of `float`.
+    pcm16: Vec<i16>,
 }
 
-/// The sample loop: start the encoder, then render, convert, encode,
-/// meter, block by block; then finish the encoder.
-fn feed<W: Write, E: Encoder<W>>(
-    out: W,
+/// What the encoder thread is sent.
+enum ToEncoder {
+    Block(Slot),
+    /// Every block was sent: finish the file.
+    End,
+}
+
+/// The render loop: render, convert and queue for the encoder, block by
+/// block, and feed the meter a copy. Stops early, with `Ok`, if the encoder
+/// has stopped (its error is the one to report).
+fn render_blocks(
     samples: &mut dyn Samples,
     stream: &Stream<'_>,
     progress: &mut dyn FnMut(u64),
-    beside: &Beside<'_, '_>,
-) -> Result<W, OutputError> {
-    let Beside { meter, sync } = *beside;
+    meter: Option<&Meter<'_>>,
+    to_encoder: &SyncSender<ToEncoder>,
+    spent: Receiver<Slot>,
+) -> Result<(), OutputError> {
     let Stream { path, spec, .. } = *stream;
-    let mut encoder = E::new(out, &spec, stream.metadata).map_err(|e| write_error(path, e))?;
     let stereo = spec.channels == 2;
     // The same signal in two channels counts twice in BS.1770 (+3 dB):
     // 1/√2 keeps a stereo file at the loudness of the mono one.
     let scale = std::f32::consts::FRAC_1_SQRT_2;
-    let mut block = vec![0.0f32; BLOCK_FRAMES];
-    // The 16-bit block, when there is no meter to pass it to and get it
-    // back from.
-    let mut spare: Vec<i16> = Vec::new();
-    let frame_bytes = 2 * u64::from(spec.channels);
     let mut pos = 0u64;
-    let mut unsynced = 0;
     while pos < spec.total_frames {
         if stream.cancel.is_cancelled() {
             return Err(OutputError::Cancelled { path: path.into() });
         }
         let n = (spec.total_frames - pos).min(BLOCK_FRAMES as u64) as usize;
-        let block = &mut block[..n];
+        let Slot {
+            mut float,
+            mut pcm16,
+        } = spent.try_recv().unwrap_or_else(|_| Slot {
+            float: Vec::with_capacity(BLOCK_FRAMES),
+            pcm16: Vec::with_capacity(BLOCK_FRAMES),
+        });
+        float.resize(n, 0.0);
         samples
-            .fill(pos, block)
+            .fill(pos, &mut float)
             .map_err(|e| OutputError::from_render(path, e))?;
-        let mut pcm16 = match meter {
-            Some(meter) => meter.buffer(),
-            None => std::mem::take(&mut spare),
-        };
         pcm16.clear();
         if stereo {
-            pcm16.extend(block.iter_mut().map(|x| {
+            pcm16.extend(float.iter_mut().map(|x| {
                 *x *= scale;
                 super::to_i16(*x)
             }));
         } else {
-            pcm16.extend(block.iter().map(|&x| super::to_i16(x)));
+            pcm16.extend(float.iter().map(|&x| super::to_i16(x)));
         }
-        let float = &*block;
-        encoder
-            .write(&Block {
-                float,
-                pcm16: &pcm16,
-            })
-            .map_err(|e| write_error(path, e))?;
-        unsynced += n as u64 * frame_bytes;
-        if unsynced >= SYNC_EVERY_BYTES {
-            sync();
-            unsynced = 0;
+        if let Some(meter) = meter {
+            let mut copy = meter.buffer();
+            copy.clear();
+            copy.extend_from_slice(&pcm16);
+            meter.feed(copy);
         }
-        match meter {
-            Some(meter) => meter.feed(pcm16),
-            None => spare = pcm16,
+        if to_encoder
+            .send(ToEncoder::Block(Slot { float, pcm16 }))
+            .is_err()
+        {
+            return Ok(());
         }
         pos += n as u64;
         progress(pos);
     }
-    encoder.finish().map_err(|e| write_error(path, e))
+    Ok(())
+}
+
+/// The encoder thread: start the encoder, encode each block queued, sync
+/// now and then, and finish the file at [`ToEncoder::End`]. If the queue
+/// closes before it (the render loop stopped), the encoder is left
+/// unfinished: the file will not be kept.
+fn encode_blocks<W: Write, E: Encoder<W>>(
+    out: W,
+    spec: &StreamSpec,
+    metadata: &Metadata,
+    queued: Receiver<ToEncoder>,
+    give_back: Sender<Slot>,
+    sync: impl Fn(),
+) -> io::Result<W> {
+    let mut encoder = E::new(out, spec, metadata)?;
+    let frame_bytes = 2 * u64::from(spec.channels);
+    let mut unsynced = 0;
+    for message in queued {
+        let slot = match message {
+            ToEncoder::Block(slot) => slot,
+            ToEncoder::End => return encoder.finish(),
+        };
+        encoder.write(&Block {
+            float: &slot.float,
+            pcm16: &slot.pcm16,
+        })?;
+        unsynced += slot.pcm16.len() as u64 * frame_bytes;
+        if unsynced >= SYNC_EVERY_BYTES {
+            sync();
+            unsynced = 0;
+        }
+        // The render loop may be gone (an error): then the slot just drops.
+        let _ = give_back.send(slot);
+    }
+    Err(io::Error::other("the render loop stopped before the end"))
 }
 
 /// A BS.1770 meter ([`Integrated`]) on its own thread, measuring the mono
@@ -635,7 +698,7 @@ pub(crate) mod tests {
         *FAKE_FAILS_AT.lock().unwrap() = Some(1);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.fake");
-        let mut s = sine(8_000, 5 * BLOCK_FRAMES as u64, 0.5);
+        let mut s = sine(8_000, 20 * BLOCK_FRAMES as u64, 0.5);
         let mut staged = Staged::new(&path, false).unwrap();
         let stream = Stream {
             path: &path,
@@ -655,8 +718,10 @@ pub(crate) mod tests {
         *FAKE_FAILS_AT.lock().unwrap() = None;
         assert!(matches!(err, OutputError::Write { .. }), "{err:?}");
         assert_eq!(err.to_string(), format!("cannot write {}", path.display()));
-        // The block that failed was the second; nothing after it was rendered.
-        assert_eq!(s.calls, 2);
+        // The block that failed was the second; rendering, on its own
+        // thread, stopped within the queue's length of it.
+        assert!(s.calls >= 2, "{}", s.calls);
+        assert!(s.calls <= 2 + QUEUED_BLOCKS + 1, "{}", s.calls);
         drop(staged);
         assert!(names(dir.path()).is_empty());
     }
