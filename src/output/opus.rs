@@ -8,7 +8,7 @@
 //! left `routines/mid-back.toml` at −0.3 dBTP after decoding, and the 3.25
 //! dB it would need took breathwork's breath tones (and its loudness, to
 //! −18.3 LUFS) down with the peaks. At 40 kbit/s with 2.75 dB every routine
-//! in `routines/` decodes (ffmpeg) at −15.8 to −16.6 LUFS and −1.3 dBTP or
+//! in `routines/` decodes (ffmpeg) at −15.8 to −16.6 LUFS and −1.2 dBTP or
 //! under, mono and stereo.
 //!
 //! Opus codes 8, 12, 16, 24 or 48 kHz, and every decoder gives 48 kHz.
