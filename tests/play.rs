@@ -371,19 +371,29 @@ fn ctrl_c_stops_the_sound_and_what_played_was_the_session() {
 /// The binary end to end: what `vinyasa play` sends to the device is what
 /// `vinyasa export` writes, sample for sample (the WAV holds the same
 /// samples rounded to 16 bits).
-#[test]
-fn the_binary_plays_exactly_what_it_exports() {
+/// A scratch folder `target/NAME` whose ALSA configuration (through `HOME`)
+/// makes the default device a file; returns the folder, that file, and a
+/// runner of the binary there that asserts success and gives (stdout,
+/// stderr).
+fn play_to_a_file(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    impl Fn(&[&str]) -> (String, String),
+) {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/test-play-cli");
+    let dir = root.join("target").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let raw = dir.join("device.raw");
     std::fs::write(dir.join(".asoundrc"), file_device(&raw)).unwrap();
     let bin = assert_cmd::cargo::cargo_bin("vinyasa");
-    let run = |args: &[&str]| {
+    let home = dir.clone();
+    let run = move |args: &[&str]| {
         let out = Command::new(&bin)
             .current_dir(&root)
-            .env("HOME", &dir)
+            .env("HOME", &home)
             .env("VINYASA_CACHE_DIR", root.join("target/test-clip-cache"))
             .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
             .env_remove("VINYASA_VOICE")
@@ -392,15 +402,18 @@ fn the_binary_plays_exactly_what_it_exports() {
             .args(args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {err}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), err)
     };
+    (dir, raw, run)
+}
+
+#[test]
+fn the_binary_plays_exactly_what_it_exports() {
+    let (dir, raw, run) = play_to_a_file("test-play-cli");
     let wav = dir.join("childs-pose.wav");
-    let lines = run(&["play", "routines/childs-pose.toml"]);
+    let (lines, _) = run(&["play", "routines/childs-pose.toml"]);
     // Without a terminal: one plain line per step.
     assert!(lines.contains("Child's pose"), "{lines}");
     run(&[
@@ -430,31 +443,9 @@ fn the_binary_plays_exactly_what_it_exports() {
 /// says the length it reached.
 #[test]
 fn play_to_a_length_plays_what_export_to_that_length_writes() {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/test-play-length");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let raw = dir.join("device.raw");
-    std::fs::write(dir.join(".asoundrc"), file_device(&raw)).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("vinyasa");
-    let run = |args: &[&str]| {
-        let out = Command::new(&bin)
-            .current_dir(&root)
-            .env("HOME", &dir)
-            .env("VINYASA_CACHE_DIR", root.join("target/test-clip-cache"))
-            .env("VINYASA_CONFIG_DIR", crate::util::NO_CONFIG)
-            .env_remove("VINYASA_VOICE")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("ALSA_CONFIG_PATH")
-            .args(args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{args:?}: {err}");
-        err
-    };
+    let (dir, raw, run) = play_to_a_file("test-play-length");
     let wav = dir.join("childs-pose.wav");
-    let said = run(&["play", "routines/childs-pose.toml", "--length", "5m"]);
+    let (_, said) = run(&["play", "routines/childs-pose.toml", "--length", "5m"]);
     assert!(said.contains("length: 5:00 for the 5:00 asked ("), "{said}");
     run(&[
         "export",
