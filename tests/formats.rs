@@ -82,12 +82,17 @@ fn need_ffmpeg() {
 }
 
 fn export(dir: &Path, file: &str, rate: u32, extra: &[&str]) -> PathBuf {
+    export_routine(dir, "formats.toml", file, rate, extra)
+}
+
+/// `routine` (a file in `dir`) exported to `file` in `dir`.
+fn export_routine(dir: &Path, routine: &str, file: &str, rate: u32, extra: &[&str]) -> PathBuf {
     let out = dir.join(file);
     let rate = rate.to_string();
     let mut args = vec!["export", "--rate", &rate, "-o"];
     let out_s = out.to_str().unwrap().to_string();
     args.push(&out_s);
-    let routine = dir.join("formats.toml");
+    let routine = dir.join(routine);
     let routine_s = routine.to_str().unwrap().to_string();
     args.push(&routine_s);
     args.extend_from_slice(extra);
@@ -239,6 +244,48 @@ fn each_format_has_the_plans_length_chapters_tags_and_loudness() {
         let (lufs, peak) = loudness(&path);
         assert!((lufs - -16.0).abs() <= 1.0, "{ext}: {lufs} LUFS");
         assert!(peak <= -1.0, "{ext}: true peak {peak} dBTP");
+    }
+}
+
+/// Sibilants: "s" sounds, whose energy sits near half of a low rate, where
+/// the peaks between samples are largest.
+const HISS: &str = r#"title = "Hiss"
+language = "en"
+
+[pronounce]
+release = { phones = "r ih0 l ih1 iy0 s s" }
+hiss = { phones = "hh ih1 s s s s" }
+
+[[step]]
+name = "Hiss"
+say = "Release. Hiss. Sss, cease, release the stress. Shhh. Hush."
+hold = "3s"
+
+[[step]]
+name = "Again"
+say = "Release. Hiss, hiss, hiss. Release."
+hold = "2s"
+"#;
+
+#[test]
+fn sibilants_at_low_rates_decode_under_the_true_peak_ceiling() {
+    need_ffmpeg();
+    let dir = scratch("hiss");
+    std::fs::write(dir.join("hiss.toml"), HISS).unwrap();
+    let mut cases = vec![
+        ("mp3", 16_000, "1"),
+        ("mp3", 11_025, "1"),
+        ("mp3", 16_000, "2"),
+    ];
+    if cfg!(feature = "opus") {
+        cases.push(("opus", 16_000, "1"));
+    }
+    for (ext, rate, channels) in cases {
+        let name = format!("hiss-{rate}-{channels}.{ext}");
+        let path = export_routine(&dir, "hiss.toml", &name, rate, &["--channels", channels]);
+        let (lufs, peak) = loudness(&path);
+        assert!((lufs - -16.0).abs() <= 1.0, "{name}: {lufs} LUFS");
+        assert!(peak <= -1.0, "{name}: true peak {peak} dBTP");
     }
 }
 
