@@ -153,7 +153,7 @@ pub fn write_audio(
     let mut limited;
     let samples: &mut dyn Samples = match options.format.ceiling_dbtp() {
         Some(ceiling) => {
-            limited = Headroom::new(samples, ceiling);
+            limited = Headroom::new(samples, ceiling, options.format.oversamples_peaks());
             &mut limited
         }
         None => samples,

@@ -16,7 +16,7 @@
 //! loudness moved by 0.1 dB for MP3 (−2 dBTP) and 0.6 dB for Opus
 //! (−2.75 dBTP).
 //!
-//! The limiter finds the peaks here by 4× oversampling
+//! For MP3 the limiter finds the peaks by 4× oversampling
 //! ([`Limiter::true_peak`]), not by the cubic between two samples the
 //! renderer uses for its parts. At a low rate an "s" has its energy near
 //! half the rate, where the cubic misses the peaks between samples by up to
@@ -24,16 +24,18 @@
 //! `sibilants_at_low_rates_decode_under_the_true_peak_ceiling`) rendered at
 //! 16 kHz has a true peak of +0.3 dBTP by ffmpeg with every sample and
 //! cubic point at −1.8 dBFS, and its MP3 decoded at −0.5 dBTP (11.025 kHz
-//! −0.5, 8 kHz −0.7, 22.05 kHz −1.4, 44.1 kHz −2.0). LAME's low-pass and
-//! quantisation did not cause it: the decoded MP3's peak was under the
-//! wave it was given. With the oversampled peaks that routine's MP3
-//! decodes at −2.0 to −2.3 dBTP at every MP3 rate from 8 to 48 kHz, and
-//! Opus at 16 kHz −2.5 (was −1.6), loudness unchanged (−16.2 LUFS;
-//! −15.8 at 8 kHz). Over `routines/`, mono, at every MP3 rate, the
-//! decoded MP3s measure −1.2 (seven-stretches at 32 kHz) to −2.3 dBTP and
-//! −15.9 to −16.6 LUFS; with `--channels 2`, each channel 3 dB down, −4.2
-//! to −5.4 dBTP. The filters run only where a peak could reach the
-//! ceiling, so the 2-hour MP3 export's time is unchanged within noise.
+//! −0.5, 8 kHz −0.7, 22.05 kHz −1.4, 44.1 kHz −2.0); at 8 and 16 kHz
+//! `routines/` decoded as high as −0.3 dBTP (mid-back at 16 kHz). LAME's
+//! low-pass and quantisation did not cause it: the decoded MP3's peak was
+//! under that of the wave it was given. With the oversampled peaks the
+//! sibilant routine's MP3 decodes at −2.0 to −2.3 dBTP at every MP3 rate
+//! from 8 to 48 kHz, loudness unchanged (−16.2 LUFS; −15.8 at 8 kHz);
+//! `routines/`, mono, at every MP3 rate, at −1.2 (seven-stretches at
+//! 32 kHz, as before) to −2.3 dBTP and −15.9 to −16.6 LUFS; with
+//! `--channels 2`, each channel 3 dB down, −4.2 to −5.4 dBTP. The filters
+//! run only where a peak could reach the ceiling. Opus keeps the cubic
+//! (see [`super::encode::Format::oversamples_peaks`]); the sibilant
+//! routine decodes at −1.6 dBTP from Opus at 16 kHz.
 //!
 //! The limiter looks ahead and remembers its recovery, so each block is
 //! limited with `LOOK_AHEAD_SECONDS` of the next and `CONTEXT_SECONDS`
@@ -59,6 +61,9 @@ pub struct Headroom<'a> {
     inner: &'a mut dyn Samples,
     /// Linear.
     ceiling: f32,
+    /// Whether the limiter finds the peaks by oversampling (see the
+    /// [module docs](self)).
+    oversampled: bool,
     /// Samples rendered past the last one given out, from `pos`.
     ahead: Vec<f32>,
     /// Samples before `pos` (as rendered), the limiter's history.
@@ -73,11 +78,13 @@ pub struct Headroom<'a> {
 }
 
 impl<'a> Headroom<'a> {
-    /// `inner` held under `ceiling_dbtp` (dB).
-    pub fn new(inner: &'a mut dyn Samples, ceiling_dbtp: f64) -> Self {
+    /// `inner` held under `ceiling_dbtp` (dB), its peaks found by 4×
+    /// oversampling when `oversampled`, else by the renderer's cubic.
+    pub fn new(inner: &'a mut dyn Samples, ceiling_dbtp: f64, oversampled: bool) -> Self {
         let rate = f64::from(inner.rate());
         Headroom {
             ceiling: 10f64.powf(ceiling_dbtp / 20.0) as f32,
+            oversampled,
             ahead: Vec::new(),
             context: Vec::new(),
             pos: 0,
@@ -118,7 +125,12 @@ impl Samples for Headroom<'_> {
         self.work.extend_from_slice(&self.context);
         self.work.extend_from_slice(&self.ahead);
         self.limited.resize(self.work.len(), 0.0);
-        let limiter = Limiter::true_peak(&self.work, self.inner.rate(), self.ceiling);
+        let rate = self.inner.rate();
+        let limiter = if self.oversampled {
+            Limiter::true_peak(&self.work, rate, self.ceiling)
+        } else {
+            Limiter::new(&self.work, rate)
+        };
         limiter.apply(&self.work, 1.0, self.ceiling, &mut self.limited);
         // Past the end of the session: zeros, as `Samples` promises.
         let given = out.len().min(self.ahead.len());
@@ -155,22 +167,24 @@ mod tests {
                 0.1 * x
             }
         };
-        let mut inner = Signal::new(8_000, 30_000, f);
-        let mut h = Headroom::new(&mut inner, -6.0);
-        let mut got = vec![0.0; 30_500];
-        for (i, block) in got.chunks_mut(10_000).enumerate() {
-            h.fill(i as u64 * 10_000, block).unwrap();
+        for oversampled in [false, true] {
+            let mut inner = Signal::new(8_000, 30_000, f);
+            let mut h = Headroom::new(&mut inner, -6.0, oversampled);
+            let mut got = vec![0.0; 30_500];
+            for (i, block) in got.chunks_mut(10_000).enumerate() {
+                h.fill(i as u64 * 10_000, block).unwrap();
+            }
+            let ceiling = 10f32.powf(-6.0 / 20.0);
+            assert!(got.iter().all(|x| x.abs() <= ceiling + 1e-6));
+            // Far from the burst (the gain back to 1 after the release), the
+            // samples are untouched; past the end, zeros.
+            for n in (0..9_000).chain(16_000..30_000) {
+                assert_eq!(got[n], f(n as u64), "sample {n}");
+            }
+            assert!(got[30_000..].iter().all(|&x| x == 0.0));
+            // The burst is still there, brought down, not cut out.
+            let loudest = got[9_900..10_150].iter().fold(0f32, |m, x| m.max(x.abs()));
+            assert!(loudest > 0.8 * ceiling, "{loudest}");
         }
-        let ceiling = 10f32.powf(-6.0 / 20.0);
-        assert!(got.iter().all(|x| x.abs() <= ceiling + 1e-6));
-        // Far from the burst (the gain back to 1 after the release), the
-        // samples are untouched; past the end, zeros.
-        for n in (0..9_000).chain(16_000..30_000) {
-            assert_eq!(got[n], f(n as u64), "sample {n}");
-        }
-        assert!(got[30_000..].iter().all(|&x| x == 0.0));
-        // The burst is still there, brought down, not cut out.
-        let loudest = got[9_900..10_150].iter().fold(0f32, |m, x| m.max(x.abs()));
-        assert!(loudest > 0.8 * ceiling, "{loudest}");
     }
 }
