@@ -599,9 +599,10 @@ mod playing {
         /// of the whole session as estimated when the first phrase is
         /// known ([`Unfolding::estimate`]): exact where planned, each phrase
         /// still to come as long as the phrases spoken suggest. The played
-        /// samples are then those of an export but for that level, within
-        /// 1.5 dB of the export's (in the tests); a second play, from the
-        /// cache, plays the export's own.
+        /// samples are then those of an export but for that level, which
+        /// can be several dB off the export's (up to 4.7 dB over it on
+        /// mid-back, depending on which phrases are known when the estimate
+        /// is made); a second play, from the cache, plays the export's own.
         pub fn play(
             &self,
             unfolding: &Unfolding<'_>,
