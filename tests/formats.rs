@@ -289,6 +289,24 @@ fn sibilants_at_low_rates_decode_under_the_true_peak_ceiling() {
     }
 }
 
+/// The renderer's own ceiling, on what a lossless file keeps: its limiters
+/// find true peaks by oversampling, so an "s" near half a low rate (whose
+/// peaks between samples a cubic estimate missed, +0.3 dBTP at 16 kHz and
+/// +0.6 at 11.025 kHz) stays under −1 dBTP.
+#[test]
+fn sibilants_at_low_rates_stay_under_the_true_peak_ceiling_in_lossless_files() {
+    need_ffmpeg();
+    let dir = scratch("hiss-lossless");
+    std::fs::write(dir.join("hiss.toml"), HISS).unwrap();
+    for (ext, rate) in [("wav", 16_000), ("wav", 11_025), ("flac", 16_000)] {
+        let name = format!("hiss-{rate}.{ext}");
+        let path = export_routine(&dir, "hiss.toml", &name, rate, &[]);
+        let (lufs, peak) = loudness(&path);
+        assert!((lufs - -16.0).abs() <= 1.0, "{name}: {lufs} LUFS");
+        assert!(peak <= -1.0, "{name}: true peak {peak} dBTP");
+    }
+}
+
 #[test]
 fn stereo_second_exports_and_refusals() {
     need_ffmpeg();

@@ -373,7 +373,7 @@ impl Format {
 
     /// Whether [`super::headroom`] finds the peaks it holds under
     /// [`Format::ceiling_dbtp`] by 4× oversampling rather than by the
-    /// renderer's cubic: for MP3, whose decoded peaks at low rates are the
+    /// cubic estimate: for MP3, whose decoded peaks at low rates are the
     /// ones the cubic misses. Opus keeps the cubic, on which its ceiling
     /// was measured: with oversampled peaks opus-rs's own overshoot left
     /// calf-strength at 48 kHz at −0.97 dBTP (−1.15 with the cubic).

@@ -17,13 +17,14 @@
 //! (−2.75 dBTP).
 //!
 //! For MP3 the limiter finds the peaks by 4× oversampling
-//! ([`Limiter::true_peak`]), not by the cubic between two samples the
-//! renderer uses for its parts. At a low rate an "s" has its energy near
-//! half the rate, where the cubic misses the peaks between samples by up to
-//! 2 dB: a sibilant-heavy routine (the test
+//! ([`Limiter::true_peak`]), not by the cubic between two samples. At a
+//! low rate an "s" has its energy near half the rate, where the cubic
+//! misses the peaks between samples by up to 2 dB: a sibilant-heavy
+//! routine (the test
 //! `sibilants_at_low_rates_decode_under_the_true_peak_ceiling`) rendered at
-//! 16 kHz has a true peak of +0.3 dBTP by ffmpeg with every sample and
-//! cubic point at −1.8 dBFS, and its MP3 decoded at −0.5 dBTP (11.025 kHz
+//! 16 kHz, when the renderer too judged its parts' peaks by the cubic, had
+//! a true peak of +0.3 dBTP by ffmpeg with every sample and cubic point at
+//! −1.8 dBFS, and its MP3 decoded at −0.5 dBTP (11.025 kHz
 //! −0.5, 8 kHz −0.7, 22.05 kHz −1.4, 44.1 kHz −2.0); at 8 and 16 kHz
 //! `routines/` decoded as high as −0.3 dBTP (mid-back at 16 kHz). LAME's
 //! low-pass and quantisation did not cause it: the decoded MP3's peak was
@@ -33,7 +34,9 @@
 //! `routines/`, mono, at every MP3 rate, at −1.2 (seven-stretches at
 //! 32 kHz, as before) to −2.3 dBTP and −15.9 to −16.6 LUFS; with
 //! `--channels 2`, each channel 3 dB down, −4.2 to −5.4 dBTP. The filters
-//! run only where a peak could reach the ceiling. Opus keeps the cubic
+//! run only where a peak could reach the ceiling. (These figures were
+//! measured while the renderer judged its parts by the cubic; it now holds
+//! them by true peaks too, see `crate::sound::limit`.) Opus keeps the cubic
 //! (see [`super::encode::Format::oversamples_peaks`]); the sibilant
 //! routine decodes at −1.6 dBTP from Opus at 16 kHz.
 //!
@@ -79,7 +82,7 @@ pub struct Headroom<'a> {
 
 impl<'a> Headroom<'a> {
     /// `inner` held under `ceiling_dbtp` (dB), its peaks found by 4×
-    /// oversampling when `oversampled`, else by the renderer's cubic.
+    /// oversampling when `oversampled`, else by a cubic estimate.
     pub fn new(inner: &'a mut dyn Samples, ceiling_dbtp: f64, oversampled: bool) -> Self {
         let rate = f64::from(inner.rate());
         Headroom {

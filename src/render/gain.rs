@@ -155,9 +155,12 @@ pub(super) fn set_speech_power(body: &mut [f32], rate: u32, target: f64, ceiling
         return;
     }
     let original = body.to_vec();
-    let limiter = limit::Limiter::new(&original, rate);
     let mut gain = (target / power).sqrt();
     let most = gain * db_to_amp(MAKEUP_MAX_DB);
+    // True peaks, not the cubic's estimate: an "s" near half a low rate
+    // has peaks between samples the cubic misses by up to 2 dB. No gain
+    // tried passes `most`, so no peak under `ceiling / most` matters.
+    let limiter = limit::Limiter::true_peak(&original, rate, (f64::from(ceiling) / most) as f32);
     // Secant steps on log power against log gain.
     let mut last: Option<(f64, f64)> = None;
     for _ in 0..MAKEUP_ROUNDS {

@@ -17,7 +17,7 @@ use crate::timeline::{Cue, CueKind};
 /// whenever a change would give other samples, so stale clips are never
 /// used. The golden-audio test (`tests/golden.rs`) fails when the samples
 /// change and this does not.
-pub const PREPARATION_VERSION: u32 = 4;
+pub const PREPARATION_VERSION: u32 = 5;
 
 /// A [`PreparedStore`] key: the hex SHA-256 of `parts`, each
 /// length-prefixed so no two different lists join into one string.

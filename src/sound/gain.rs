@@ -40,9 +40,10 @@ pub const SPEECH_LUFS: f64 = -16.0;
 /// stops here and the sounds make up the rest.
 pub const SPEECH_MAX_BOOST_DB: f64 = 3.0;
 
-/// Peak ceiling of each single part (a speech clip, a sound), in dBFS,
-/// measured on samples and the points half way between them. It leaves room
-/// under [`TRUE_PEAK_CEILING_DBTP`] for the peaks between samples.
+/// Peak ceiling of each single part (a speech clip, a sound, an overlap
+/// group), in dBFS, on its true peaks (4× oversampled, see
+/// `sound::limit`). It leaves room under [`TRUE_PEAK_CEILING_DBTP`] for
+/// parts that sound together and for the mix's soft clipper.
 pub const SOURCE_CEILING_DBFS: f64 = -1.8;
 
 /// Ceiling of the soft clipper on the mix, in dBFS: parts that sound
