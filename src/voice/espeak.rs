@@ -167,23 +167,7 @@ impl EspeakVoice {
     /// The voices `program` has, one per language (voices that need the
     /// separate MBROLA synthesiser are left out), for `vinyasa voices`.
     pub fn voices(program: impl AsRef<Path>) -> Result<Vec<VoiceInfo>, VoiceError> {
-        let program = program.as_ref();
-        let output = Command::new(program)
-            .arg("--voices")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| unavailable(program, &e))?;
-        if !output.status.success() {
-            return Err(VoiceError::Unavailable {
-                engine: "espeak-ng".to_string(),
-                reason: format!(
-                    "`{} --voices` failed: {}",
-                    program.display(),
-                    first_line(&output.stderr)
-                ),
-            });
-        }
-        Ok(parse_voices(&String::from_utf8_lossy(&output.stdout)))
+        Ok(parse_voices(&table(program.as_ref(), "--voices")?))
     }
 
     /// What is wrong with the voice name `voice` (`language[+variant]`) for
@@ -443,26 +427,11 @@ impl Listing {
 /// Runs `program ARG` (`--voices` or `--voices=variant`) and reads its
 /// table: `Pty Language Age/Gender VoiceName File Other-languages`.
 fn listing(program: &Path, arg: &str) -> Result<Listing, VoiceError> {
-    let output = Command::new(program)
-        .arg(arg)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| unavailable(program, &e))?;
-    if !output.status.success() {
-        return Err(VoiceError::Unavailable {
-            engine: "espeak-ng".to_string(),
-            reason: format!(
-                "`{} {arg}` failed: {}",
-                program.display(),
-                first_line(&output.stderr)
-            ),
-        });
-    }
     let mut listing = Listing {
         shown: Vec::new(),
         accepted: Vec::new(),
     };
-    for line in String::from_utf8_lossy(&output.stdout).lines().skip(1) {
+    for line in table(program, arg)?.lines().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [_, language, _, name, file, ref others @ ..] = fields[..] else {
             continue;
@@ -489,6 +458,27 @@ fn listing(program: &Path, arg: &str) -> Result<Listing, VoiceError> {
             .extend(names.into_iter().map(str::to_lowercase));
     }
     Ok(listing)
+}
+
+/// What `program ARG` prints (`--voices` or `--voices=variant`), or why it
+/// could not be run.
+fn table(program: &Path, arg: &str) -> Result<String, VoiceError> {
+    let output = Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| unavailable(program, &e))?;
+    if !output.status.success() {
+        return Err(VoiceError::Unavailable {
+            engine: "espeak-ng".to_string(),
+            reason: format!(
+                "`{} {arg}` failed: {}",
+                program.display(),
+                first_line(&output.stderr)
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Parses `espeak-ng --voices`: a header, then
