@@ -109,10 +109,7 @@ impl EspeakVoice {
                 // ARPAbet is English: other languages need a respelling.
                 (None, Some(_)) => continue,
                 (None, None) => {
-                    return Err(VoiceError::Invalid {
-                        what: format!("pronunciation of {:?}", p.word),
-                        reason: "gives neither a respelling nor phones".to_string(),
-                    });
+                    return Err(p.says_nothing());
                 }
             };
             substitutions.push(Pronunciation {

@@ -112,10 +112,7 @@ impl FliteVoice {
                 (Some(phones), _) => add_word(&mut engine, &pronunciation.word, phones)?,
                 (None, Some(_)) => respellings.push(pronunciation.clone()),
                 (None, None) => {
-                    return Err(VoiceError::Invalid {
-                        what: format!("pronunciation of {:?}", pronunciation.word),
-                        reason: "gives neither a respelling nor phones".to_string(),
-                    });
+                    return Err(pronunciation.says_nothing());
                 }
             }
         }

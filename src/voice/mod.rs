@@ -634,6 +634,17 @@ pub struct Pronunciation {
     pub phones: Option<String>,
 }
 
+impl Pronunciation {
+    /// The error for an entry with neither a respelling nor phones, which
+    /// no engine can use.
+    fn says_nothing(&self) -> VoiceError {
+        VoiceError::Invalid {
+            what: format!("pronunciation of {:?}", self.word),
+            reason: "gives neither a respelling nor phones".to_string(),
+        }
+    }
+}
+
 impl VoiceSettings {
     /// Speeds an engine is asked for: slower than a quarter or faster than
     /// four times its clear default is no longer speech anyone can follow.

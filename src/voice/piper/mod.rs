@@ -367,10 +367,7 @@ impl PiperVoice {
                     continue;
                 }
                 (None, None) => {
-                    return Err(VoiceError::Invalid {
-                        what: format!("pronunciation of {:?}", p.word),
-                        reason: "gives neither a respelling nor phones".to_string(),
-                    });
+                    return Err(p.says_nothing());
                 }
             };
             substitutions.push(Pronunciation {
