@@ -164,6 +164,14 @@ fn loudness(path: &Path) -> (f64, f64) {
     (value("I:"), value("Peak:"))
 }
 
+/// `path`, decoded by ffmpeg, measures −16 LUFS ±1 with its true peak at
+/// or under −1 dBTP; `what` names it in a failure.
+fn assert_level(path: &Path, what: &str) {
+    let (lufs, peak) = loudness(path);
+    assert!((lufs - -16.0).abs() <= 1.0, "{what}: {lufs} LUFS");
+    assert!(peak <= -1.0, "{what}: true peak {peak} dBTP");
+}
+
 /// A tag of the file whose name starts with `key`, whatever its case (ID3
 /// gives lower case, Vorbis comments upper), from the container's tags or,
 /// for Ogg, the stream's.
@@ -241,9 +249,7 @@ fn each_format_has_the_plans_length_chapters_tags_and_loudness() {
             "{ext}: lyrics {lyrics:?}"
         );
 
-        let (lufs, peak) = loudness(&path);
-        assert!((lufs - -16.0).abs() <= 1.0, "{ext}: {lufs} LUFS");
-        assert!(peak <= -1.0, "{ext}: true peak {peak} dBTP");
+        assert_level(&path, ext);
     }
 }
 
@@ -283,9 +289,7 @@ fn sibilants_at_low_rates_decode_under_the_true_peak_ceiling() {
     for (ext, rate, channels) in cases {
         let name = format!("hiss-{rate}-{channels}.{ext}");
         let path = export_routine(&dir, "hiss.toml", &name, rate, &["--channels", channels]);
-        let (lufs, peak) = loudness(&path);
-        assert!((lufs - -16.0).abs() <= 1.0, "{name}: {lufs} LUFS");
-        assert!(peak <= -1.0, "{name}: true peak {peak} dBTP");
+        assert_level(&path, &name);
     }
 }
 
@@ -301,9 +305,7 @@ fn sibilants_at_low_rates_stay_under_the_true_peak_ceiling_in_lossless_files() {
     for (ext, rate) in [("wav", 16_000), ("wav", 11_025), ("flac", 16_000)] {
         let name = format!("hiss-{rate}.{ext}");
         let path = export_routine(&dir, "hiss.toml", &name, rate, &[]);
-        let (lufs, peak) = loudness(&path);
-        assert!((lufs - -16.0).abs() <= 1.0, "{name}: {lufs} LUFS");
-        assert!(peak <= -1.0, "{name}: true peak {peak} dBTP");
+        assert_level(&path, &name);
     }
 }
 
@@ -326,9 +328,7 @@ fn stereo_second_exports_and_refusals() {
             total * out_rate / u64::from(rate),
             "{ext}"
         );
-        let (lufs, peak) = loudness(&a);
-        assert!((lufs - -16.0).abs() <= 1.0, "{ext} stereo: {lufs} LUFS");
-        assert!(peak <= -1.0, "{ext} stereo: true peak {peak} dBTP");
+        assert_level(&a, &format!("{ext} stereo"));
         // The same export again gives the same bytes.
         let b = export(&dir, &format!("b-{rate}.{ext}"), rate, &["--channels", "2"]);
         assert!(
