@@ -26,19 +26,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#routines[@]} -gt 0 ] || routines=(routines/childs-pose.toml)
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-target=${CARGO_TARGET_DIR:-$root/target}
-[ "$build" = 1 ] && cargo build --release --quiet
-bin=$target/release/vinyasa
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export VINYASA_CONFIG_DIR=$work/config
-
-# The Python and model the piper engine uses.
-model=$("$bin" voices | awk '$1 == "piper" && $2 == "en_US-joe-medium" { for (i = 3; i <= NF; i++) if ($i ~ /\.onnx$/) print $i }')
-[ -n "$model" ] || { echo "bench_piper.sh: no Piper voice en_US-joe-medium; run \`vinyasa voices install joe\`" >&2; exit 1; }
-python=${VINYASA_PIPER_PYTHON:-${VINYASA_DATA_DIR:-$HOME/.local/share/vinyasa}/piper/bin/python}
+# shellcheck source=scripts/piper_bench_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/piper_bench_env.sh"
 
 # One timed run: prints "wall peak_kb".
 timed() {
